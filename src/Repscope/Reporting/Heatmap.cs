@@ -26,6 +26,9 @@ public sealed record HeatmapOptions
     public string RowAxisLabel { get; init; } = "layer";
     public string ColumnAxisLabel { get; init; } = "layer";
 
+    /// <summary>A second title line (e.g. how the values were computed).</summary>
+    public string? Subtitle { get; init; }
+
     /// <summary>Colour-bar title.</summary>
     public string ColourBarLabel { get; init; } = "CKA";
 
@@ -58,7 +61,9 @@ public static class Heatmap
         int rows = m.Rows.Count, cols = m.Columns.Count;
         var plot = new Plot();
         PlotStyle.Apply(plot);
-        plot.Title(title);
+        bool anyUndefined = m.Values.Cast<double>().Any(double.IsNaN);
+        string second = string.Join("; ", new[] { options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }.Where(t => t is not null));
+        plot.Title(second.Length == 0 ? title : $"{title}\n{second}");
         var hm = plot.Add.Heatmap(m.Values);
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.ManualRange = new ScottPlot.Range(0, 1);
