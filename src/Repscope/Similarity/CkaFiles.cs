@@ -128,13 +128,14 @@ public static class CkaFiles
         try
         {
             long n = arrays[0]!.Rows;
+            string first = arrays[0]!.Name;
             for (int i = 0; i < arrays.Length; i++)
             {
                 var array = arrays[i]!;
                 string source = $"{path}: array '{array.Name}'";
                 if (array.Rank > 0 && array.Rows != n)
                 {
-                    throw new RepscopeException($"{source} has {array.Rows} rows (examples), array '{arrays[0]!.Name}' has {n}; every array must hold the same examples");
+                    throw new RepscopeException($"{source} has {array.Rows} rows (examples), array '{first}' has {n}; every array must hold the same examples");
                 }
                 layers.Add(new Layer(array.Name, ToLayerTensor(array, source)));
                 arrays[i] = null;
