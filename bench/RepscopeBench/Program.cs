@@ -62,11 +62,13 @@ static void Profile(string npz, int batchSize)
 {
     var sw = Stopwatch.StartNew();
     var layers = CkaFiles.LoadNpz(npz);
-    Console.WriteLine($"load {sw.Elapsed.TotalSeconds:F2}s");
+    var proc = Process.GetCurrentProcess();
+    Console.WriteLine($"load {sw.Elapsed.TotalSeconds:F2}s, RSS {proc.WorkingSet64 >> 20} MB (peak {proc.PeakWorkingSet64 >> 20} MB), managed heap {GC.GetTotalMemory(false) >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB");
     sw.Restart();
     AllPairsCka.Minibatch(layers.Select(l => l.Data).ToArray(), layers.Select(l => l.Name).ToArray(), null, null,
                           batchSize, KernelKind.Linear, 0.5, null, out var acc);
-    Console.WriteLine($"accumulate {sw.Elapsed.TotalSeconds:F2}s over {acc.Batches} batches");
+    proc.Refresh();
+    Console.WriteLine($"accumulate {sw.Elapsed.TotalSeconds:F2}s over {acc.Batches} batches, RSS {proc.WorkingSet64 >> 20} MB (peak {proc.PeakWorkingSet64 >> 20} MB)");
     sw.Restart();
     long flops = 0;
     foreach (var l in layers)

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -118,28 +119,26 @@ public static class CkaFiles
 
     /// <summary>
     /// Every array of a .npz as layers, in archive order, after every check (same number of rows,
-    /// finite values). Arrays are converted to tensors one at a time and the file's copy released,
-    /// so memory peaks at the inputs plus one array.
+    /// finite values). The archive is read one member at a time and each array copied into a
+    /// tensor before the next is read, so memory peaks at the inputs plus about one array (reading
+    /// the whole archive first, as <see cref="Npz.Read"/> does, would hold everything twice).
     /// </summary>
     public static IReadOnlyList<Layer> LoadNpz(string path)
     {
-        NdArray?[] arrays = Npz.Read(path).ToArray();
-        var layers = new List<Layer>(arrays.Length);
+        var layers = new List<Layer>();
         try
         {
-            long n = arrays[0]!.Rows;
-            string first = arrays[0]!.Name;
-            for (int i = 0; i < arrays.Length; i++)
+            long n = -1;
+            string first = "";
+            foreach (var array in ReadNpzMembers(path))
             {
-                var array = arrays[i]!;
                 string source = $"{path}: array '{array.Name}'";
-                if (array.Rank > 0 && array.Rows != n)
+                if (n < 0) { (n, first) = (array.Rows, array.Name); }
+                else if (array.Rank > 0 && array.Rows != n)
                 {
                     throw new RepscopeException($"{source} has {array.Rows} rows (examples), array '{first}' has {n}; every array must hold the same examples");
                 }
                 layers.Add(new Layer(array.Name, ToLayerTensor(array, source)));
-                arrays[i] = null;
-                if (array.ByteLength > 16 << 20) { GC.Collect(2, GCCollectionMode.Forced, blocking: true); }
             }
             return layers;
         }
@@ -150,13 +149,63 @@ public static class CkaFiles
         }
     }
 
+    /// <summary>The arrays of a .npz, read lazily one member at a time (same checks and messages as <see cref="Npz.Read"/>).</summary>
+    private static IEnumerable<NdArray> ReadNpzMembers(string path)
+    {
+        using var fs = Npy.OpenForReading(path);
+        ZipArchive zip;
+        try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true); }
+        catch (InvalidDataException e) { throw new RepscopeException($"{path}: not a valid .npz file (corrupt, truncated or not a zip archive: {e.Message})"); }
+        using (zip)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var entry in zip.Entries)
+            {
+                string member = entry.FullName;
+                string name = member.EndsWith(".npy", StringComparison.Ordinal) ? member[..^4] : member;
+                if (member.EndsWith('/')) { throw new RepscopeException($"{path}: member '{member}' is a folder, not a .npy array"); }
+                if (!names.Add(name)) { throw new RepscopeException($"{path}: holds two arrays named '{name}'"); }
+                NdArray array;
+                try
+                {
+                    using var stream = entry.Open();
+                    array = Npy.Read(stream, entry.Length, $"{path}: member '{member}'", name);
+                }
+                catch (InvalidDataException e) { throw new RepscopeException($"{path}: member '{member}' is corrupt ({e.Message})"); }
+                yield return array;
+                // The array is now a tensor: let the collector give its managed copy back before the next read.
+                array = null!;
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            }
+            if (names.Count == 0) { throw new RepscopeException($"{path}: the archive holds no arrays"); }
+        }
+    }
+
     private static Tensor ToLayerTensor(NdArray array, string source)
     {
         if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
         if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
         if (array.Rows < 2) { throw new RepscopeException($"{source}: {array.Rows} row; CKA needs at least 2 examples"); }
         if (array.HasNonFinite()) { throw new RepscopeException($"{source}: contains NaN or infinite values"); }
-        return array.ToTensor(array.DType == NpyDType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
+        return array.DType switch
+        {
+            NpyDType.Float32 => CopyToNative<float>(array, ScalarType.Float32),
+            NpyDType.Float64 => CopyToNative<double>(array, ScalarType.Float64),
+            _ => array.ToTensor(ScalarType.Float32),
+        };
+    }
+
+    /// <summary>
+    /// The array's data copied straight into a tensor in libtorch's (native) memory, without a
+    /// managed intermediate copy, so that once the array is released the managed heap can reuse its
+    /// space for the next one: memory stays at the inputs plus one array.
+    /// </summary>
+    private static Tensor CopyToNative<T>(NdArray array, ScalarType type) where T : unmanaged
+    {
+        if (array.ByteLength >= int.MaxValue) { return array.ToTensor(type); } // Tensor.bytes spans at most 2 GB
+        var t = torch.empty([array.Rows, array.FeaturesPerRow], type);
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(array.AsSpan<T>()).CopyTo(t.bytes);
+        return t;
     }
 
     private static void CheckRows(Tensor x, string xName, Tensor y, string yName)

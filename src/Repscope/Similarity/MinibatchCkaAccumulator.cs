@@ -178,7 +178,12 @@ public sealed class MinibatchCkaAccumulator
         return b;
     }
 
-    /// <summary>[layers, b*b] float64: each layer's U-centred Gram, flattened; a zero row for a layer constant in this batch.</summary>
+    /// <summary>
+    /// [layers, b*b] float64: each layer's U-centred Gram, flattened; a zero row for a layer that is
+    /// constant in this batch. The hot loop: per layer one pass for the column means, one for the
+    /// centred copy, the Gram product, then O(b^2) work; no separate passes over the activations
+    /// for the checks (non-finite values show up in the Gram, constancy in its trace).
+    /// </summary>
     private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names)
     {
         long b = batch[0].shape[0];
@@ -186,14 +191,33 @@ public sealed class MinibatchCkaAccumulator
         for (int i = 0; i < batch.Count; i++)
         {
             using var scope = torch.NewDisposeScope();
-            var m = Gram.AsMatrix(batch[i], $"layer '{names[i]}'");
-            if (Gram.IsConstant(m)) { continue; }
-            var c = Gram.CentreColumns(m);
-            var k = Kernel == KernelKind.Linear
-                ? BatchGram.Linear(c)
-                : Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'");
+            var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
+            if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
+            var mean = m.mean([0L], keepdim: true);
+            var c = m - mean;
+            var gram = c.mm(c.t()).to_type(ScalarType.Float64);
+            double trace = gram.trace().item<double>();
+            if (!double.IsFinite(trace) || !torch.isfinite(gram).all().item<bool>())
+            {
+                throw new RepscopeException($"layer '{names[i]}': contains NaN or infinite values (or values too large for {(m.dtype == ScalarType.Float32 ? "float32" : "float64")} products)");
+            }
+            if (IsConstantBatch(trace, mean, b, m.dtype)) { continue; }
+            var k = Kernel == KernelKind.Linear ? gram : Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'");
             g[i].copy_(Hsic.UCentreInPlace(k).flatten());
         }
         return g;
+    }
+
+    /// <summary>
+    /// A batch is constant when the centred activations are zero up to the rounding of the mean:
+    /// ||X - mean||^2 &lt;= (b eps)^2 ||X||^2, with ||X||^2 = ||X - mean||^2 + b ||mean||^2.
+    /// Variation below that is below the resolution of the number format.
+    /// </summary>
+    private static bool IsConstantBatch(double centredSquares, Tensor mean, long b, ScalarType type)
+    {
+        double eps = type == ScalarType.Float64 ? 2.220446049250313e-16 : 1.1920929e-7;
+        double meanSquares = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+        double tolerance = b * eps;
+        return centredSquares <= tolerance * tolerance * (centredSquares + meanSquares);
     }
 }

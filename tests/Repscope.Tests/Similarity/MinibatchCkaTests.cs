@@ -152,5 +152,12 @@ public class MinibatchCkaTests
         Assert.Throws<UndefinedResultException>(() => Cka.Compute(x.narrow(0, 0, 3), x.narrow(0, 0, 3), new CkaOptions(Estimator: HsicEstimator.Unbiased)));
         var acc = new MinibatchCkaAccumulator(["a", "b"]);
         Assert.Contains("'b'", Assert.Throws<RepscopeException>(() => acc.Add([x, x.narrow(0, 0, 10)])).Message);
+        foreach (double v in new[] { double.NaN, double.PositiveInfinity })
+        {
+            var broken = x.to_type(ScalarType.Float32);
+            broken[5, 2] = torch.tensor((float)v);
+            var e = Assert.Throws<RepscopeException>(() => acc.Add([x, broken]));
+            Assert.Contains("layer 'b': contains NaN or infinite", e.Message);
+        }
     }
 }
