@@ -10,7 +10,7 @@
 # Usage: bench/run_cka_bench.sh [--threads T] [--work DIR] [--torch-naive]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-threads="$(nproc)"; work="/tmp/repscope-cka-bench"; torch_naive=0
+threads="$(nproc --all)"; work="/tmp/repscope-cka-bench"; torch_naive=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -36,7 +36,7 @@ timed() {  # name, command...: wall seconds and peak RSS into $work/$name.time
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM; threads used: $threads"
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM; threads used: $threads"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "input: $(du -m "$data" | cut -f1) MB ($data)"
 } >"$work/conditions.txt"
@@ -86,7 +86,7 @@ n = shapes[0][0]; b = 256
 flops = sum(2 * min(b, n - s) ** 2 * int(np.prod(sh[1:])) for sh in shapes for s in range(0, n, b))
 err = open(os.path.join(work, "repscope.err")).read()
 phase = float(re.search(r"minibatch CKA: done in ([\d.]+)s", err).group(1))
-peak = max(float(x) for x in re.findall(r"square \d+\s+([\d.]+) GFLOP/s", open(os.path.join(work, "sgemm.txt")).read()))
+peak = max(float(x) for x in re.findall(r"([\d.]+) GFLOP/s", open(os.path.join(work, "sgemm.txt")).read()))
 print(f"\nRepscope: input arrays {sum(np.prod(s) for s in shapes) * 4 / 2**20:.0f} MiB; Gram work {flops / 1e9:.1f} GFLOP; "
       f"minibatch phase {phase:.2f} s = {flops / phase / 1e9:.1f} GFLOP/s for the whole phase, "
       f"{100 * flops / phase / 1e9 / peak:.0f}% of the measured sgemm peak ({peak:.1f} GFLOP/s)")

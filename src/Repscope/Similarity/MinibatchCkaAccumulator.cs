@@ -194,24 +194,40 @@ public sealed class MinibatchCkaAccumulator
         var meanSquares = new double[layers];
         var types = new ScalarType[layers];
         var keep = new double[layers];
-        for (int i = 0; i < layers; i++)
+        // One scratch buffer per precision for the centred copies, reused by every layer of the
+        // batch: no per-layer allocation of b x p (which would also let the C allocator's heap grow).
+        long widest = batch.Max(t => t.dim() == 0 ? 1 : t.numel() / Math.Max(b, 1));
+        var scratch = new Dictionary<ScalarType, Tensor>();
+        try
         {
-            using var scope = torch.NewDisposeScope();
-            var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
-            if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
-            types[i] = m.dtype;
-            var mean = m.mean([0L], keepdim: true);
-            var c = m - mean;
-            meanSquares[i] = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
-            keep[i] = 1.0;
-            if (Kernel == KernelKind.Linear) { k[i].copy_(c.mm(c.t())); }
-            else
+            for (int i = 0; i < layers; i++)
             {
-                var gram = c.mm(c.t());
-                CheckFinite(gram, names[i], m.dtype);
-                if (IsConstantBatch(gram.trace().to_type(ScalarType.Float64).item<double>(), meanSquares[i], b, m.dtype)) { keep[i] = 0.0; k[i].zero_(); }
-                else { k[i].copy_(Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'")); }
+                using var scope = torch.NewDisposeScope();
+                var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
+                if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
+                types[i] = m.dtype;
+                var mean = m.mean([0L], keepdim: true);
+                if (!scratch.TryGetValue(m.dtype, out var buffer))
+                {
+                    buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
+                    scratch[m.dtype] = buffer;
+                }
+                var c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m).sub_(mean);
+                meanSquares[i] = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+                keep[i] = 1.0;
+                if (Kernel == KernelKind.Linear) { k[i].copy_(c.mm(c.t())); }
+                else
+                {
+                    var gram = c.mm(c.t());
+                    CheckFinite(gram, names[i], m.dtype);
+                    if (IsConstantBatch(gram.trace().to_type(ScalarType.Float64).item<double>(), meanSquares[i], b, m.dtype)) { keep[i] = 0.0; k[i].zero_(); }
+                    else { k[i].copy_(Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'")); }
+                }
             }
+        }
+        finally
+        {
+            foreach (var buffer in scratch.Values) { buffer.Dispose(); }
         }
         if (!torch.isfinite(k).all().item<bool>())
         {
