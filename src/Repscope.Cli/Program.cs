@@ -8,6 +8,8 @@ app.Configure(config =>
 {
     config.SetApplicationName("repscope");
     config.PropagateExceptions();
+    config.AddCommand<ClassDiffCommand>("classdiff").WithDescription("Per-class t-tests (Holm-Sidak corrected) between two matrices of per-class accuracies (.npy, rows = seeds).");
+    config.AddCommand<ErrorsCommand>("errors").WithDescription("Do two groups of runs make the same mistakes? Per-example and per-class comparison beside a seed control.");
     config.AddCommand<VersionCommand>("version").WithDescription("Print the versions of Repscope, TorchSharp and libtorch.");
 });
-return Cli.Run(app, args);
+return Cli.Run(app, ErrorsCommand.NormalizeArgs(args));

@@ -106,12 +106,7 @@ public static class Plots
                     LineColor = Color.FromHex("#333333"),
                 });
             }
-            var plottable = plot.Add.Bars(bars);
-            plottable.LegendText = s.Label;
-        }
-        if (anyHighlight)
-        {
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = options.HighlightLabel, FillColor = Accent });
+            plot.Add.Bars(bars); // legend items are added by hand below (one per series, plus the highlight)
         }
         plot.Add.HorizontalLine(0, 1, Colors.Black);
         double[] positions = Enumerable.Range(0, categories.Count).Select(i => (double)i).ToArray();
@@ -127,7 +122,24 @@ public static class Plots
         plot.HideGrid();
         plot.Axes.Margins(horizontal: 0.02, vertical: 0.1);
         bool legend = options.Legend ?? (series.Count > 1 || anyHighlight);
-        if (legend) { plot.ShowLegend(Edge.Right); }
+        if (legend && series.Count == 1)
+        {
+            // one series: the legend explains the two colours, inside the plot (upper right is free
+            // when bars are sorted by decreasing value, as analyses do)
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = series[0].Label, FillColor = Plain.WithAlpha(0.8) });
+            if (anyHighlight) { plot.Legend.ManualItems.Add(new LegendItem { LabelText = options.HighlightLabel, FillColor = Accent }); }
+            plot.ShowLegend(Alignment.UpperRight);
+        }
+        else if (legend)
+        {
+            for (int k = 0; k < series.Count; k++)
+            {
+                plot.Legend.ManualItems.Add(new LegendItem { LabelText = series[k].Label, FillColor = palette.GetColor(k) });
+            }
+            if (anyHighlight) { plot.Legend.ManualItems.Add(new LegendItem { LabelText = options.HighlightLabel, FillColor = Accent }); }
+            plot.ShowLegend(Edge.Right);
+        }
+        else { plot.HideLegend(); }
         Finish(plot, options, legendDone: true);
         WritePng(plot.GetImage(options.Width, options.Height), path);
     }
@@ -209,7 +221,11 @@ public static class Plots
     {
         if (options.XLimits is { } x) { plot.Axes.SetLimitsX(x.Min, x.Max); }
         if (options.YLimits is { } y) { plot.Axes.SetLimitsY(y.Min, y.Max); }
-        if (!legendDone && (options.Legend ?? (seriesCount > 1 || options.Diagonal))) { plot.ShowLegend(Alignment.UpperLeft); }
+        if (!legendDone)
+        {
+            if (options.Legend ?? (seriesCount > 1 || options.Diagonal)) { plot.ShowLegend(Alignment.UpperLeft); }
+            else { plot.HideLegend(); }
+        }
         if (options.Note is { } note)
         {
             var text = plot.Add.Annotation(note, Alignment.LowerRight);
