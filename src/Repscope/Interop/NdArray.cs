@@ -259,6 +259,22 @@ public sealed class NdArray
         using (shaped) { return shaped.to_type(type); }
     }
 
+    /// <summary>
+    /// A (Rows, FeaturesPerRow) CPU tensor that shares this array's memory: no copy (the array stays
+    /// pinned while the tensor lives). For the dtypes torch has (all but uint16, uint32, uint64).
+    /// The tensor must not be modified in place: the array is immutable. Use it to hold large
+    /// activations once; use <see cref="ToTensor"/> for a tensor of one's own.
+    /// </summary>
+    public Tensor AsTensorView()
+    {
+        var type = DType.TorchType()
+            ?? throw new InvalidOperationException($"{Name}: torch has no {DType.NumpyName()} type; use ToTensor");
+        long[] dims = [Rows, FeaturesPerRow];
+        if (_data.LongLength == 0) { return torch.empty(dims, type); }
+        using var flat = torch.from_array(_data);
+        return flat.reshape(dims);
+    }
+
     /// <summary>True when a floating-point array holds a NaN or an infinity (vectorised; false for integer dtypes).</summary>
     public bool HasNonFinite()
     {

@@ -28,7 +28,7 @@ public class NpyRoundTripTests
     {
         using var dir = new TempDir();
         var options = new NpyWriteOptions { FortranOrder = fortran, ByteOrder = order, Version = version };
-        foreach (long[] shape in new[] { new long[] { 4, 3 }, [2, 3, 5], [7], [], [0, 3], [3, 1, 2, 1] })
+        foreach (long[] shape in new[] { new long[] { 4, 3 }, [37, 70], [2, 3, 5], [7], [], [0, 3], [3, 1, 2, 1] })
         {
             var a = NpyTestData.Random(dtype, shape, seed: shape.Length * 31 + (int)dtype);
             string path = dir.File("x.npy");
@@ -114,6 +114,30 @@ public class NpyRoundTripTests
         using var scalar = NdArray.Create("s", new int[] { 7 }, []).ToTensor();
         Assert.Equal([1L, 1], scalar.shape);
         Assert.Equal(7f, scalar.item<float>());
+    }
+
+    [Fact]
+    public void AsTensorViewSharesTheDataForEveryTorchType()
+    {
+        foreach (var dtype in Enum.GetValues<NpyDType>().Where(t => t.TorchType() is not null))
+        {
+            var a = NpyTestData.Random(dtype, [6, 2, 5], seed: (int)dtype);
+            using var view = a.AsTensorView();
+            Assert.Equal(dtype.TorchType(), view.dtype);
+            Assert.Equal([6L, 10], view.shape);
+            Assert.True(a.ContentEquals(NdArray.FromTensor("v", view).Reshape(6, 2, 5)), dtype.ToString());
+        }
+        Assert.Throws<InvalidOperationException>(() => NdArray.FromUInt32("u", [1]).AsTensorView());
+
+        var big = NpyTestData.Random(NpyDType.Float32, [256, 1024], seed: 9);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using (var t = big.AsTensorView())
+        {
+            Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 100_000);   // no copy of the 1 MiB
+            Assert.Equal(big.ToFloat32()[777], t[0, 777].item<float>());
+        }
+        using var empty = NdArray.FromFloat32("e", [], 0, 4).AsTensorView();
+        Assert.Equal([0L, 4], empty.shape);
     }
 
     [Fact]
