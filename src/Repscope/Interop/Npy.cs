@@ -132,11 +132,13 @@ public static class Npy
         return (NpyHeader.Parse(headerText, source), headerEnd);
     }
 
+    private static string Describe(NpyHeader header) => $"shape {NdArray.ShapeText(header.Shape)} of {header.DType.NumpyName()}";
+
     /// <summary>The element count; the data's byte size must equal what the file holds after the header.</summary>
     private static long CheckDataLength(NpyHeader header, long available, string source)
     {
         int itemSize = header.DType.ItemSize();
-        string what = $"shape {NdArray.ShapeText(header.Shape)} of {header.DType.NumpyName()}";
+        string what = Describe(header);
         long count = NdArray.CheckedCount(header.Shape) ?? throw new RepscopeException($"{source}: {what} has too many elements");
         long needed;
         try { needed = checked(count * itemSize); }
@@ -161,7 +163,7 @@ public static class Npy
         long count = CheckDataLength(header, available, source);
         int itemSize = header.DType.ItemSize();
         long needed = count * itemSize;
-        string what = $"shape {NdArray.ShapeText(header.Shape)} of {header.DType.NumpyName()}";
+        string what = Describe(header);
         Array data = header.DType.Allocate(count);
         for (long off = 0; off < needed; off += ChunkBytes)
         {
