@@ -105,7 +105,10 @@ public sealed class NdArray
     /// A copy of a tensor (any device, any layout) with the same shape and dtype. Tensor types
     /// without a numpy counterpart here (bfloat16, complex) are an ArgumentException.
     /// </summary>
-    public static NdArray FromTensor(string name, Tensor tensor)
+    public static NdArray FromTensor(string name, Tensor tensor) => FromTensor(name, tensor, chunkBytes: 1L << 30);
+
+    /// <summary>FromTensor copying at most <paramref name="chunkBytes"/> at a time (Tensor.bytes is a span, at most 2 GB).</summary>
+    internal static NdArray FromTensor(string name, Tensor tensor, long chunkBytes)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var dtype = Enum.GetValues<NpyDType>().Cast<NpyDType?>().FirstOrDefault(t => t!.Value.TorchType() == tensor.dtype)
@@ -118,8 +121,7 @@ public sealed class NdArray
         {
             using var scope = NewDisposeScope();
             var flat = tensor.detach().cpu().contiguous().reshape(-1);
-            // Copy in chunks: Tensor.bytes is a span (at most 2 GB).
-            long perChunk = Math.Max(1, (1L << 30) / dtype.ItemSize());
+            long perChunk = Math.Max(1, chunkBytes / dtype.ItemSize());
             for (long start = 0; start < count; start += perChunk)
             {
                 long n = Math.Min(perChunk, count - start);

@@ -148,6 +148,11 @@ public class NpyRoundTripTests
         Assert.Equal(NpyDType.Float32, a.DType);
         Assert.Equal([4L, 3], a.Shape);
         Assert.Equal([0f, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11], a.ToFloat32());
+        for (long chunk = 4; chunk <= 64; chunk *= 2)     // copies in pieces land at the right offsets
+        {
+            using var big = torch.arange(0, 1000, dtype: ScalarType.Float64).reshape(10, 100);
+            Assert.Equal(Enumerable.Range(0, 1000).Select(i => (double)i), NdArray.FromTensor("x", big, chunk).ToFloat64());
+        }
         using var b = torch.tensor(new[] { true, false, true });
         Assert.Equal([true, false, true], NdArray.FromTensor("b", b).AsSpan<bool>().ToArray());
     }
@@ -222,6 +227,16 @@ public class NpyRoundTripTests
         allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.InRange(allocated, 2 * dataBytes, 2 * dataBytes + 200_000);   // plus one transient copy to reorder
         Assert.True(a.ContentEquals(c));
+    }
+
+    [Fact]
+    public void ArraysLargerThanOneIoChunkRoundTrip()
+    {
+        // 72 MB of float64: reading and writing go through more than one 64 MiB chunk, with byte swapping.
+        using var dir = new TempDir();
+        var a = NpyTestData.Random(NpyDType.Float64, [9_000_000], seed: 11);
+        Npy.Write(dir.File("big.npy"), a, new NpyWriteOptions { ByteOrder = NpyByteOrder.Big });
+        Assert.True(a.ContentEquals(Npy.Read(dir.File("big.npy"))));
     }
 
     [Fact]
