@@ -15,7 +15,7 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("-a|--group-a <GLOB>")]
-        [Description("(also --a) Run directories of group A (quote the pattern: *, ?, [...] in any segment). At least 2.")]
+        [Description("(also --a) Run directories of group A (quote the pattern: *, ?, [[...]] in any segment). At least 2.")]
         public string? A { get; init; }
 
         [CommandOption("-b|--group-b <GLOB>")]
@@ -23,7 +23,7 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
         public string? B { get; init; }
 
         [CommandOption("--control <GLOB>")]
-        [Description("Runs of one architecture split in two halves as the seed-to-seed control [default: group A split in halves].")]
+        [Description("Runs of one architecture split in two halves as the seed-to-seed control (default: group A split in halves).")]
         public string? Control { get; init; }
 
         [CommandOption("--hierarchy <JSON>")]

@@ -90,6 +90,18 @@ public class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void HelpRendersForBothCommands()
+    {
+        var errors = Repscope("errors", "--help");
+        Assert.True(errors.Code == 0, errors.Err);
+        Assert.Contains("--group-a <GLOB>", errors.Out);
+        Assert.Contains("0.05", errors.Out);
+        var classdiff = Repscope("classdiff", "--help");
+        Assert.True(classdiff.Code == 0, classdiff.Err);
+        Assert.Contains("--welch", classdiff.Out);
+    }
+
+    [Fact]
     public void NormalizeArgsRewritesOnlyTheErrorsCommandsShortGroupOptions()
     {
         Assert.Equal(new[] { "errors", "--group-a", "x", "--group-b=y", "--out", "o" },
