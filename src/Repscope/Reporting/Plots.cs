@@ -194,7 +194,9 @@ public static class Plots
             var s = series[k];
             if (s.X.Count != s.Y.Count) { throw new ArgumentException($"series '{s.Label}' has {s.X.Count} x and {s.Y.Count} y values"); }
             Color color = (s.Color is null ? palette.GetColor(k) : Color.FromHex(s.Color)).WithAlpha(s.Opacity);
-            var sc = plot.Add.Scatter(s.X.ToArray(), s.Y.ToArray(), color);
+            // points with a NaN / infinite coordinate are left out (a line joins its neighbours)
+            int[] keep = Enumerable.Range(0, s.X.Count).Where(i => double.IsFinite(s.X[i]) && double.IsFinite(s.Y[i])).ToArray();
+            var sc = plot.Add.Scatter(keep.Select(i => s.X[i]).ToArray(), keep.Select(i => s.Y[i]).ToArray(), color);
             sc.LegendText = s.Label;
             sc.LineWidth = lines ? 2 : 0;
             sc.MarkerSize = lines ? s.MarkerSize : Math.Max(s.MarkerSize, 1);

@@ -58,6 +58,14 @@ public class PlotsTests : IDisposable
     }
 
     [Fact]
+    public void NonFinitePointsAreLeftOut()
+    {
+        string path = Path.Combine(_dir, "nan.png");
+        Plots.Lines(path, "With gaps", "x", "y", new Series("s", new[] { 0.0, 1, 2, 3 }, new[] { 1.0, double.NaN, double.PositiveInfinity, 2 }));
+        Assert.Equal((900, 650), PngSize(path));
+    }
+
+    [Fact]
     public void MismatchedSeriesAreErrors()
     {
         Assert.Throws<ArgumentException>(() => Plots.Scatter(Path.Combine(_dir, "x.png"), "t", "x", "y", new Series("s", new double[3], new double[2])));
