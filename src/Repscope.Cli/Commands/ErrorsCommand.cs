@@ -63,8 +63,12 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
         };
         var (r, files) = Cli.WithProgress(p => ErrorAnalysis.Run(options, p));
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"A: {r.A.Runs.Count} runs, mean accuracy {r.A.MeanAccuracy.ToString("F4", inv)}; " +
-                          $"B: {r.B.Runs.Count} runs, mean accuracy {r.B.MeanAccuracy.ToString("F4", inv)}; {r.TestSet.Examples} test examples");
+        foreach (var g in new[] { r.A, r.B })
+        {
+            string arch = g.Architectures.Count == 0 ? "" : $" ({string.Join(", ", g.Architectures)})";
+            Console.WriteLine($"{g.Name}{arch}: {g.Runs.Count} runs, mean test accuracy {g.MeanAccuracy.ToString("F4", inv)}");
+        }
+        Console.WriteLine($"{r.TestSet.Examples} test examples, {r.TestSet.Classes} classes");
         foreach (var e in new[] { r.AgainstB, r.AgainstBMatched, r.Control })
         {
             Console.WriteLine($"{e.X} vs {e.Y}: per-example r = {e.Correlation.ToString("F3", inv)}, mean |diff| = {e.MeanAbsoluteDifference.ToString("F4", inv)}; " +

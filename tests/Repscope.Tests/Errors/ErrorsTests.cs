@@ -83,6 +83,7 @@ public class ErrorsTests : IDisposable
         Assert.Equal(new[] { 2, 3, 4, 28, 29 }, j.GetProperty("aRightBWrong").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(new[] { 20, 21, 22 }, j.GetProperty("bRightAWrong").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal("A split in halves", j.GetProperty("controlSource").GetString());
+        Assert.Equal(new[] { "ResNet-8 (width 1)" }, j.GetProperty("b").GetProperty("architectures").EnumerateArray().Select(e => e.GetString()));
         // matched: a1, a2 against b1, b2 (as many runs as a control half), counted by hand
         var m = j.GetProperty("againstBMatched");
         Assert.Equal((2, 2), (m.GetProperty("seedsX").GetInt32(), m.GetProperty("seedsY").GetInt32()));
@@ -133,6 +134,28 @@ public class ErrorsTests : IDisposable
         Assert.Equal("1,0,cat,0.75,0,1,0.5,mixed", ex[2]);
         Assert.Equal("20,2,frog,0,1,0,0,b-right-a-wrong", ex[21]);
         Assert.Equal(report.PerExampleA.Length + 1, ex.Length);
+    }
+
+    [Fact]
+    public void ManyClassesPlotTheLargestDifferencesOnly()
+    {
+        var rng = new Random(3);
+        string[] names = Enumerable.Range(0, 100).Select(c => $"class{c}").ToArray();
+        long[] labels = Enumerable.Range(0, 1000).Select(i => (long)(i % 100)).ToArray();
+        foreach (string g in new[] { "a", "b" })
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                long[] p = labels.Select(l => rng.NextDouble() < 0.8 ? l : (l + 1) % 100).ToArray();
+                _runs.Make($"many/{g}{k}", labels, p, names);
+            }
+        }
+        string outDir = Path.Combine(_runs.Root, "many-out");
+        var (r, _) = ErrorAnalysis.Run(new ErrorOptions($"{_runs.Root}/many/a*", $"{_runs.Root}/many/b*", outDir));
+        Assert.Equal(100, r.PerClass.Classes.Count);
+        Assert.Equal(r.PerClass.Classes.Count(c => c.Undefined is null), r.PerClass.Tested);
+        Assert.Equal(300 + 40 * ErrorReportWriter.MaxBars, PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
+        Assert.Equal(101, File.ReadAllLines(Path.Combine(outDir, "per_class.csv")).Length);
     }
 
     [Fact]

@@ -16,8 +16,8 @@ public sealed record ExampleAgreement(
     string X, string Y, int SeedsX, int SeedsY, double Correlation, double MeanAbsoluteDifference,
     int BothRight, int BothWrong, int XRightYWrong, int YRightXWrong, int Mixed);
 
-/// <summary>One group of runs: paths, test accuracy of each run and its per-class accuracies.</summary>
-public sealed record RunGroup(string Name, IReadOnlyList<string> Runs, IReadOnlyList<double> Accuracy, double[][] PerClassAccuracy)
+/// <summary>One group of runs: paths, architectures (distinct, from run.json), test accuracy of each run and its per-class accuracies.</summary>
+public sealed record RunGroup(string Name, IReadOnlyList<string> Runs, IReadOnlyList<string> Architectures, IReadOnlyList<double> Accuracy, double[][] PerClassAccuracy)
 {
     public double MeanAccuracy => Accuracy.Average();
 }
@@ -175,7 +175,8 @@ public static class ErrorComparison
     }
 
     private static RunGroup Group(string name, IReadOnlyList<RunPredictions> runs) =>
-        new(name, runs.Select(r => r.Path).ToList(), runs.Select(r => r.Accuracy).ToList(), runs.Select(PerClassAccuracy).ToArray());
+        new(name, runs.Select(r => r.Path).ToList(), runs.Select(r => r.Architecture).OfType<string>().Distinct().ToList(),
+            runs.Select(r => r.Accuracy).ToList(), runs.Select(PerClassAccuracy).ToArray());
 
     private static double[,] Matrix(double[][] rows)
     {

@@ -107,18 +107,25 @@ public static class ErrorReportWriter
             panels, new PlotOptions { Width = 2100, Height = 760, Diagonal = true, XLimits = (-0.05, 1.05), YLimits = (-0.05, 1.05), Legend = false });
     }
 
+    /// <summary>At most this many bars; with more classes, the ones with the largest |difference| (the rest are in the CSV).</summary>
+    public const int MaxBars = 60;
+
     private static void DifferencePng(ClassDiffResult result, ErrorReport r, string path, string what)
     {
-        var sorted = result.ByDifference().Where(c => c.Undefined is null || !double.IsNaN(c.Difference)).ToList();
+        var defined = result.Classes.Where(c => !double.IsNaN(c.Difference)).ToList();
+        var shown = defined.Count <= MaxBars ? defined
+            : defined.OrderByDescending(c => Math.Abs(c.Difference)).ThenBy(c => c.Class).Take(MaxBars).ToList();
+        var sorted = shown.OrderByDescending(c => c.Difference).ThenBy(c => c.Class).ToList();
         // error bars: the standard error of the difference, |difference / t|
         double[] se = sorted.Select(c => double.IsFinite(c.T) && c.T != 0 ? Math.Abs(c.Difference / c.T) : 0).ToArray();
+        string subset = shown.Count < defined.Count ? $", the {shown.Count} largest |difference| of {defined.Count}" : "";
         Plots.Bars(path,
-            $"Per-{what} accuracy difference {r.A.Name} - {r.B.Name} ({r.A.Runs.Count} vs {r.B.Runs.Count} runs)",
+            $"Per-{what} accuracy difference {r.A.Name} - {r.B.Name} ({r.A.Runs.Count} vs {r.B.Runs.Count} runs{subset})",
             $"{what} ({(result.Test == TTestKind.Welch ? "Welch" : "Student")} t-test over runs; Holm-Sidak over {result.Tested} {what}es)",
             $"mean accuracy {r.A.Name} - {r.B.Name} (error bar: standard error)",
             sorted.Select(c => c.Name).ToList(),
             new[] { new BarSeries($"{r.A.Name} - {r.B.Name}", sorted.Select(c => c.Difference).ToArray(), se, sorted.Select(c => c.Significant).ToArray()) },
-            new PlotOptions { Width = Math.Clamp(300 + 40 * sorted.Count, 900, 4000), Height = 650, HighlightLabel = $"significant (adjusted p <= {result.Alpha.ToString(Inv)})" });
+            new PlotOptions { Width = Math.Clamp(300 + 40 * sorted.Count, 900, 2700), Height = 650, HighlightLabel = $"significant (adjusted p <= {result.Alpha.ToString(Inv)})" });
     }
 
     private static string Num(double v) =>

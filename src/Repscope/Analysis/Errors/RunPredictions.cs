@@ -10,6 +10,9 @@ namespace Repscope.Analysis.Errors;
 /// </summary>
 public sealed record RunPredictions(string Path, string Fingerprint, IReadOnlyList<string> ClassNames, long[] Labels, long[] Predictions)
 {
+    /// <summary>run.json's "architecture" (e.g. "ResNet-20 (width 1)"), when present.</summary>
+    public string? Architecture { get; init; }
+
     public int Classes => ClassNames.Count;
     public int Examples => Labels.Length;
 
@@ -70,7 +73,8 @@ public sealed record RunPredictions(string Path, string Fingerprint, IReadOnlyLi
         }
         CheckRange(labels, classes, $"{name}/test_labels.npy", "label");
         CheckRange(predictions, classes, $"{name}/test_predictions.npy", "prediction");
-        return new RunPredictions(name, fingerprint, classNames, labels, predictions);
+        string? architecture = root.TryGetProperty("architecture", out var arch) && arch.ValueKind == JsonValueKind.String ? arch.GetString() : null;
+        return new RunPredictions(name, fingerprint, classNames, labels, predictions) { Architecture = architecture };
     }
 
     private static long[] ReadVector(string path, string run)
