@@ -95,6 +95,11 @@ public sealed class ResNet : Module<Tensor, Tensor>
             {
                 throw new RepscopeException($"no block named {string.Join(", ", unknown.Select(u => $"'{u}'"))} in {Architecture}; blocks are stage1.block1 ... stage3.block{BlocksPerStage}");
             }
+            var reshaping = value.Where(n => _blocks[n].ChangesShape && !_blocks[n].HasProjection).ToList();
+            if (reshaping.Count > 0)
+            {
+                throw new RepscopeException($"cannot delete {string.Join(", ", reshaping)} of {Architecture}: the block changes the shape and has no shortcut to pass its input through");
+            }
             _deleted = new HashSet<string>(value, StringComparer.Ordinal);
             foreach (var (name, block) in _blocks) { block.Deleted = _deleted.Contains(name); }
         }
@@ -202,8 +207,8 @@ public sealed class ResNet : Module<Tensor, Tensor>
 /// <summary>
 /// The basic residual block: <c>branch</c> = conv3x3 → BN → ReLU → conv3x3 → BN; output =
 /// ReLU(branch(x) + shortcut(x)), or ReLU(branch(x)) without residual connections. The shortcut is
-/// the identity, or a 1x1 convolution + BN (<c>shortcut</c>) when the stride or channel count changes.
-/// A deleted block outputs shortcut(x).
+/// the identity, or a 1x1 convolution + BN (<c>shortcut</c>) when the stride or channel count changes; a block
+/// without residual connection has no shortcut (and no projection parameters). A deleted block outputs shortcut(x).
 /// </summary>
 public sealed class BasicBlock : Module<Tensor, Tensor>
 {
@@ -213,10 +218,11 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
     public BasicBlock(int inChannels, int channels, int stride, bool residual) : base(nameof(BasicBlock))
     {
         Residual = residual;
+        ChangesShape = stride != 1 || inChannels != channels;
         branch = Sequential(
             ("conv1", ResNet.Conv3x3(inChannels, channels, stride)), ("bn1", BatchNorm2d(channels)), ("relu", ReLU()),
             ("conv2", ResNet.Conv3x3(channels, channels, 1)), ("bn2", BatchNorm2d(channels)));
-        if (stride != 1 || inChannels != channels)
+        if (residual && (stride != 1 || inChannels != channels))
         {
             shortcut = Sequential(("conv", ResNet.Conv1x1(inChannels, channels, stride)), ("bn", BatchNorm2d(channels)));
         }
@@ -225,6 +231,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
 
     public bool Residual { get; }
     public bool HasProjection => shortcut is not null;
+    public bool ChangesShape { get; }
     public bool Deleted { get; internal set; }
 
     public override Tensor forward(Tensor x)
