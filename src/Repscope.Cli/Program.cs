@@ -8,6 +8,7 @@ app.Configure(config =>
 {
     config.SetApplicationName("repscope");
     config.PropagateExceptions();
+    config.AddCommand<TrainCommand>("train").WithDescription("Train a ResNet (depth, width, residual or not) into a run directory.");
     config.AddCommand<CkaCommand>("cka").WithDescription("CKA of two activation matrices (.npy, rows = examples).");
     config.AddCommand<HeatmapCommand>("heatmap").WithDescription("All-pairs CKA heatmap of the arrays in an .npz (or between two): cka.json + cka.png.");
     config.AddCommand<VersionCommand>("version").WithDescription("Print the versions of Repscope, TorchSharp and libtorch.");
