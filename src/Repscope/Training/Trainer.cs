@@ -49,7 +49,9 @@ public static class Trainer
         }
         if (previous is null) { options.Validate(); }
 
-        int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        // A resumed run keeps its thread count unless told otherwise: results are bit-identical only for the same count.
+        int threads = options.Threads > 0 ? options.Threads
+                    : previous is { Provenance.Threads: > 0 } ? previous.Provenance.Threads : Environment.ProcessorCount;
         torch.set_num_threads(threads);
         // TorchSharp 0.107 does not implement torch.use_deterministic_algorithms (marked 'not implemented');
         // the CPU kernels a ResNet uses are deterministic for a fixed thread count, which the tests check.
@@ -163,15 +165,11 @@ public static class Trainer
             var x = train.Images.index_select(0, idx);
             var y = labels.index_select(0, idx);
             if (config.Augment) { x = Augmentation.CropAndFlip(x, config.CropPadding, config.Flip, generator); }
-            var logits = model.call(x);
-            var loss = nn.functional.cross_entropy(logits, y);
-            sgd.ZeroGrad();
-            loss.backward();
             lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps);
-            sgd.Step(lr);
+            var (batchLoss, batchCorrect) = Step(model, sgd, x, y, lr);
             long b = end - start;
-            lossSum += loss.item<float>() * b;
-            correct += logits.argmax(1).eq(y).sum().item<long>();
+            lossSum += batchLoss * b;
+            correct += batchCorrect;
             seen += b;
             double rate = seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             recentRate = rate;
@@ -181,6 +179,19 @@ public static class Trainer
         labels.Dispose();
         task.Complete($"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {recentRate:F0} img/s");
         return (lossSum / seen, (double)correct / seen, lr);
+    }
+
+    /// <summary>One optimizer step on a batch (model in train mode): cross-entropy, backward, SGD. Returns the batch's
+    /// mean loss and number of correct predictions. The training loop and the throughput benchmark both use it.</summary>
+    public static (double Loss, long Correct) Step(ResNet model, Sgd sgd, Tensor x, Tensor y, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var logits = model.call(x);
+        var loss = nn.functional.cross_entropy(logits, y);
+        sgd.ZeroGrad();
+        loss.backward();
+        sgd.Step(lr);
+        return (loss.item<float>(), logits.argmax(1).eq(y).sum().item<long>());
     }
 
     /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="data"/> in eval mode.</summary>
