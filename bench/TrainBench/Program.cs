@@ -1,7 +1,8 @@
 // Training throughput of Repscope's ResNet: the trainer's own step (Trainer.Step: forward, cross-entropy,
 // backward, SGD with momentum and weight decay) after the trainer's augmentation (crop pad 4 + flip), batch 128,
 // random data. The PyTorch twin is bench/train_bench.py. One JSON line per configuration.
-// Usage: TrainBench THREADS STEPS WARMUP depth:width:size:channels ...
+// Usage: TrainBench THREADS MIN_SECONDS WARMUP depth:width:size:channels ...
+// (times whole steps after WARMUP warm-up steps until at least MIN_SECONDS have passed, at least 2 steps)
 using System.Diagnostics;
 using System.Globalization;
 using Repscope.Models;
@@ -10,7 +11,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
-int steps = int.Parse(args[1], CultureInfo.InvariantCulture);
+double minSeconds = double.Parse(args[1], CultureInfo.InvariantCulture);
 int warmup = int.Parse(args[2], CultureInfo.InvariantCulture);
 torch.set_num_threads(threads);
 const int batch = 128;
@@ -29,9 +30,12 @@ foreach (string spec in args[3..])
     using var data = randn([batch * 4, channels, size, size], generator: g);
     using var labels = randint(0, 10, [batch * 4], dtype: ScalarType.Int64, generator: g);
     var clock = new Stopwatch();
-    for (int i = 0; i < warmup + steps; i++)
+    int steps = 0;
+    for (int i = 0; ; i++)
     {
         if (i == warmup) { clock.Start(); }
+        if (i >= warmup && steps >= 2 && clock.Elapsed.TotalSeconds >= minSeconds) { break; }
+        if (i >= warmup) { steps++; }
         using var scope = NewDisposeScope();
         long k = (i % 4) * batch;
         var x = Augmentation.CropAndFlip(data[TensorIndex.Slice(k, k + batch)], 4, flip: true, g);

@@ -103,15 +103,16 @@ public static class Trainer
         long n = data.Train.Count;
         long stepsPerEpoch = StepsPerEpoch(n, config.BatchSize);
         long totalSteps = stepsPerEpoch * config.Epochs;
-        double recentRate = 0;
         for (int epoch = state.EpochsDone; epoch < config.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
-            var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, progress,
-                                             (config.Epochs - epoch - 1) * n, ref recentRate, cancel);
+            using var task = progress.Start($"epoch {epoch + 1}/{config.Epochs}", n);
+            var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, task,
+                                             (config.Epochs - epoch - 1) * n, cancel);
             double trainTime = clock.Elapsed.TotalSeconds;
             last = Evaluate(model, data.Test, withPredictions: epoch == config.Epochs - 1);
             double seconds = clock.Elapsed.TotalSeconds;
+            task.Complete($"train loss {loss:F3}, acc {100 * acc:F1}%; test loss {last.Loss:F3}, acc {100 * last.Accuracy:F2}%; {n / trainTime:F0} img/s");
             trainSeconds += seconds;
             epochs.Add(new EpochMetrics
             {
@@ -143,7 +144,7 @@ public static class Trainer
 
     private static (double Loss, double Accuracy, double Lr) TrainEpoch(
         ResNet model, Sgd sgd, ImageDataset train, RunConfig config, int epoch, long stepsPerEpoch, long totalSteps,
-        IProgressReporter progress, long imagesAfterThisEpoch, ref double recentRate, CancellationToken cancel)
+        IProgressTask task, long imagesAfterThisEpoch, CancellationToken cancel)
     {
         model.train();
         var generator = new Generator(EpochSeed(config.Seed, epoch));
@@ -154,7 +155,6 @@ public static class Trainer
         long correct = 0, seen = 0;
         double lr = config.Lr;
         var clock = Stopwatch.StartNew();
-        using var task = progress.Start($"epoch {epoch + 1}/{config.Epochs}", n);
         for (long step = 0; step < stepsPerEpoch; step++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -172,12 +172,10 @@ public static class Trainer
             correct += batchCorrect;
             seen += b;
             double rate = seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-            recentRate = rate;
             double left = (n - seen + imagesAfterThisEpoch) / rate;
             task.Advance(b, $"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {rate:F0} img/s, ~{ProgressText.Duration(TimeSpan.FromSeconds(left))} left in all");
         }
         labels.Dispose();
-        task.Complete($"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {recentRate:F0} img/s");
         return (lossSum / seen, (double)correct / seen, lr);
     }
 
