@@ -26,7 +26,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--train-fraction <F>"), Description("Train on this fraction of the training split (stratified, seeded); 1 = all")]
         public double? TrainFraction { get; init; }
 
-        [CommandOption("--train-examples <N>"), Description("Train on this many examples (stratified, seeded); 8000 when --train-fraction is not given either")]
+        [CommandOption("--train-examples <N>"), Description("Train on this many examples (stratified, seeded); without this or --train-fraction: at most 8000")]
         public long? TrainExamples { get; init; }
 
         [CommandOption("--test-examples <N>"), Description("Evaluate on this many test examples (stratified, the same for every run); default all")]
@@ -83,8 +83,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Depth = s.Depth, Width = s.Width, Residual = !s.NoResidual,
             Data = new DataSpec
             {
-                Name = name, Path = path, TrainFraction = s.TrainFraction,
-                TrainExamples = s.TrainExamples ?? (s.TrainFraction is null ? TrainOptions.DefaultTrainExamples : null),
+                Name = name, Path = path, TrainFraction = s.TrainFraction, TrainExamples = s.TrainExamples,
+                TrainExamplesCap = TrainOptions.DefaultTrainExamples,
                 TestExamples = s.TestExamples, ImageSize = s.ImageSize, Cifar100Labels = s.Cifar100Labels, Seed = s.Seed,
             },
             Epochs = s.Epochs, BatchSize = s.BatchSize, Lr = s.Lr, WeightDecay = s.WeightDecay, Momentum = s.Momentum,

@@ -158,6 +158,7 @@ public sealed class RunDirectory
             Path = string.IsNullOrEmpty(c.DataPath) ? null : c.DataPath,
             TrainFraction = c.RequestedTrainFraction,
             TrainExamples = c.RequestedTrainExamples,
+            TrainExamplesCap = c.TrainExamplesCap,
             TestExamples = c.TestExamples,
             Seed = c.Seed,
             ImageSize = c.ImageSize,

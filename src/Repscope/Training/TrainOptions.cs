@@ -7,8 +7,8 @@ namespace Repscope.Training;
 public sealed record TrainOptions
 {
     public const int DefaultEpochs = 5;
-    /// <summary>The command's training-set size when neither --train-examples nor --train-fraction is given: the size of
-    /// the shipped split, so a default run is the same whether or not the full Fashion-MNIST is installed, and takes minutes.</summary>
+    /// <summary>The command's cap on the training-set size when neither --train-examples nor --train-fraction is given: the
+    /// size of the shipped split, so a default run is the same whether or not the full Fashion-MNIST is installed, and takes minutes.</summary>
     public const long DefaultTrainExamples = 8000;
     public const double DefaultLr = 0.1;
     public const double DefaultWeightDecay = 5e-4;
@@ -35,6 +35,7 @@ public sealed record TrainOptions
 
     public void Validate()
     {
+        Models.ResNet.CheckDepthAndWidth(Depth, Width);
         if (string.IsNullOrWhiteSpace(Out)) { throw new RepscopeException("--out RUN is required"); }
         if (Epochs < 1) { throw new RepscopeException($"--epochs must be at least 1, got {Epochs}"); }
         if (BatchSize < 2) { throw new RepscopeException($"--batch-size must be at least 2 (batch norm), got {BatchSize}"); }

@@ -253,6 +253,7 @@ public static class Trainer
         TrainSplitSize = data.TrainAvailable,
         RequestedTrainFraction = o.Data.TrainFraction,
         RequestedTrainExamples = o.Data.TrainExamples,
+        TrainExamplesCap = o.Data.TrainFraction is null && o.Data.TrainExamples is null ? o.Data.TrainExamplesCap : null,
         TestExamples = o.Data.TestExamples,
         ImageSize = o.Data.ImageSize,
         Cifar100Labels = o.Data.Cifar100Labels == Cifar100Labels.Coarse ? "coarse" : "fine",
