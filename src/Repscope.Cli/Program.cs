@@ -9,6 +9,7 @@ app.Configure(config =>
     config.SetApplicationName("repscope");
     config.PropagateExceptions();
     config.AddCommand<TrainCommand>("train").WithDescription("Train a ResNet (depth, width, residual or not) into a run directory.");
+    config.AddCommand<RunsCommand>("runs").WithDescription("List the runs under a folder: architecture, data, seed, epochs, accuracy, state.");
     config.AddCommand<ErrorsCommand>("errors").WithDescription("Do two groups of runs make the same mistakes? Per-example and per-class comparison beside a seed control.");
     config.AddCommand<ClassDiffCommand>("classdiff").WithDescription("Per-class t-tests (Holm-Sidak corrected) between two matrices of per-class accuracies (.npy, rows = seeds).");
     config.AddCommand<CkaCommand>("cka").WithDescription("CKA of two activation matrices (.npy, rows = examples).");
