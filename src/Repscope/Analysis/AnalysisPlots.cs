@@ -47,7 +47,8 @@ public static class AnalysisPlots
         {
             var span = plot.Add.HorizontalSpan(b.First - 0.5, b.Last + 0.5);
             span.FillStyle.Color = BlockShade;
-            span.LineStyle.Width = 0;
+            span.LineStyle.Width = 1;                       // a thin edge keeps adjacent blocks apart
+            span.LineStyle.Color = Color.FromHex("#d62728").WithAlpha(0.6);
         }
         foreach (int s in LayerNames.StageBoundaries(layers))
         {
@@ -115,6 +116,7 @@ public static class AnalysisPlots
             k++;
         }
         plot.ShowLegend(Alignment.LowerLeft);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         plot.Axes.SetLimitsY(0, 1);
         PlotStyle.SavePng(plot, path, 900, 600);
     }
