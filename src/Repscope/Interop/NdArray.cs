@@ -105,7 +105,10 @@ public sealed class NdArray
     /// A copy of a tensor (any device, any layout) with the same shape and dtype. Tensor types
     /// without a numpy counterpart here (bfloat16, complex) are an ArgumentException.
     /// </summary>
-    public static NdArray FromTensor(string name, Tensor tensor)
+    public static NdArray FromTensor(string name, Tensor tensor) => FromTensor(name, tensor, chunkBytes: 1L << 30);
+
+    /// <summary>FromTensor copying at most <paramref name="chunkBytes"/> at a time (Tensor.bytes is a span, at most 2 GB).</summary>
+    internal static NdArray FromTensor(string name, Tensor tensor, long chunkBytes)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var dtype = Enum.GetValues<NpyDType>().Cast<NpyDType?>().FirstOrDefault(t => t!.Value.TorchType() == tensor.dtype)
@@ -118,8 +121,7 @@ public sealed class NdArray
         {
             using var scope = NewDisposeScope();
             var flat = tensor.detach().cpu().contiguous().reshape(-1);
-            // Copy in chunks: Tensor.bytes is a span (at most 2 GB).
-            long perChunk = Math.Max(1, (1L << 30) / dtype.ItemSize());
+            long perChunk = Math.Max(1, chunkBytes / dtype.ItemSize());
             for (long start = 0; start < count; start += perChunk)
             {
                 long n = Math.Min(perChunk, count - start);
@@ -257,6 +259,22 @@ public sealed class NdArray
         var shaped = flat.reshape(dims);
         if (shaped.dtype == type) { return shaped; }
         using (shaped) { return shaped.to_type(type); }
+    }
+
+    /// <summary>
+    /// A (Rows, FeaturesPerRow) CPU tensor that shares this array's memory: no copy (the array stays
+    /// pinned while the tensor lives). For the dtypes torch has (all but uint16, uint32, uint64).
+    /// The tensor must not be modified in place: the array is immutable. Use it to hold large
+    /// activations once; use <see cref="ToTensor"/> for a tensor of one's own.
+    /// </summary>
+    public Tensor AsTensorView()
+    {
+        var type = DType.TorchType()
+            ?? throw new InvalidOperationException($"{Name}: torch has no {DType.NumpyName()} type; use ToTensor");
+        long[] dims = [Rows, FeaturesPerRow];
+        if (_data.LongLength == 0) { return torch.empty(dims, type); }
+        using var flat = torch.from_array(_data);
+        return flat.reshape(dims);
     }
 
     /// <summary>True when a floating-point array holds a NaN or an infinity (vectorised; false for integer dtypes).</summary>

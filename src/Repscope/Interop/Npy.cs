@@ -5,6 +5,16 @@ using System.Text;
 
 namespace Repscope.Interop;
 
+/// <summary>What the header of a .npy file (or npz member) says, without the data.</summary>
+public sealed record NpyInfo(string Name, NpyDType DType, long[] Shape, bool FortranOrder)
+{
+    /// <summary>Shape[0], or 1 for a 0-d array.</summary>
+    public long Rows => Shape.Length == 0 ? 1 : Shape[0];
+
+    /// <summary>Product of Shape[1..].</summary>
+    public long FeaturesPerRow => Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+}
+
 /// <summary>How <see cref="Npy.Write(string, NdArray, NpyWriteOptions)"/> lays out a file.</summary>
 public sealed record NpyWriteOptions
 {
@@ -45,6 +55,27 @@ public static class Npy
     /// <paramref name="source"/> starts every error message, e.g. "a.npz: member 'x.npy'".
     /// </summary>
     public static NdArray Read(Stream stream, long length, string source, string name)
+    {
+        var (header, headerEnd) = ReadHeader(stream, length, source);
+        return ReadData(stream, length - headerEnd, header, source, name);
+    }
+
+    /// <summary>Name, dtype and shape of a .npy file from its header, without loading the data (the data's size is checked).</summary>
+    public static NpyInfo ReadInfo(string path)
+    {
+        using var fs = OpenForReading(path);
+        return ReadInfo(fs, fs.Length, path, NameOf(path));
+    }
+
+    /// <summary>Like <see cref="Read(Stream, long, string, string)"/>, reading only the header.</summary>
+    public static NpyInfo ReadInfo(Stream stream, long length, string source, string name)
+    {
+        var (header, headerEnd) = ReadHeader(stream, length, source);
+        CheckDataLength(header, length - headerEnd, source);
+        return new NpyInfo(name, header.DType, header.Shape, header.FortranOrder);
+    }
+
+    private static (NpyHeader Header, long HeaderEnd) ReadHeader(Stream stream, long length, string source)
     {
         Span<byte> preamble = stackalloc byte[12];
         int got = ReadUpTo(stream, preamble[..8]);
@@ -98,14 +129,16 @@ public static class Npy
         {
             throw new RepscopeException($"{source}: malformed .npy header (version 3.0 header is not valid UTF-8)");
         }
-        var header = NpyHeader.Parse(headerText, source);
-        return ReadData(stream, length - headerEnd, header, source, name);
+        return (NpyHeader.Parse(headerText, source), headerEnd);
     }
 
-    private static NdArray ReadData(Stream stream, long available, NpyHeader header, string source, string name)
+    private static string Describe(NpyHeader header) => $"shape {NdArray.ShapeText(header.Shape)} of {header.DType.NumpyName()}";
+
+    /// <summary>The element count; the data's byte size must equal what the file holds after the header.</summary>
+    private static long CheckDataLength(NpyHeader header, long available, string source)
     {
         int itemSize = header.DType.ItemSize();
-        string what = $"shape {NdArray.ShapeText(header.Shape)} of {header.DType.NumpyName()}";
+        string what = Describe(header);
         long count = NdArray.CheckedCount(header.Shape) ?? throw new RepscopeException($"{source}: {what} has too many elements");
         long needed;
         try { needed = checked(count * itemSize); }
@@ -122,6 +155,15 @@ public static class Npy
         {
             throw new RepscopeException($"{source}: {what} has {count} elements, more than can be loaded at once ({Array.MaxLength})");
         }
+        return count;
+    }
+
+    private static NdArray ReadData(Stream stream, long available, NpyHeader header, string source, string name)
+    {
+        long count = CheckDataLength(header, available, source);
+        int itemSize = header.DType.ItemSize();
+        long needed = count * itemSize;
+        string what = Describe(header);
         Array data = header.DType.Allocate(count);
         for (long off = 0; off < needed; off += ChunkBytes)
         {
@@ -260,6 +302,14 @@ public static class Npy
         var src = AsSpan<T>(sourceArray, count);
         var dst = AsSpan<T>(resultArray, count);
         int rank = shape.Length;
+        if (rank == 2)
+        {
+            // A Fortran (r, c) array is a C-order (c, r) matrix: one tiled matrix transpose.
+            int r = (int)shape[0], c = (int)shape[1];
+            if (fortranToC) { Transpose2D(src, dst, c, r); }
+            else { Transpose2D(src, dst, r, c); }
+            return;
+        }
         // Fortran strides (in elements): the first axis varies fastest.
         var fStride = new int[rank];
         int stride = 1;
@@ -284,6 +334,24 @@ public static class Npy
                 if (index[k] < shape[k]) { break; }
                 fBase -= index[k] * fStride[k];
                 index[k] = 0;
+            }
+        }
+    }
+
+    /// <summary>dst (cols x rows) = transpose of src (rows x cols), both C order, in cache-sized tiles.</summary>
+    private static void Transpose2D<T>(ReadOnlySpan<T> src, Span<T> dst, int rows, int cols) where T : unmanaged
+    {
+        const int tile = 32;
+        for (int i0 = 0; i0 < rows; i0 += tile)
+        {
+            int i1 = Math.Min(rows, i0 + tile);
+            for (int j0 = 0; j0 < cols; j0 += tile)
+            {
+                int j1 = Math.Min(cols, j0 + tile);
+                for (int i = i0; i < i1; i++)
+                {
+                    for (int j = j0; j < j1; j++) { dst[j * rows + i] = src[i * cols + j]; }
+                }
             }
         }
     }

@@ -9,7 +9,18 @@ namespace Repscope.Interop;
 public static class Npz
 {
     /// <summary>Every array in the archive, in member order. An archive without arrays is an error.</summary>
-    public static IReadOnlyList<NdArray> Read(string path)
+    public static IReadOnlyList<NdArray> Read(string path) => Enumerate(path).ToList();
+
+    /// <summary>
+    /// The arrays one at a time, in member order, each read when the enumeration reaches it (so that
+    /// a caller can convert and drop each before the next is loaded).
+    /// </summary>
+    public static IEnumerable<NdArray> Enumerate(string path) => Members(path, Npy.Read, checkCrc: true);
+
+    /// <summary>Name, dtype and shape of every member from its header, without loading the data.</summary>
+    public static IReadOnlyList<NpyInfo> ReadInfo(string path) => Members(path, Npy.ReadInfo, checkCrc: false).ToList();
+
+    private static IEnumerable<T> Members<T>(string path, Func<Stream, long, string, string, T> read, bool checkCrc)
     {
         using var fs = Npy.OpenForReading(path);
         ZipArchive zip;
@@ -23,7 +34,6 @@ public static class Npz
         }
         using (zip)
         {
-            var arrays = new List<NdArray>(zip.Entries.Count);
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var entry in zip.Entries)
             {
@@ -38,28 +48,42 @@ public static class Npz
                 {
                     throw new RepscopeException($"{path}: holds two arrays named '{name}'");
                 }
+                T item;
                 try
                 {
                     using var stream = entry.Open();
-                    arrays.Add(Npy.Read(stream, entry.Length, source, name));
+                    if (checkCrc)
+                    {
+                        // .NET does not check the CRC-32 of members; numpy (Python's zipfile) does.
+                        using var crc = new Crc32Stream(stream);
+                        item = read(crc, entry.Length, source, name);
+                        if (crc.Crc != entry.Crc32)
+                        {
+                            throw new RepscopeException($"{source} is corrupt: its CRC-32 is {crc.Crc:x8}, the archive says {entry.Crc32:x8}");
+                        }
+                    }
+                    else
+                    {
+                        item = read(stream, entry.Length, source, name);
+                    }
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new RepscopeException($"{source} is corrupt ({e.Message})");
+                    throw new RepscopeException($"{source} is corrupt: its compressed data cannot be decompressed ({e.Message})");
                 }
+                yield return item;
             }
-            if (arrays.Count == 0)
+            if (names.Count == 0)
             {
                 throw new RepscopeException($"{path}: the archive holds no arrays");
             }
-            return arrays;
         }
     }
 
     /// <summary>
-    /// Writes the arrays, in order, as members "name.npy" of a zip archive (deflated when
-    /// <paramref name="compress"/>, else stored as np.savez does), atomically. Names must be
-    /// non-empty and distinct.
+    /// Writes the arrays, in order, as members "name.npy" of a zip archive, atomically: deflated
+    /// (fastest level: float activations hardly compress) when <paramref name="compress"/>, else
+    /// stored as np.savez does. Names must be non-empty and distinct.
     /// </summary>
     public static void Write(string path, IEnumerable<NdArray> arrays, bool compress = true)
     {
@@ -71,7 +95,7 @@ public static class Npz
             if (string.IsNullOrEmpty(a.Name)) { throw new ArgumentException($"{path}: an array has an empty name", nameof(arrays)); }
             if (!names.Add(a.Name)) { throw new ArgumentException($"{path}: two arrays are named '{a.Name}'", nameof(arrays)); }
         }
-        var level = compress ? CompressionLevel.Optimal : CompressionLevel.NoCompression;
+        var level = compress ? CompressionLevel.Fastest : CompressionLevel.NoCompression;
         AtomicFile.Write(path, s =>
         {
             using var zip = new ZipArchive(s, ZipArchiveMode.Create, leaveOpen: true);

@@ -124,6 +124,15 @@ public class NpyErrorTests
     }
 
     [Fact]
+    public void MoreElementsThanAnArrayCanHold()
+    {
+        byte[] header = NpyTestData.NpyBytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3000000000,), }", []);
+        var e = Assert.Throws<RepscopeException>(() =>
+            Npy.Read(new MemoryStream(header), header.Length + 3_000_000_000L, "huge.npy", "huge"));
+        Assert.Equal($"huge.npy: shape (3000000000,) of uint8 has 3000000000 elements, more than can be loaded at once ({Array.MaxLength})", e.Message);
+    }
+
+    [Fact]
     public void InvalidUtf8InAVersion3Header()
     {
         byte[] bytes = NpyTestData.NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'x': 'ab'}", new byte[12], version: 3);

@@ -28,7 +28,7 @@ public class NpyRoundTripTests
     {
         using var dir = new TempDir();
         var options = new NpyWriteOptions { FortranOrder = fortran, ByteOrder = order, Version = version };
-        foreach (long[] shape in new[] { new long[] { 4, 3 }, [2, 3, 5], [7], [], [0, 3], [3, 1, 2, 1] })
+        foreach (long[] shape in new[] { new long[] { 4, 3 }, [37, 70], [2, 3, 5], [7], [], [0, 3], [3, 1, 2, 1] })
         {
             var a = NpyTestData.Random(dtype, shape, seed: shape.Length * 31 + (int)dtype);
             string path = dir.File("x.npy");
@@ -117,6 +117,30 @@ public class NpyRoundTripTests
     }
 
     [Fact]
+    public void AsTensorViewSharesTheDataForEveryTorchType()
+    {
+        foreach (var dtype in Enum.GetValues<NpyDType>().Where(t => t.TorchType() is not null))
+        {
+            var a = NpyTestData.Random(dtype, [6, 2, 5], seed: (int)dtype);
+            using var view = a.AsTensorView();
+            Assert.Equal(dtype.TorchType(), view.dtype);
+            Assert.Equal([6L, 10], view.shape);
+            Assert.True(a.ContentEquals(NdArray.FromTensor("v", view).Reshape(6, 2, 5)), dtype.ToString());
+        }
+        Assert.Throws<InvalidOperationException>(() => NdArray.FromUInt32("u", [1]).AsTensorView());
+
+        var big = NpyTestData.Random(NpyDType.Float32, [256, 1024], seed: 9);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using (var t = big.AsTensorView())
+        {
+            Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 100_000);   // no copy of the 1 MiB
+            Assert.Equal(big.ToFloat32()[777], t[0, 777].item<float>());
+        }
+        using var empty = NdArray.FromFloat32("e", [], 0, 4).AsTensorView();
+        Assert.Equal([0L, 4], empty.shape);
+    }
+
+    [Fact]
     public void FromTensorCopiesShapeTypeAndValues()
     {
         using var t = torch.arange(0, 12, dtype: ScalarType.Float32).reshape(3, 4).t();   // not contiguous
@@ -124,6 +148,11 @@ public class NpyRoundTripTests
         Assert.Equal(NpyDType.Float32, a.DType);
         Assert.Equal([4L, 3], a.Shape);
         Assert.Equal([0f, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11], a.ToFloat32());
+        for (long chunk = 4; chunk <= 64; chunk *= 2)     // copies in pieces land at the right offsets
+        {
+            using var big = torch.arange(0, 1000, dtype: ScalarType.Float64).reshape(10, 100);
+            Assert.Equal(Enumerable.Range(0, 1000).Select(i => (double)i), NdArray.FromTensor("x", big, chunk).ToFloat64());
+        }
         using var b = torch.tensor(new[] { true, false, true });
         Assert.Equal([true, false, true], NdArray.FromTensor("b", b).AsSpan<bool>().ToArray());
     }
@@ -198,6 +227,16 @@ public class NpyRoundTripTests
         allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.InRange(allocated, 2 * dataBytes, 2 * dataBytes + 200_000);   // plus one transient copy to reorder
         Assert.True(a.ContentEquals(c));
+    }
+
+    [Fact]
+    public void ArraysLargerThanOneIoChunkRoundTrip()
+    {
+        // 72 MB of float64: reading and writing go through more than one 64 MiB chunk, with byte swapping.
+        using var dir = new TempDir();
+        var a = NpyTestData.Random(NpyDType.Float64, [9_000_000], seed: 11);
+        Npy.Write(dir.File("big.npy"), a, new NpyWriteOptions { ByteOrder = NpyByteOrder.Big });
+        Assert.True(a.ContentEquals(Npy.Read(dir.File("big.npy"))));
     }
 
     [Fact]

@@ -39,6 +39,30 @@ public class NpzTests
     }
 
     [Fact]
+    public void InfoReadsHeadersOnlyAndEnumerateIsLazy()
+    {
+        using var dir = new TempDir();
+        var layers = Layers();
+        string path = dir.File("acts.npz");
+        Npz.Write(path, layers);
+        var info = Npz.ReadInfo(path);
+        Assert.Equal(layers.Select(a => (a.Name, a.DType, NdArray.ShapeText(a.Shape), a.Rows, a.FeaturesPerRow)),
+                     info.Select(i => (i.Name, i.DType, NdArray.ShapeText(i.Shape), i.Rows, i.FeaturesPerRow)));
+
+        var fortran = Npy.ReadInfo(NpyTestData.Fixture("fortran_i2_3d.npy"));
+        Assert.Equal(("fortran_i2_3d", NpyDType.Int16, true), (fortran.Name, fortran.DType, fortran.FortranOrder));
+        Assert.Equal([2L, 3, 4], fortran.Shape);
+        byte[] cut = File.ReadAllBytes(NpyTestData.Fixture("le_float32.npy"))[..^1];
+        string cutPath = dir.Write("cut.npy", cut);
+        Assert.Contains("truncated", Assert.Throws<RepscopeException>(() => Npy.ReadInfo(cutPath)).Message);
+
+        using var e = Npz.Enumerate(path).GetEnumerator();
+        Assert.True(e.MoveNext());
+        Assert.True(layers[0].ContentEquals(e.Current));
+        Assert.Equal(layers.Count, Npz.Enumerate(path).Count());
+    }
+
+    [Fact]
     public void WritingIsReproducible()
     {
         using var dir = new TempDir();
@@ -78,7 +102,16 @@ public class NpzTests
         for (int i = dataStart + 20; i < dataStart + 60; i++) { damaged[i] ^= 0x5A; }
         string bad = dir.Write("damaged.npz", damaged);
         var e = Assert.Throws<RepscopeException>(() => Npz.Read(bad));
-        Assert.StartsWith($"{bad}: member 'conv1.npy'", e.Message);
+        Assert.StartsWith($"{bad}: member 'conv1.npy' is corrupt", e.Message);
+
+        // A flipped bit in the data of a stored member: only the CRC-32 can tell.
+        byte[] stored = File.ReadAllBytes(NpyTestData.Fixture("stored.npz"));
+        int storedName = BitConverter.ToUInt16(stored, 26), storedExtra = BitConverter.ToUInt16(stored, 28);
+        stored[30 + storedName + storedExtra + 130] ^= 0x01;
+        string crc = dir.Write("crc.npz", stored);
+        var c = Assert.Throws<RepscopeException>(() => Npz.Read(crc));
+        Assert.Matches("^" + System.Text.RegularExpressions.Regex.Escape(crc) + ": member 'conv1.npy' is corrupt: its CRC-32 is [0-9a-f]{8}, the archive says [0-9a-f]{8}$", c.Message);
+        Assert.Equal(4, Npz.ReadInfo(crc).Count);   // headers alone are still readable
     }
 
     [Fact]
