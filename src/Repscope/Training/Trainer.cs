@@ -165,7 +165,7 @@ public static class Trainer
             var x = train.Images.index_select(0, idx);
             var y = labels.index_select(0, idx);
             if (config.Augment) { x = Augmentation.CropAndFlip(x, config.CropPadding, config.Flip, generator); }
-            lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps);
+            lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps, (long)Math.Round(config.WarmupEpochs * stepsPerEpoch));
             var (batchLoss, batchCorrect) = Step(model, sgd, x, y, lr);
             long b = end - start;
             lossSum += batchLoss * b;
@@ -257,7 +257,7 @@ public static class Trainer
         TestExamples = o.Data.TestExamples,
         ImageSize = o.Data.ImageSize,
         Cifar100Labels = o.Data.Cifar100Labels == Cifar100Labels.Coarse ? "coarse" : "fine",
-        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum,
+        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum, WarmupEpochs = o.WarmupEpochs,
         Augment = o.Augment, Flip = o.Flip, Seed = o.Seed,
     };
 }
