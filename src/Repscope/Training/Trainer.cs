@@ -61,7 +61,7 @@ public static class Trainer
         var config = previous?.Config ?? MakeConfig(options, data);
         if (previous is not null) { RunDirectory.CheckSameData(dir, previous, data); }
 
-        var init = new Generator((ulong)config.Seed);
+        using var init = new Generator((ulong)config.Seed);
         using var model = ResNet.Cifar(config.Depth, config.Width, config.Residual, data.Train.Classes, data.Train.Channels);
         model.Initialise(init);
         using var sgd = new Sgd(model.parameters(), config.Momentum, config.WeightDecay);
@@ -147,9 +147,9 @@ public static class Trainer
         IProgressTask task, long imagesAfterThisEpoch, CancellationToken cancel)
     {
         model.train();
-        var generator = new Generator(EpochSeed(config.Seed, epoch));
+        using var generator = new Generator(EpochSeed(config.Seed, epoch));
         using var order = randperm(train.Count, generator: generator);
-        var labels = tensor(train.Labels);
+        using var labels = tensor(train.Labels);
         long n = train.Count;
         double lossSum = 0;
         long correct = 0, seen = 0;
@@ -175,7 +175,6 @@ public static class Trainer
             double left = (n - seen + imagesAfterThisEpoch) / rate;
             task.Advance(b, $"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {rate:F0} img/s, ~{ProgressText.Duration(TimeSpan.FromSeconds(left))} left in all");
         }
-        labels.Dispose();
         return (lossSum / seen, (double)correct / seen, lr);
     }
 

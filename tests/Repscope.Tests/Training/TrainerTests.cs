@@ -119,6 +119,14 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         Trainer.Train(Options(run, epochs: 1));
         Assert.Equal(RunState.Finished, RunDirectory.Inspect(run).State);
 
+        // The test set found now must be the one the run was evaluated on.
+        string json = File.ReadAllText(Path.Combine(run, RunDirectory.RunFile));
+        var info = RunDirectory.Open(run).Info;
+        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), json.Replace(info.TestSet.Fingerprint, "0123456789abcdef0123456789abcdef"));
+        var changed = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run).LoadTestSet());
+        Assert.Contains("is not the one the run used", changed.Message);
+        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), json);
+
         File.Delete(Path.Combine(run, RunDirectory.PredictionsFile));
         var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run));
         Assert.Contains("test_predictions.npy is missing", e.Message);
