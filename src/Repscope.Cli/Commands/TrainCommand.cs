@@ -53,6 +53,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--momentum <M>"), Description("SGD momentum"), DefaultValue(0.9)]
         public double Momentum { get; init; } = 0.9;
 
+        [CommandOption("--warmup-epochs <W>"), Description("Epochs of linear learning-rate warm-up before the cosine decay (0 = none)"), DefaultValue(TrainOptions.DefaultWarmupEpochs)]
+        public double WarmupEpochs { get; init; } = TrainOptions.DefaultWarmupEpochs;
+
         [CommandOption("--no-augment"), Description("No random crops or flips")]
         public bool NoAugment { get; init; }
 
@@ -87,7 +90,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                 TrainExamplesCap = TrainOptions.DefaultTrainExamples,
                 TestExamples = s.TestExamples, ImageSize = s.ImageSize, Cifar100Labels = s.Cifar100Labels, Seed = s.Seed,
             },
-            Epochs = s.Epochs, BatchSize = s.BatchSize, Lr = s.Lr, WeightDecay = s.WeightDecay, Momentum = s.Momentum,
+            Epochs = s.Epochs, BatchSize = s.BatchSize, Lr = s.Lr, WeightDecay = s.WeightDecay, Momentum = s.Momentum, WarmupEpochs = s.WarmupEpochs,
             Augment = !s.NoAugment, Flip = !s.NoFlip, Seed = s.Seed, Threads = s.Threads,
             Out = s.Out ?? throw new RepscopeException("--out RUN is required (the run directory to create)"),
             Resume = s.Resume,

@@ -26,14 +26,35 @@ public static class DataSets
         spec.Validate();
         progress ??= ProgressReporter.None;
         var (trainRaw, testRaw, classNames, source, location) = LoadRaw(spec, progress);
+        return MakeSplits(spec, trainRaw, testRaw, classNames, source, location);
+    }
+
+    /// <summary>Only the test split (with --test-examples applied), normalised with <paramref name="normalisation"/>
+    /// (a run's recorded statistics): what analyses need, without normalising the whole training split.</summary>
+    public static ImageDataset LoadTest(DataSpec spec, Normalisation normalisation, IProgressReporter? progress = null)
+    {
+        spec.Validate();
+        var (_, testRaw, classNames, _, _) = LoadRaw(spec, progress ?? ProgressReporter.None);
+        if (normalisation.Mean.Length != testRaw.Channels)
+        {
+            throw new RepscopeException($"normalisation has {normalisation.Mean.Length} channels, the {DataSpec.NameOf(spec.Name)} images have {testRaw.Channels}");
+        }
+        return new ImageDataset(DataSpec.NameOf(spec.Name), TestSubset(spec, testRaw, classNames.Count), classNames.Count, classNames, normalisation);
+    }
+
+    private static RawImages TestSubset(DataSpec spec, RawImages testRaw, int classes)
+    {
+        if (spec.TestExamples is not { } m) { return testRaw; }
+        if (m > testRaw.Count) { throw new RepscopeException($"--test-examples {m}: the {DataSpec.NameOf(spec.Name)} test split has only {testRaw.Count} examples"); }
+        return testRaw.Select(Subsets.Stratified(testRaw.Labels, classes, m, TestSubsetSeed));
+    }
+
+    private static DataSplits MakeSplits(DataSpec spec, RawImages trainRaw, RawImages testRaw, IReadOnlyList<string> classNames,
+                                         DataSource source, string location)
+    {
         string name = DataSpec.NameOf(spec.Name);
         int classes = classNames.Count;
-
-        if (spec.TestExamples is { } m)
-        {
-            if (m > testRaw.Count) { throw new RepscopeException($"--test-examples {m}: the {name} test split has only {testRaw.Count} examples"); }
-            testRaw = testRaw.Select(Subsets.Stratified(testRaw.Labels, classes, m, TestSubsetSeed));
-        }
+        testRaw = TestSubset(spec, testRaw, classes);
         var norm = trainRaw.Statistics();
         long available = trainRaw.Count;
         long count = spec.TrainExamples ?? (spec.TrainFraction is { } f ? Math.Max(1, (long)Math.Round(f * available))

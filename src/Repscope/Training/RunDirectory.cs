@@ -136,10 +136,18 @@ public sealed class RunDirectory
     /// <summary>The test examples the run was evaluated on, normalised as in training; checked against the recorded fingerprint.</summary>
     public ImageDataset LoadTestSet(IProgressReporter? progress = null)
     {
-        var data = DataSets.Load(DataSpecOf(Info.Config), progress);
-        data.Train.Dispose();
-        CheckSame(Path, "test set", Info.TestSet, data.Test);
-        return data.Test;
+        var norm = new Normalisation(Info.Normalisation.Mean, Info.Normalisation.Std);
+        var test = DataSets.LoadTest(DataSpecOf(Info.Config), norm, progress);
+        try
+        {
+            CheckSame(Path, "test set", Info.TestSet, test);
+        }
+        catch
+        {
+            test.Dispose();
+            throw;
+        }
+        return test;
     }
 
     public long[] TestLabels() => Npy.Read(System.IO.Path.Combine(Path, LabelsFile)).ToInt64();

@@ -56,7 +56,9 @@ public sealed record RunConfig
     public double Lr { get; init; }
     public double WeightDecay { get; init; }
     public double Momentum { get; init; } = 0.9;
-    public string Schedule { get; init; } = "cosine-per-step";
+    /// <summary>Linear warm-up over <see cref="WarmupEpochs"/>, then cosine decay to 0, updated every step.</summary>
+    public string Schedule { get; init; } = "warmup-cosine-per-step";
+    public double WarmupEpochs { get; init; }
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
     public int CropPadding { get; init; } = 4;

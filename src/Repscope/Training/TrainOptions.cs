@@ -12,6 +12,7 @@ public sealed record TrainOptions
     public const long DefaultTrainExamples = 8000;
     public const double DefaultLr = 0.1;
     public const double DefaultWeightDecay = 5e-4;
+    public const double DefaultWarmupEpochs = 1;
 
     public int Depth { get; init; } = 20;
     public double Width { get; init; } = 1;
@@ -22,6 +23,8 @@ public sealed record TrainOptions
     public double Lr { get; init; } = DefaultLr;
     public double WeightDecay { get; init; } = DefaultWeightDecay;
     public double Momentum { get; init; } = 0.9;
+    /// <summary>Epochs of linear learning-rate warm-up before the cosine decay (0 = none; fractions allowed).</summary>
+    public double WarmupEpochs { get; init; } = DefaultWarmupEpochs;
     /// <summary>Random crop with padding 4 (and flips, unless <see cref="Flip"/> is off).</summary>
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
@@ -42,6 +45,7 @@ public sealed record TrainOptions
         if (!(Lr > 0) || double.IsInfinity(Lr)) { throw new RepscopeException($"--lr must be positive, got {Lr}"); }
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) { throw new RepscopeException($"--weight-decay must be >= 0, got {WeightDecay}"); }
         if (!(Momentum >= 0 && Momentum < 1)) { throw new RepscopeException($"--momentum must be in [0, 1), got {Momentum}"); }
+        if (!(WarmupEpochs >= 0) || double.IsInfinity(WarmupEpochs)) { throw new RepscopeException($"--warmup-epochs must be >= 0, got {WarmupEpochs}"); }
         if (Threads < 0) { throw new RepscopeException($"--threads must be >= 0, got {Threads}"); }
         Data.Validate();
     }

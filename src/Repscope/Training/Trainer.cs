@@ -61,7 +61,7 @@ public static class Trainer
         var config = previous?.Config ?? MakeConfig(options, data);
         if (previous is not null) { RunDirectory.CheckSameData(dir, previous, data); }
 
-        var init = new Generator((ulong)config.Seed);
+        using var init = new Generator((ulong)config.Seed);
         using var model = ResNet.Cifar(config.Depth, config.Width, config.Residual, data.Train.Classes, data.Train.Channels);
         model.Initialise(init);
         using var sgd = new Sgd(model.parameters(), config.Momentum, config.WeightDecay);
@@ -147,9 +147,9 @@ public static class Trainer
         IProgressTask task, long imagesAfterThisEpoch, CancellationToken cancel)
     {
         model.train();
-        var generator = new Generator(EpochSeed(config.Seed, epoch));
+        using var generator = new Generator(EpochSeed(config.Seed, epoch));
         using var order = randperm(train.Count, generator: generator);
-        var labels = tensor(train.Labels);
+        using var labels = tensor(train.Labels);
         long n = train.Count;
         double lossSum = 0;
         long correct = 0, seen = 0;
@@ -165,7 +165,7 @@ public static class Trainer
             var x = train.Images.index_select(0, idx);
             var y = labels.index_select(0, idx);
             if (config.Augment) { x = Augmentation.CropAndFlip(x, config.CropPadding, config.Flip, generator); }
-            lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps);
+            lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps, (long)Math.Round(config.WarmupEpochs * stepsPerEpoch));
             var (batchLoss, batchCorrect) = Step(model, sgd, x, y, lr);
             long b = end - start;
             lossSum += batchLoss * b;
@@ -175,7 +175,6 @@ public static class Trainer
             double left = (n - seen + imagesAfterThisEpoch) / rate;
             task.Advance(b, $"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {rate:F0} img/s, ~{ProgressText.Duration(TimeSpan.FromSeconds(left))} left in all");
         }
-        labels.Dispose();
         return (lossSum / seen, (double)correct / seen, lr);
     }
 
@@ -257,7 +256,7 @@ public static class Trainer
         TestExamples = o.Data.TestExamples,
         ImageSize = o.Data.ImageSize,
         Cifar100Labels = o.Data.Cifar100Labels == Cifar100Labels.Coarse ? "coarse" : "fine",
-        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum,
+        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum, WarmupEpochs = o.WarmupEpochs,
         Augment = o.Augment, Flip = o.Flip, Seed = o.Seed,
     };
 }

@@ -27,7 +27,7 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
     private TrainOptions Options(string outDir, int epochs = 3) => new()
     {
         Depth = 8, Width = 0.5, Data = new DataSpec { Name = DataName.Mnist, Path = _data.Dir.Path },
-        Epochs = epochs, BatchSize = 32, Lr = 0.05, Seed = 7, Threads = 1, Out = outDir, Flip = false,
+        Epochs = epochs, BatchSize = 32, Lr = 0.05, Seed = 7, Threads = 1, Out = outDir, Flip = false, WarmupEpochs = 0.5,
     };
 
     private static Dictionary<string, float[]> Weights(string run)
@@ -119,6 +119,14 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         Trainer.Train(Options(run, epochs: 1));
         Assert.Equal(RunState.Finished, RunDirectory.Inspect(run).State);
 
+        // The test set found now must be the one the run was evaluated on.
+        string json = File.ReadAllText(Path.Combine(run, RunDirectory.RunFile));
+        var info = RunDirectory.Open(run).Info;
+        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), json.Replace(info.TestSet.Fingerprint, "0123456789abcdef0123456789abcdef"));
+        var changed = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run).LoadTestSet());
+        Assert.Contains("is not the one the run used", changed.Message);
+        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), json);
+
         File.Delete(Path.Combine(run, RunDirectory.PredictionsFile));
         var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run));
         Assert.Contains("test_predictions.npy is missing", e.Message);
@@ -182,6 +190,10 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         Assert.Equal(0.1 * 0.5 * (1 + Math.Cos(Math.PI * 0.99)), CosineSchedule.At(0.1, 99, 100), 12);
         Assert.Equal(8, Trainer.StepsPerEpoch(1025, 128));   // a trailing batch of one is dropped
         Assert.Equal(9, Trainer.StepsPerEpoch(1026, 128));
+        // Warm-up: 0.1 * (t+1)/4 for t < 4, then cosine over the remaining 96 steps.
+        Assert.Equal(new[] { 0.025, 0.05, 0.075, 0.1 }, Enumerable.Range(0, 4).Select(t => Math.Round(CosineSchedule.At(0.1, t, 100, 4), 12)));
+        Assert.Equal(0.1, CosineSchedule.At(0.1, 4, 100, 4), 12);
+        Assert.Equal(0.05, CosineSchedule.At(0.1, 52, 100, 4), 12);
         Assert.NotEqual(Trainer.EpochSeed(1, 0), Trainer.EpochSeed(1, 1));
         Assert.NotEqual(Trainer.EpochSeed(1, 0), Trainer.EpochSeed(2, 0));
     }
