@@ -78,6 +78,26 @@ public class MinibatchCkaTests
         Assert.Equal(m[0, 1], m[1, 0], 14);
     }
 
+    [Theory]
+    [InlineData(KernelKind.Linear)]
+    [InlineData(KernelKind.Rbf)]
+    public void WholeDataAllPairsEqualPairByPair(KernelKind kernel)
+    {
+        // Narrow and wide layers (fewer and more features than the 30 examples), one constant.
+        var layers = new[] { Randn(80, 30, 5), Randn(81, 30, 50), Randn(82, 30, 12), torch.ones(30, 4, dtype: ScalarType.Float64) };
+        layers[2] = Related(layers[0], 83, 12, noise: 0.7);
+        var options = new CkaOptions(kernel, HsicEstimator.Biased);
+        var m = AllPairsCka.WholeData(layers, ["a", "b", "c", "dead"], null, null, options);
+        for (int i = 0; i < 3; i++)
+        {
+            for (int j = 0; j < 3; j++) { Assert.Equal(Cka.Compute(layers[i], layers[j], options), m[i, j], 12); }
+            Assert.True(double.IsNaN(m[i, 3]) && double.IsNaN(m[3, i]));
+        }
+        var cross = AllPairsCka.WholeData(layers[..2], ["a", "b"], layers[1..3], ["b", "c"], options);
+        Assert.Equal(Cka.Compute(layers[0], layers[2], options), cross[0, 1], 12);
+        Assert.Equal(1.0, cross[1, 0], 12);
+    }
+
     [Fact]
     public void MergedAccumulatorsEqualTheWhole()
     {
@@ -137,6 +157,22 @@ public class MinibatchCkaTests
         Assert.Contains("dead.npy", e2.Message);
         Assert.Throws<UndefinedResultException>(() => Cka.Compute(x, constant, new CkaOptions(KernelKind.Rbf, HsicEstimator.Biased)));
         Assert.Throws<UndefinedResultException>(() => Cka.Compute(x, constant, new CkaOptions(KernelKind.Linear, HsicEstimator.Unbiased)));
+    }
+
+    [Fact]
+    public void LayerConstantInOneBatchOnlyStaysDefined()
+    {
+        // Rows 0..19 of x are identical (a dead unit pattern in the first batch only): that batch
+        // contributes zero HSIC, the others count as usual (paper Eq. 3 with equal weights).
+        var x = Randn(70, 60, 5) + 4.0;
+        x.narrow(0, 0, 20).copy_(x[0].unsqueeze(0).expand(20, 5));
+        var y = Related(x, 70, 4);
+        Assert.Equal(ReferenceMinibatch(x, y, 20), Cka.Minibatch(x, y, 20), 9);
+        Assert.Equal(ReferenceMinibatch(x, y, 20), Cka.Minibatch(x.to_type(ScalarType.Float32), y.to_type(ScalarType.Float32), 20), 6);
+        // Small but real variation (1e-3 of the mean, far above float32 resolution) is not "constant".
+        var tiny = torch.full(40, 3, 10.0, dtype: ScalarType.Float64) + 0.01 * Randn(71, 40, 3);
+        double v = Cka.Minibatch(tiny.to_type(ScalarType.Float32), Related(tiny, 71, 2).to_type(ScalarType.Float32), 20);
+        Assert.True(Math.Abs(v - Cka.Minibatch(tiny, Related(tiny, 71, 2), 20)) < 1e-4, $"{v}");
     }
 
     [Fact]
