@@ -173,5 +173,8 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         Assert.Contains("100000", err);
         (code, _, err) = Repscope("compare", fixture.Run);
         Assert.Equal(2, code);
+        (code, _, err) = Repscope("layers", fixture.Run, "--block-threshold", "1.5");
+        Assert.Equal(2, code);
+        Assert.Contains("threshold", err);
     }
 }
