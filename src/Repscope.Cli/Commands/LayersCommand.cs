@@ -53,7 +53,7 @@ public class BlockSettings : StreamSettings
     [DefaultValue(1)]
     public int PcPowerIterations { get; init; } = 1;
 
-    internal BlockOptions Blocks => new(BlockThreshold, BlockMinLayers);
+    internal BlockOptions Blocks => new BlockOptions(BlockThreshold, BlockMinLayers).Validated();
 
     internal FirstComponentOptions Pc
     {
@@ -82,7 +82,8 @@ public sealed class LayersCommand : Command<LayersCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var r = Cli.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), s.Blocks, s.Pc, p));
+        var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
+        var r = Cli.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
         foreach (var w in r.Warnings) { Cli.Warn(w); }
         Console.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         Console.WriteLine(AnalysisText.Blocks(r.BlockStructure));

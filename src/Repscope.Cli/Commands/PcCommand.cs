@@ -15,7 +15,8 @@ public sealed class PcCommand : Command<PcCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var r = Cli.WithProgress(p => RunAnalyses.PrincipalComponents(s.Run, s.Stream(), s.Blocks, s.Pc, p));
+        var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
+        var r = Cli.WithProgress(p => RunAnalyses.PrincipalComponents(s.Run, s.Stream(), blocks, pc, p));
         foreach (var w in r.Warnings) { Cli.Warn(w); }
         Console.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         Console.WriteLine("with PC1:    " + AnalysisText.Blocks(r.BlockStructure));

@@ -8,6 +8,14 @@ public sealed record BlockOptions(double Threshold = BlockOptions.DefaultThresho
     public const double DefaultThreshold = 0.9;
     public const int DefaultMinLayers = 4;
     public static readonly BlockOptions Default = new();
+
+    /// <summary>Checks the settings; a RepscopeException names the bad one.</summary>
+    public BlockOptions Validated()
+    {
+        if (MinLayers < 2) { throw new RepscopeException($"block structure: minimum block length must be at least 2, got {MinLayers}"); }
+        if (!(Threshold > 0 && Threshold <= 1)) { throw new RepscopeException($"block structure: threshold must be in (0, 1], got {Threshold}"); }
+        return this;
+    }
 }
 
 /// <summary>One block: layers First..Last (inclusive, indices into the layer list).</summary>
@@ -46,7 +54,7 @@ public static class BlockStructure
     public static BlockStructureResult Detect(double[,] cka, IReadOnlyList<string> layers,
                                               IReadOnlyList<double>? pc1Fractions = null, BlockOptions? options = null)
     {
-        options ??= BlockOptions.Default;
+        options = (options ?? BlockOptions.Default).Validated();
         int l = layers.Count;
         if (cka.GetLength(0) != l || cka.GetLength(1) != l)
         {
@@ -56,8 +64,6 @@ public static class BlockStructure
         {
             throw new RepscopeException($"block structure: {pc1Fractions.Count} PC1 fractions for {l} layers");
         }
-        if (options.MinLayers < 2) { throw new RepscopeException($"block structure: minimum block length must be at least 2, got {options.MinLayers}"); }
-        if (!(options.Threshold > 0 && options.Threshold <= 1)) { throw new RepscopeException($"block structure: threshold must be in (0, 1], got {options.Threshold}"); }
 
         // runMin[i, j]: smallest pairwise similarity inside layers i..j (j > i); NaN counts as -infinity.
         var runMin = new double[l, l];

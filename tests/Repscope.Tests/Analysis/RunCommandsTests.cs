@@ -84,6 +84,13 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         Assert.True(new FileInfo(Path.Combine(folder, "layers.png")).Length > 1000);
         Assert.True(new FileInfo(Path.Combine(folder, "layers_pc1.png")).Length > 1000);
 
+        // Later analyses read the block structure back from layers.json.
+        (code, _, err) = Repscope("prune", fixture.Run);
+        Assert.True(code == 0, err);
+        var prune = Json(Path.Combine(folder, "prune.json"));
+        Assert.EndsWith("layers.json", prune.GetProperty("blockStructureSource").GetString());
+        Assert.Equal(layers.GetProperty("blockStructure").GetProperty("blocks").GetArrayLength(), prune.GetProperty("blockStructure").GetArrayLength());
+
         string outDir = Path.Combine(fixture.Root, "cmp");
         (code, _, err) = Repscope("compare", fixture.Run, fixture.Run, "--batch-size", "50", "--out", outDir);
         Assert.True(code == 0, err);
@@ -166,5 +173,8 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         Assert.Contains("100000", err);
         (code, _, err) = Repscope("compare", fixture.Run);
         Assert.Equal(2, code);
+        (code, _, err) = Repscope("layers", fixture.Run, "--block-threshold", "1.5");
+        Assert.Equal(2, code);
+        Assert.Contains("threshold", err);
     }
 }

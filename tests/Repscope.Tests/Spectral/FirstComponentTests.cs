@@ -182,3 +182,33 @@ public class FirstComponentTests
         Assert.Equal(pc.TotalVariance - pc.Variance, exactAfter.square().sum().item<double>(), pc.TotalVariance * 1e-5);
     }
 }
+
+public class FirstComponentLeakTests
+{
+    [Fact]
+    public void StreamingLeavesNoTensorsBehind()
+    {
+        using var x = torch.randn([300, 50], generator: new torch.Generator(2));
+        FirstComponents.Of(x, batchSize: 30);   // warm-up (lazy native state)
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) { FirstComponents.Of(x, new FirstComponentOptions(Rank: 8, PowerIterations: 2), batchSize: 30); }
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        using var probe = torch.zeros(1);                     // the counter does count live tensors
+        Assert.Equal(before + 1, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void WithinModelAnalysisLeavesNoTensorsBehind()
+    {
+        var gen = new torch.Generator(3);
+        var stack = Enumerable.Range(0, 4).Select(_ => torch.randn([120, 20], generator: gen)).ToList();
+        string[] names = ["a", "b", "c", "d"];
+        var pass = Repscope.Tests.Analysis.LayerSimilarityTests.Pass(stack, 25);
+        Repscope.Analysis.LayerSimilarity.PrincipalComponents(names, pass);     // warm-up
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Repscope.Analysis.LayerSimilarity.PrincipalComponents(names, pass);
+        Repscope.Analysis.LayerSimilarity.WithinModel(names, [pass, pass]);
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        foreach (var t in stack) { t.Dispose(); }
+    }
+}
