@@ -66,14 +66,14 @@ public static partial class ReportWriter
 
     private static void CheckId(string id, string kind, HashSet<string> seen)
     {
-        if (!IdPattern().IsMatch(id))
+        if (!IdPattern().IsMatch(id) || id.Contains("..", StringComparison.Ordinal))
         {
-            throw new RepscopeException($"report: {kind} id '{id}' must be 1-80 letters, digits, '-' or '_', starting with a letter or digit");
+            throw new RepscopeException($"report: {kind} id '{id}' must be 1-80 letters, digits, '.', '-' or '_', starting with a letter or digit, without '..'");
         }
         if (!seen.Add(id)) { throw new RepscopeException($"report: {kind} id '{id}' is used twice"); }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
     private static partial Regex IdPattern();
 
     /// <summary>The HTML text of the report (no files written).</summary>
@@ -145,6 +145,7 @@ public static partial class ReportWriter
         h.Append("<section class=\"experiment\" id=\"").Append(E(s.Id)).Append("\">\n<h2>").Append(E(s.Title)).Append("</h2>\n");
         h.Append("<p class=\"measured\">").Append(E(s.Measured)).Append("</p>\n");
         foreach (string note in s.Notes) { h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n"); }
+        if (s.Figures.Count > 0) { h.Append("<div class=\"figures\">\n"); }
         foreach (var f in s.Figures)
         {
             var (width, height) = ReportPng.Validate(f.Png, f.Id);
@@ -159,6 +160,7 @@ public static partial class ReportWriter
             h.Append("<span class=\"data-link\">Data: <a href=\"").Append(FiguresFolder).Append('/').Append(E(f.Id)).Append(".json\">")
              .Append(FiguresFolder).Append('/').Append(E(f.Id)).Append(".json</a></span></figcaption>\n</figure>\n");
         }
+        if (s.Figures.Count > 0) { h.Append("</div>\n"); }
         foreach (var t in s.Tables) { RenderTable(h, t); }
         h.Append("</section>\n");
     }
@@ -224,8 +226,9 @@ public static partial class ReportWriter
         tr.held td:last-child { background: #dafbe1; }
         tr.not-held td:last-child { background: #fff8c5; }
         tr.not-run td:last-child { background: #f6f8fa; }
-        figure { margin: 1em 0 1.4em; }
-        figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--rule); }
+        .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 12px 20px; align-items: start; }
+        figure { margin: 0.8em 0; }
+        figure img { display: block; width: 100%; height: auto; border: 1px solid var(--rule); }
         figcaption { color: var(--muted); font-size: 0.9em; margin-top: 0.4em; max-width: 90ch; }
         figcaption strong { color: var(--ink); }
         a { color: #0550ae; }
@@ -242,7 +245,8 @@ public static partial class ReportWriter
           h2 { break-after: avoid; }
           section.experiment { break-before: page; }
           figure, table, tr { break-inside: avoid; }
-          figure img { max-height: 230mm; width: auto; }
+          .figures { grid-template-columns: repeat(auto-fill, minmax(80mm, 1fr)); }
+          figure img { max-height: 230mm; }
           a { color: inherit; text-decoration: none; }
           .data-link { display: none; }
         }

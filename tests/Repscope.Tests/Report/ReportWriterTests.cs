@@ -51,7 +51,7 @@ public sealed class ReportWriterTests : IDisposable
         {
             string v = m.Groups[1].Value;
             Assert.True(v.StartsWith("data:image/png;base64,", StringComparison.Ordinal) || v.StartsWith('#')
-                        || Regex.IsMatch(v, "^figures/[A-Za-z0-9_-]+\\.json$"), $"unexpected reference {v}");
+                        || Regex.IsMatch(v, "^figures/[A-Za-z0-9._-]+\\.json$"), $"unexpected reference {v}");
         }
         Assert.Contains("@media print", html);
     }

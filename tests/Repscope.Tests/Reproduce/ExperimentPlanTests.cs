@@ -1,0 +1,70 @@
+using Repscope.Reproduce;
+using Repscope.Reporting;
+
+namespace Repscope.Tests.Reproduce;
+
+public sealed class ExperimentPlanTests
+{
+    [Theory]
+    [InlineData(GridScale.Quick)]
+    [InlineData(GridScale.Full)]
+    public void Built_in_grids_are_consistent(GridScale scale)
+    {
+        var plan = ExperimentPlan.For(scale);
+        plan.Validate();
+        Assert.Equal(plan.Runs.Count, plan.Runs.Select(r => r.Name).Distinct().Count());
+        Assert.True(plan.ErrorsDeep.Count >= 2 && plan.ErrorsDeep.Count == plan.ErrorsWide.Count);
+        Assert.True(plan.DepthRow.Zip(plan.DepthRow.Skip(1)).All(p => p.First.Depth < p.Second.Depth));
+        Assert.True(plan.WidthRow.Zip(plan.WidthRow.Skip(1)).All(p => p.First.Width < p.Second.Width));
+        Assert.All(plan.LessDataRow, r => Assert.True(r.TrainExamples > 0 && (plan.WidthRow[0].TrainExamples == 0 || r.TrainExamples < plan.WidthRow[0].TrainExamples)));
+        Assert.False(plan.NoResidual.Without.Residual);
+        Assert.Equal(plan.NoResidual.With with { Residual = false }, plan.NoResidual.Without);
+        Assert.Equal(plan.Runs.OrderBy(r => r.Cost).Select(r => r.Cost), plan.Runs.Select(r => r.Cost)); // cheapest first
+    }
+
+    [Fact]
+    public void Names_say_the_whole_spec()
+    {
+        Assert.Equal("r56w1-n1000-e15-s2", new RunSpec(56, 1, true, 1000, 15, 2).Name);
+        Assert.Equal("r20w1.5-plain-nall-e30-s1", new RunSpec(20, 1.5, false, 0, 30, 1).Name);
+        Assert.Equal("ResNet-56 (width 1)", new RunSpec(56, 1, true, 1000, 15, 2).Architecture);
+        // Cost grows linearly with depth and with the square of width.
+        var a = new RunSpec(14, 1, true, 1000, 15, 1);
+        Assert.Equal(4 * a.Cost, (a with { Width = 2 }).Cost);
+        Assert.Equal(4 * a.Cost, (a with { Depth = 56 }).Cost);
+    }
+
+    [Fact]
+    public void Bad_plans_are_refused()
+    {
+        var plan = ReproducerTests.TinyPlan();
+        Assert.Equal("reproduce plan: the errors experiment needs at least 2 seeds per group",
+            Assert.Throws<RepscopeException>(() => (plan with { ErrorsWide = [plan.ErrorsWide[0]] }).Validate()).Message);
+        Assert.Contains("seed pair", Assert.Throws<RepscopeException>(() => (plan with { SeedPair = (plan.SeedPair.A, plan.SeedPair.A) }).Validate()).Message);
+        var bad = plan.DepthRow[0] with { Depth = 10 };
+        Assert.Equal($"reproduce plan: {bad.Name}: depth must be 6n+2 with n >= 1",
+            Assert.Throws<RepscopeException>(() => (plan with { DepthRow = [bad] }).Validate()).Message);
+    }
+
+    [Fact]
+    public void Inside_outside_measures_agree_with_hand_computed_values()
+    {
+        var layers = new[] { "stem", "s1", "s2", "s3", "s4" };
+        var block = new BlockSpan(2, 3, 0.9, 1);
+        var cmp = new CompareResult(layers, layers, [
+            [0.9, 0, 0, 0, 0], [0, 0.8, 0, 0, 0], [0, 0, 0.3, 0, 0], [0, 0, 0, 0.5, 0], [0, 0, 0, 0, double.NaN]], []);
+        var (inside, outside) = ReproduceFindings.DiagonalInsideOutside(cmp, layers, block);
+        Assert.Equal(0.4, inside, 12);
+        Assert.Equal(0.85, outside, 12); // the NaN is left out, not averaged in
+
+        var probe = new ProbeResult(layers, [0.1, 0.3, 0.6, 0.62, 0.7], []);
+        (inside, outside) = ReproduceFindings.ProbeSteps(probe, layers, block);
+        Assert.Equal(0.02, inside, 12);                   // s2 -> s3
+        Assert.Equal((0.2 + 0.3 + 0.08) / 3, outside, 12); // stem -> s1, s1 -> s2, s3 -> s4
+
+        var prune = new PruneResult(0.9, ["s1", "s2", "s3", "s4"], [0.5, 0.88, 0.86, 0.6], []);
+        (inside, outside) = ReproduceFindings.PruneDrops(prune, layers, block);
+        Assert.Equal(0.03, inside, 12);
+        Assert.Equal(0.35, outside, 12);
+    }
+}
