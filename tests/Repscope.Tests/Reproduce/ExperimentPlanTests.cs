@@ -23,6 +23,15 @@ public sealed class ExperimentPlanTests
     }
 
     [Fact]
+    public void Quick_grid_stays_within_its_training_budget()
+    {
+        // Budget (docs/reproduce.md): ~0.16 s per 1,000 images x depth x width^2 on two cores
+        // (ResNet-56 at width 1: ~9 s per epoch of 1,000 images), ~10 minutes of training.
+        double units = ExperimentPlan.Quick().Runs.Sum(r => r.Cost) / 1000;
+        Assert.InRange(units * 0.16 / 60, 5, 11);
+    }
+
+    [Fact]
     public void Names_say_the_whole_spec()
     {
         Assert.Equal("r56w1-n1000-e15-s2", new RunSpec(56, 1, true, 1000, 15, 2).Name);
