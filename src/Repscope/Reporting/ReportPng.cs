@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 
 namespace Repscope.Reporting;
 
@@ -10,7 +11,6 @@ namespace Repscope.Reporting;
 public static class ReportPng
 {
     private static readonly byte[] Signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    private static readonly uint[] CrcTable = BuildCrcTable();
 
     /// <summary>Returns the image size; throws <see cref="RepscopeException"/> naming <paramref name="name"/> when the bytes are not a valid PNG.</summary>
     public static (int Width, int Height) Validate(ReadOnlySpan<byte> png, string name)
@@ -34,7 +34,7 @@ public static class ReportPng
             ReadOnlySpan<byte> typeAndData = png.Slice(pos + 4, 4 + (int)length);
             string type = System.Text.Encoding.ASCII.GetString(typeAndData[..4]);
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(png[(pos + 8 + (int)length)..]);
-            if (Crc32(typeAndData) != crc) { throw new RepscopeException($"figure '{name}': bad CRC in chunk '{type}' at byte {pos}"); }
+            if (Crc32.HashToUInt32(typeAndData) != crc) { throw new RepscopeException($"figure '{name}': bad CRC in chunk '{type}' at byte {pos}"); }
             if (first)
             {
                 if (type != "IHDR" || length != 13) { throw new RepscopeException($"figure '{name}': first chunk is '{type}', expected IHDR"); }
@@ -50,24 +50,5 @@ public static class ReportPng
         if (!ended) { throw new RepscopeException($"figure '{name}': no IEND chunk (truncated PNG)"); }
         if (idat == 0) { throw new RepscopeException($"figure '{name}': no image data (IDAT)"); }
         return (width, height);
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint c = 0xFFFFFFFFu;
-        foreach (byte b in data) { c = CrcTable[(c ^ b) & 0xFF] ^ (c >> 8); }
-        return c ^ 0xFFFFFFFFu;
-    }
-
-    private static uint[] BuildCrcTable()
-    {
-        var t = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) { c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1; }
-            t[n] = c;
-        }
-        return t;
     }
 }
