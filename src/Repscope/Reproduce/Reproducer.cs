@@ -32,8 +32,8 @@ public sealed class Reproducer(IReproduceBackend backend)
         string RunDir(RunSpec r) => Path.Combine(runs, r.Name);
 
         // Decide the steps before starting, so that the count and the time left are right from the start.
-        var states = plan.Runs.ToDictionary(r => r, r => RunStatus.Inspect(RunDir(r), r));
-        var toTrain = plan.Runs.Where(r => states[r] != RunState.Finished).ToList();
+        var states = plan.Runs.ToDictionary(r => r, r => PlannedRun.Inspect(RunDir(r), r));
+        var toTrain = plan.Runs.Where(r => states[r] != PlannedRunState.Finished).ToList();
         var weights = new List<double>();
         weights.AddRange(toTrain.Select(r => r.Cost));
         double unit = plan.Runs.Min(r => r.Cost / r.Epochs); // one epoch of the cheapest model
@@ -51,12 +51,12 @@ public sealed class Reproducer(IReproduceBackend backend)
 
         foreach (var r in toTrain)
         {
-            bool resume = states[r] == RunState.Partial;
+            bool resume = states[r] == PlannedRunState.Partial;
             var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", r.Cost);
             try
             {
                 backend.Train(r, options.Settings, RunDir(r), resume, p);
-                if (RunStatus.Inspect(RunDir(r), r) != RunState.Finished)
+                if (PlannedRun.Inspect(RunDir(r), r) != PlannedRunState.Finished)
                 {
                     throw new RepscopeException($"{RunDir(r)}: training returned but the run is not marked finished");
                 }

@@ -26,14 +26,16 @@ internal sealed class FakeBackend : IReproduceBackend
     public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress)
     {
         TrainCalls.Add((spec.Name, resume));
-        if (resume && !File.Exists(Path.Combine(runDir, "checkpoint.pt"))) { throw new InvalidOperationException("resume without a checkpoint"); }
+        // As Trainer.Train: resume needs the unfinished run.json; a fresh run needs an empty folder.
+        if (resume && !File.Exists(Path.Combine(runDir, "run.json"))) { throw new InvalidOperationException("resume without run.json"); }
+        if (!resume && Directory.Exists(runDir) && Directory.EnumerateFileSystemEntries(runDir).Any()) { throw new InvalidOperationException("fresh run into a non-empty folder"); }
         using var task = progress.Start("train " + spec.Name, spec.Epochs);
         AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), RunJson(spec, settings, "training"));
         AtomicFile.WriteAllText(Path.Combine(runDir, "checkpoint.pt"), "epoch 1");
         task.Advance(1);
         if (CrashOnce.Remove(spec.Name)) { throw new RepscopeException($"{runDir}: simulated crash in epoch 2"); }
         task.Advance(spec.Epochs - 1);
-        foreach (string f in RunStatus.FinishedFiles) { AtomicFile.WriteAllText(Path.Combine(runDir, f), "x"); }
+        foreach (string f in PlannedRun.FinishedFiles) { AtomicFile.WriteAllText(Path.Combine(runDir, f), "x"); }
         AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), RunJson(spec, settings, "finished"));
         task.Complete();
     }

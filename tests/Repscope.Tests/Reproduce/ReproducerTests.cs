@@ -59,7 +59,7 @@ public sealed class ReproducerTests : IDisposable
         var first = new Reproducer(backend).Run(Options());
         Assert.Equal(plan.Runs.Count - 1, first.Trained);
         Assert.Contains(first.Failures, f => f.StartsWith($"training {victim.Name}: ", StringComparison.Ordinal) && f.Contains("simulated crash"));
-        Assert.Equal(RunState.Partial, RunStatus.Inspect(Path.Combine(_dir, "runs", victim.Name), victim));
+        Assert.Equal(PlannedRunState.Partial, PlannedRun.Inspect(Path.Combine(_dir, "runs", victim.Name), victim));
         // What needs the crashed run is not run; the rest of the report is there.
         var seeds = first.Findings.Single(f => f.SectionId == "seeds");
         Assert.Equal(Verdict.NotRun, seeds.Verdict);
@@ -131,6 +131,10 @@ public sealed class ReproducerTests : IDisposable
         AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), FakeBackend.RunJson(spec with { Depth = 14 }, Settings, "finished"));
         var e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
         Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another --out", e.Message);
+
+        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), FakeBackend.RunJson(spec, Settings, "finished"));
+        e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
+        Assert.Equal($"{runDir}: run.json says finished but model.pt is missing; move the folder away to retrain it", e.Message);
 
         File.WriteAllText(Path.Combine(runDir, "run.json"), "{ not json");
         e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));

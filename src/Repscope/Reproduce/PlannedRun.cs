@@ -3,11 +3,11 @@ using System.Text.Json;
 namespace Repscope.Reproduce;
 
 /// <summary>What is on disk for one planned run.</summary>
-public enum RunState
+public enum PlannedRunState
 {
     /// <summary>Nothing usable: train from scratch.</summary>
     Missing,
-    /// <summary>Training started and left a checkpoint: resume.</summary>
+    /// <summary>Training started (run.json says "training"): resume, from the last checkpoint if there is one.</summary>
     Partial,
     /// <summary>run.json says finished and every file it promises exists: reuse.</summary>
     Finished,
@@ -17,17 +17,15 @@ public enum RunState
 /// Reads a run directory's state without loading anything heavy (the run-directory format of
 /// docs/ARCHITECTURE.md), and checks that a run found on disk is the one the plan wants.
 /// </summary>
-public static class RunStatus
+public static class PlannedRun
 {
     public const string RunFile = "run.json";
-    public const string Checkpoint = "checkpoint.pt";
     public static readonly string[] FinishedFiles = ["model.pt", "test_labels.npy", "test_predictions.npy", "test_probabilities.npy"];
 
-    public static RunState Inspect(string runDir, RunSpec spec)
+    public static PlannedRunState Inspect(string runDir, RunSpec spec)
     {
         string runJson = Path.Combine(runDir, RunFile);
-        bool checkpoint = File.Exists(Path.Combine(runDir, Checkpoint));
-        if (!File.Exists(runJson)) { return checkpoint ? RunState.Partial : RunState.Missing; }
+        if (!File.Exists(runJson)) { return PlannedRunState.Missing; }
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(runJson)); }
@@ -38,8 +36,13 @@ public static class RunStatus
             if (root.ValueKind != JsonValueKind.Object) { throw new RepscopeException($"{runJson}: not a run description (expected an object)"); }
             if (root.TryGetProperty("config", out var config) && config.ValueKind == JsonValueKind.Object) { CheckConfig(runJson, config, spec); }
             string? state = root.TryGetProperty("state", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-            if (state == "finished" && FinishedFiles.All(f => File.Exists(Path.Combine(runDir, f)))) { return RunState.Finished; }
-            return checkpoint ? RunState.Partial : RunState.Missing;
+            if (state != "finished") { return PlannedRunState.Partial; }
+            string? missing = FinishedFiles.FirstOrDefault(f => !File.Exists(Path.Combine(runDir, f)));
+            if (missing is not null)
+            {
+                throw new RepscopeException($"{runDir}: run.json says finished but {missing} is missing; move the folder away to retrain it");
+            }
+            return PlannedRunState.Finished;
         }
     }
 
@@ -59,7 +62,9 @@ public static class RunStatus
         Expect("seed", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.Seed, spec.Seed);
         if (spec.TrainExamples > 0)
         {
-            Expect("trainExamples", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.TrainExamples, spec.TrainExamples);
+            // The trainer records what was asked for (requestedTrainExamples) and what it got (trainExamples).
+            string key = config.TryGetProperty("requestedTrainExamples", out var req) && req.ValueKind == JsonValueKind.Number ? "requestedTrainExamples" : "trainExamples";
+            Expect(key, v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.TrainExamples, spec.TrainExamples);
         }
     }
 }
