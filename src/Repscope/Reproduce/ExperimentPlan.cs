@@ -58,6 +58,9 @@ public sealed record ExperimentPlan(
     IReadOnlyList<RunSpec> ErrorsDeep,
     IReadOnlyList<RunSpec> ErrorsWide)
 {
+    /// <summary>Test examples every run is evaluated and analysed on (null: the whole test split). Evaluation runs every epoch, so it is part of the cost.</summary>
+    public int? TestExamples { get; init; }
+
     /// <summary>Every run the experiments need, once each, cheapest first (so early results come early).</summary>
     public IReadOnlyList<RunSpec> Runs =>
         DepthRow.Concat(WidthRow).Concat(LessDataRow).Append(NoResidual.With).Append(NoResidual.Without)
@@ -90,7 +93,10 @@ public sealed record ExperimentPlan(
             SeedPair: (deep, deep.WithSeed(2)),
             ProbeAndPrune: [deep, middle],
             ErrorsDeep: [R(14, 1, seed: 1), R(14, 1, seed: 2), R(14, 1, seed: 3)],
-            ErrorsWide: [R(8, 1.5, seed: 1), R(8, 1.5, seed: 2), R(8, 1.5, seed: 3)]);
+            ErrorsWide: [R(8, 1.5, seed: 1), R(8, 1.5, seed: 2), R(8, 1.5, seed: 3)])
+        {
+            TestExamples = 1000,
+        };
     }
 
     /// <summary>The full grid: closer to the paper (all training data, more depths and widths, hours on a CPU).</summary>

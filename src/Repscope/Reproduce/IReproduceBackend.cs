@@ -5,8 +5,9 @@ namespace Repscope.Reproduce;
 /// <summary>Settings shared by every run of a reproduction (data and the optimiser recipe).</summary>
 /// <param name="Data">Data set name, e.g. "fashion-mnist".</param>
 /// <param name="DataPath">Folder holding it (null: the copy shipped in the repository).</param>
+/// <param name="TestExamples">Evaluate (and analyse) on this many test examples, the same for every run; null: all.</param>
 public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = 128, double LearningRate = 0.1,
-                                      double WeightDecay = 5e-4, double Momentum = 0.9, bool Augment = true);
+                                      double WeightDecay = 5e-4, double Momentum = 0.9, bool Augment = true, int? TestExamples = null);
 
 /// <summary>A block structure found in a within-model CKA matrix: layers First..Last (inclusive, indices into the layer list).</summary>
 /// <param name="MeanCka">Mean pairwise CKA inside the block.</param>
@@ -29,11 +30,14 @@ public sealed record LayersResult(IReadOnlyList<string> Layers, double[][] Cka, 
 public sealed record CompareResult(IReadOnlyList<string> Rows, IReadOnlyList<string> Columns, double[][] Cka, [property: JsonIgnore] byte[] HeatmapPng);
 
 /// <summary>Linear probe test accuracy after every layer.</summary>
-public sealed record ProbeResult(IReadOnlyList<string> Layers, double[] Accuracy, [property: JsonIgnore] byte[] Png);
+public sealed record ProbeCurve(IReadOnlyList<string> Layers, double[] Accuracy, [property: JsonIgnore] byte[] Png);
 
-/// <summary>Test accuracy after deleting each residual block (one at a time).</summary>
-/// <param name="Blocks">Block names as in the layer list ("stage2.block3").</param>
-public sealed record PruneResult(double BaselineAccuracy, IReadOnlyList<string> Blocks, double[] Accuracy, [property: JsonIgnore] byte[] Png);
+/// <summary>One point of a pruning curve: the last <paramref name="Deleted"/> blocks of stage <paramref name="Stage"/> deleted.</summary>
+/// <param name="NewlyDeleted">The block this step deletes on top of the previous one (the earliest of the deleted blocks).</param>
+public sealed record PruneStep(int Stage, int Deleted, string NewlyDeleted, double Accuracy);
+
+/// <summary>Test accuracy as residual blocks are deleted from the end of each stage (no retraining).</summary>
+public sealed record PruneCurve(double BaselineAccuracy, IReadOnlyList<PruneStep> Steps, [property: JsonIgnore] byte[] Png);
 
 /// <summary>One class in the wide-against-deep comparison.</summary>
 public sealed record ClassDifference(string Class, double AccuracyA, double AccuracyB, double PValueCorrected, bool Significant);
@@ -42,7 +46,7 @@ public sealed record ClassDifference(string Class, double AccuracyA, double Accu
 /// Per-example and per-class differences between two groups of runs, with the within-group
 /// control (seeds of the same architecture split in two).
 /// </summary>
-public sealed record ErrorsResult(double AccuracyA, double AccuracyB, IReadOnlyList<ClassDifference> Classes,
+public sealed record ErrorsSummary(double AccuracyA, double AccuracyB, IReadOnlyList<ClassDifference> Classes,
                                   int SignificantClasses, int SignificantClassesControl, [property: JsonIgnore] byte[] ScatterPng);
 
 /// <summary>
@@ -59,9 +63,9 @@ public interface IReproduceBackend
 
     CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress);
 
-    ProbeResult Probe(string runDir, IProgressReporter progress);
+    ProbeCurve Probe(string runDir, IProgressReporter progress);
 
-    PruneResult Prune(string runDir, IProgressReporter progress);
+    PruneCurve Prune(string runDir, IProgressReporter progress);
 
-    ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress);
+    ErrorsSummary Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress);
 }

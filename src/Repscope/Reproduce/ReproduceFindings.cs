@@ -131,7 +131,7 @@ public static class ReproduceFindings
     private static Finding Pruning(ReproduceResults r) => InsideOutside(r, r.Prunes,
         "Deleting blocks inside the block structure costs less accuracy than deleting blocks outside it.", "pruning", "no blocks were deleted", "pruned",
         (p, l) => PruneDrops(p, l.Layers, l.Block!),
-        (inside, outside) => $"mean accuracy drop {F(inside)} deleting a block inside, {F(outside)} outside",
+        (inside, outside) => $"mean accuracy drop {F(inside)} per block deleted inside the block structure, {F(outside)} outside",
         (inside, outside) => inside < outside);
 
     /// <summary>A claim measured per model as (inside the block, outside), holding when it holds for every model with a block.</summary>
@@ -153,7 +153,7 @@ public static class ReproduceFindings
     }
 
     /// <summary>Mean absolute change of probe accuracy from one layer to the next, for steps ending inside and outside the block.</summary>
-    public static (double Inside, double Outside) ProbeSteps(ProbeResult p, IReadOnlyList<string> layers, BlockSpan block)
+    public static (double Inside, double Outside) ProbeSteps(ProbeCurve p, IReadOnlyList<string> layers, BlockSpan block)
     {
         var inside = new List<double>();
         var outside = new List<double>();
@@ -167,16 +167,24 @@ public static class ReproduceFindings
         return (Mean(inside), Mean(outside));
     }
 
-    /// <summary>Mean accuracy drop (baseline - after deletion) for deleted blocks inside and outside <paramref name="block"/>.</summary>
-    public static (double Inside, double Outside) PruneDrops(PruneResult p, IReadOnlyList<string> layers, BlockSpan block)
+    /// <summary>
+    /// Mean marginal accuracy drop of deleting one more block from the end of a stage (accuracy before
+    /// this step - after it; the first step of a stage starts from the baseline), for newly deleted
+    /// blocks inside and outside <paramref name="block"/>.
+    /// </summary>
+    public static (double Inside, double Outside) PruneDrops(PruneCurve p, IReadOnlyList<string> layers, BlockSpan block)
     {
         var inside = new List<double>();
         var outside = new List<double>();
-        for (int k = 0; k < p.Blocks.Count; k++)
+        var previous = new Dictionary<(int Stage, int Deleted), double>();
+        foreach (var s in p.Steps) { previous[(s.Stage, s.Deleted)] = s.Accuracy; }
+        foreach (var s in p.Steps)
         {
-            int i = IndexOf(layers, p.Blocks[k]);
+            int i = IndexOf(layers, s.NewlyDeleted);
             if (i < 0) { continue; }
-            (block.Contains(i) ? inside : outside).Add(p.BaselineAccuracy - p.Accuracy[k]);
+            double before = s.Deleted <= 1 ? p.BaselineAccuracy : previous.GetValueOrDefault((s.Stage, s.Deleted - 1), double.NaN);
+            if (double.IsNaN(before)) { continue; }
+            (block.Contains(i) ? inside : outside).Add(before - s.Accuracy);
         }
         return (Mean(inside), Mean(outside));
     }

@@ -28,6 +28,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         var clock = Stopwatch.StartNew();
         var plan = options.Plan ?? ExperimentPlan.For(options.Scale);
         plan.Validate();
+        var settings = options.Settings with { TestExamples = options.Settings.TestExamples ?? plan.TestExamples };
         string runs = Path.Combine(options.OutDir, RunsFolder);
         string RunDir(RunSpec r) => Path.Combine(runs, r.Name);
 
@@ -44,7 +45,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
         weights.Add(unit);
 
-        var results = new ReproduceResults(plan, options.Settings);
+        var results = new ReproduceResults(plan, settings);
         var failures = new List<string>();
         int trained = 0, resumed = 0;
         using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce --quick" : "reproduce", weights);
@@ -55,7 +56,7 @@ public sealed class Reproducer(IReproduceBackend backend)
             var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", r.Cost);
             try
             {
-                backend.Train(r, options.Settings, RunDir(r), resume, p);
+                backend.Train(r, settings, RunDir(r), resume, p);
                 if (PlannedRun.Inspect(RunDir(r), r) != PlannedRunState.Finished)
                 {
                     throw new RepscopeException($"{RunDir(r)}: training returned but the run is not marked finished");
@@ -142,9 +143,9 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
     public TrainingSettings Settings { get; } = settings;
     public Dictionary<RunSpec, LayersResult> Layers { get; } = [];
     public CompareResult? Seeds { get; set; }
-    public Dictionary<RunSpec, ProbeResult> Probes { get; } = [];
-    public Dictionary<RunSpec, PruneResult> Prunes { get; } = [];
-    public ErrorsResult? Errors { get; set; }
+    public Dictionary<RunSpec, ProbeCurve> Probes { get; } = [];
+    public Dictionary<RunSpec, PruneCurve> Prunes { get; } = [];
+    public ErrorsSummary? Errors { get; set; }
     public HashSet<RunSpec> FailedRuns { get; } = [];
 
     /// <summary>Analysis name -> why it has no result.</summary>

@@ -66,14 +66,17 @@ public sealed class ExperimentPlanTests
         Assert.Equal(0.4, inside, 12);
         Assert.Equal(0.85, outside, 12); // the NaN is left out, not averaged in
 
-        var probe = new ProbeResult(layers, [0.1, 0.3, 0.6, 0.62, 0.7], []);
+        var probe = new ProbeCurve(layers, [0.1, 0.3, 0.6, 0.62, 0.7], []);
         (inside, outside) = ReproduceFindings.ProbeSteps(probe, layers, block);
         Assert.Equal(0.02, inside, 12);                   // s2 -> s3
         Assert.Equal((0.2 + 0.3 + 0.08) / 3, outside, 12); // stem -> s1, s1 -> s2, s3 -> s4
 
-        var prune = new PruneResult(0.9, ["s1", "s2", "s3", "s4"], [0.5, 0.88, 0.86, 0.6], []);
+        // Deleting from the end of each stage: stage 1 deletes s2, then s1 as well; stage 2 deletes s4, then s3.
+        var prune = new PruneCurve(0.9, [
+            new PruneStep(1, 1, "s2", 0.88), new PruneStep(1, 2, "s1", 0.5),
+            new PruneStep(2, 1, "s4", 0.6), new PruneStep(2, 2, "s3", 0.58)], []);
         (inside, outside) = ReproduceFindings.PruneDrops(prune, layers, block);
-        Assert.Equal(0.03, inside, 12);
-        Assert.Equal(0.35, outside, 12);
+        Assert.Equal((0.02 + 0.02) / 2, inside, 12);   // s2: 0.90 -> 0.88; s3: 0.60 -> 0.58
+        Assert.Equal((0.38 + 0.30) / 2, outside, 12);  // s1: 0.88 -> 0.50; s4: 0.90 -> 0.60
     }
 }

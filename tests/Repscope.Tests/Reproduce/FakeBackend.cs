@@ -100,7 +100,7 @@ internal sealed class FakeBackend : IReproduceBackend
         return new CompareResult(names, names, cka, Png);
     }
 
-    public ProbeResult Probe(string runDir, IProgressReporter progress)
+    public ProbeCurve Probe(string runDir, IProgressReporter progress)
     {
         var s = Spec(runDir);
         Check("probe", s.Name);
@@ -108,25 +108,35 @@ internal sealed class FakeBackend : IReproduceBackend
         var block = BlockOf(s, names.Count);
         double acc = 0.3;
         var accuracy = names.Select((_, i) => acc += block?.Contains(i) == true && block.Contains(i - 1) ? 0.001 : 0.05).ToArray();
-        return new ProbeResult(names, accuracy, Png);
+        return new ProbeCurve(names, accuracy, Png);
     }
 
-    public PruneResult Prune(string runDir, IProgressReporter progress)
+    public PruneCurve Prune(string runDir, IProgressReporter progress)
     {
         var s = Spec(runDir);
         Check("prune", s.Name);
         var names = LayerNames(s);
         var block = BlockOf(s, names.Count);
-        var blocks = names.Skip(1).ToList();
-        var accuracy = blocks.Select((_, k) => block?.Contains(k + 1) == true ? 0.79 : 0.5).ToArray();
-        return new PruneResult(0.8, blocks, accuracy, Png);
+        var steps = new List<PruneStep>();
+        for (int stage = 1; stage <= 3; stage++)
+        {
+            var stageBlocks = Enumerable.Range(0, names.Count).Where(i => names[i].StartsWith($"stage{stage}.", StringComparison.Ordinal)).ToList();
+            double acc = 0.8;
+            for (int k = 1; k <= stageBlocks.Count; k++)
+            {
+                int newly = stageBlocks[^k];
+                acc -= block?.Contains(newly) == true ? 0.01 : 0.3 / k;
+                steps.Add(new PruneStep(stage, k, names[newly], acc));
+            }
+        }
+        return new PruneCurve(0.8, steps, Png);
     }
 
-    public ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
+    public ErrorsSummary Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
     {
         Check("errors", $"{groupA.Count} vs {groupB.Count}");
         var classes = new[] { "T-shirt/top", "Trouser", "Bag <small>" }
             .Select((c, i) => new ClassDifference(c, 0.8, 0.8 - 0.05 * i, i == 2 ? 0.001 : 0.5, i == 2)).ToList();
-        return new ErrorsResult(0.81, 0.80, classes, 1, 0, Png);
+        return new ErrorsSummary(0.81, 0.80, classes, 1, 0, Png);
     }
 }
