@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""PyTorch side of the training-throughput benchmark (bench/run_train_bench.sh).
+
+The same CIFAR ResNet v1 as Repscope.Models.ResNet (3x3 stem, three stages of n basic blocks,
+1x1 conv + BN projection at the start of stages 2 and 3, global average pool, linear), the same
+loop (random crop pad 4 + flip as two gathers, cross-entropy, SGD momentum 0.9, weight decay
+5e-4), batch 128, random data. Prints one JSON line per configuration.
+Usage: train_bench.py THREADS STEPS WARMUP depth:width:size:channels ...
+"""
+import json, sys, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def conv3x3(i, o, s=1):
+    return nn.Conv2d(i, o, 3, stride=s, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, i, o, stride):
+        super().__init__()
+        self.branch = nn.Sequential(conv3x3(i, o, stride), nn.BatchNorm2d(o), nn.ReLU(),
+                                    conv3x3(o, o), nn.BatchNorm2d(o))
+        self.shortcut = (nn.Sequential(nn.Conv2d(i, o, 1, stride=stride, bias=False), nn.BatchNorm2d(o))
+                         if stride != 1 or i != o else None)
+
+    def forward(self, x):
+        h = self.branch(x)
+        return F.relu(h + (x if self.shortcut is None else self.shortcut(x)))
+
+
+class ResNet(nn.Module):
+    def __init__(self, depth, width, classes, in_ch):
+        super().__init__()
+        n = (depth - 2) // 6
+        c = [max(1, int(round(b * width))) for b in (16, 32, 64)]
+        self.stem = nn.Sequential(conv3x3(in_ch, c[0]), nn.BatchNorm2d(c[0]), nn.ReLU())
+        stages, prev = [], c[0]
+        for k, ch in enumerate(c):
+            blocks = []
+            for b in range(n):
+                blocks.append(BasicBlock(prev, ch, 2 if (k > 0 and b == 0) else 1))
+                prev = ch
+            stages.append(nn.Sequential(*blocks))
+        self.stage1, self.stage2, self.stage3 = stages
+        self.fc = nn.Linear(c[2], classes)
+
+    def forward(self, x):
+        x = self.stage3(self.stage2(self.stage1(self.stem(x))))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def crop_flip(x, pad, g):
+    b, c, h, w = x.shape
+    p = F.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=g)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=g)
+    rows = oy[:, None] + torch.arange(h)[None, :]
+    cols = torch.arange(w)[None, :].expand(b, w)
+    f = torch.randint(0, 2, (b,), generator=g)[:, None].bool()
+    cols = torch.where(f, (w - 1) - cols, cols)
+    cols = ox[:, None] + cols
+    t = p.gather(2, rows.view(b, 1, h, 1).expand(b, c, h, w + 2 * pad))
+    return t.gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w)).contiguous()
+
+
+def bench(depth, width, size, ch, steps, warmup, batch=128):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    model = ResNet(depth, width, 10, ch)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    data = torch.randn(batch * 4, ch, size, size)
+    labels = torch.randint(0, 10, (batch * 4,))
+    model.train()
+    t0 = None
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        k = (i % 4) * batch
+        x = crop_flip(data[k:k + batch], 4, g)
+        loss = F.cross_entropy(model(x), labels[k:k + batch])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+    dt = time.perf_counter() - t0
+    return steps * batch / dt
+
+
+if __name__ == "__main__":
+    threads, steps, warmup = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(threads)
+    for spec in sys.argv[4:]:
+        d, w, s, c = spec.split(":")
+        ips = bench(int(d), float(w), int(s), int(c), steps, warmup)
+        print(json.dumps({"impl": "pytorch", "version": torch.__version__, "depth": int(d), "width": float(w),
+                          "size": int(s), "channels": int(c), "threads": threads, "batch": 128,
+                          "imagesPerSecond": round(ips, 1)}), flush=True)

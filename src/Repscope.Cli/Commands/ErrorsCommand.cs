@@ -1,0 +1,112 @@
+using System.ComponentModel;
+using System.Globalization;
+using Repscope.Analysis.Errors;
+using Repscope.Analysis.Statistics;
+using Spectre.Console.Cli;
+
+namespace Repscope.Cli.Commands;
+
+/// <summary>
+/// <c>repscope errors --a 'runs/r62w1s*' --b 'runs/r14w2s*' --out DIR</c>: do two groups of runs
+/// make the same mistakes, per example and per class, beyond what seeds explain?
+/// </summary>
+public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("-a|--group-a <GLOB>")]
+        [Description("(also --a) Run directories of group A (quote the pattern: *, ?, [[...]] in any segment). At least 2.")]
+        public string? A { get; init; }
+
+        [CommandOption("-b|--group-b <GLOB>")]
+        [Description("(also --b) Run directories of group B. At least 2.")]
+        public string? B { get; init; }
+
+        [CommandOption("--control <GLOB>")]
+        [Description("Runs of one architecture split in two halves as the seed-to-seed control (default: group A split in halves).")]
+        public string? Control { get; init; }
+
+        [CommandOption("--hierarchy <JSON>")]
+        [Description("Superclasses: JSON object, superclass name -> list of class names or indices; tested like classes.")]
+        public string? Hierarchy { get; init; }
+
+        [CommandOption("--alpha <ALPHA>")]
+        [Description("Family-wise significance level for the Holm-Sidak correction.")]
+        [DefaultValue(0.05)]
+        public double Alpha { get; init; } = 0.05;
+
+        [CommandOption("--welch")]
+        [Description("Welch's t-test instead of Student's pooled-variance test.")]
+        public bool Welch { get; init; }
+
+        [CommandOption("--out <DIR>")]
+        [Description("Output folder: errors.json, per_class.csv, per_example.csv, run_class_accuracy.csv, superclass.csv, scatter.png, per_class.png.")]
+        public string? Out { get; init; }
+
+        public override Spectre.Console.ValidationResult Validate()
+        {
+            if (string.IsNullOrEmpty(A)) { return Spectre.Console.ValidationResult.Error("--a (group A's runs) is required"); }
+            if (string.IsNullOrEmpty(B)) { return Spectre.Console.ValidationResult.Error("--b (group B's runs) is required"); }
+            if (string.IsNullOrEmpty(Out)) { return Spectre.Console.ValidationResult.Error("--out is required"); }
+            return Spectre.Console.ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var options = new ErrorOptions(settings.A!, settings.B!, settings.Out!)
+        {
+            Control = settings.Control,
+            HierarchyPath = settings.Hierarchy,
+            Alpha = settings.Alpha,
+            Test = settings.Welch ? TTestKind.Welch : TTestKind.Student,
+        };
+        var (r, files) = Cli.WithProgress(p => ErrorAnalysis.Run(options, p));
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var g in new[] { r.A, r.B })
+        {
+            string arch = g.Architectures.Count == 0 ? "" : $" ({string.Join(", ", g.Architectures)})";
+            Console.WriteLine($"{g.Name}{arch}: {g.Runs.Count} runs, mean test accuracy {g.MeanAccuracy.ToString("F4", inv)}");
+        }
+        Console.WriteLine($"{r.TestSet.Examples} test examples, {r.TestSet.Classes} classes");
+        foreach (var e in new[] { r.AgainstB, r.AgainstBMatched, r.Control })
+        {
+            Console.WriteLine($"{e.X} vs {e.Y}: per-example r = {e.Correlation.ToString("F3", inv)}, mean |diff| = {e.MeanAbsoluteDifference.ToString("F4", inv)}; " +
+                              $"always right in {e.X} and always wrong in {e.Y}: {e.XRightYWrong}, the reverse: {e.YRightXWrong}");
+        }
+        Summary("classes", r.PerClass);
+        if (r.ControlPerClass is { } c) { Summary("classes, control halves", c); }
+        if (r.PerSuperclass is { } s) { Summary("superclasses", s); }
+        Console.WriteLine($"wrote {string.Join(", ", files.Select(Path.GetFileName))} to {settings.Out}");
+        return 0;
+    }
+
+    /// <summary>
+    /// Spectre.Console.Cli rejects one-letter long options, so <c>errors --a X --b Y</c> (the
+    /// documented spelling) is rewritten to <c>--group-a X --group-b Y</c> before parsing; other
+    /// commands' arguments are left alone. Program.cs passes its arguments through this.
+    /// </summary>
+    public static string[] NormalizeArgs(string[] args)
+    {
+        int command = Array.FindIndex(args, a => !a.StartsWith('-'));
+        if (command < 0 || args[command] != "errors") { return args; }
+        return args.Select((a, i) => i <= command ? a : a switch
+        {
+            "--a" => "--group-a",
+            "--b" => "--group-b",
+            _ when a.StartsWith("--a=", StringComparison.Ordinal) => "--group-a=" + a[4..],
+            _ when a.StartsWith("--b=", StringComparison.Ordinal) => "--group-b=" + a[4..],
+            _ => a,
+        }).ToArray();
+    }
+
+    private static void Summary(string what, ClassDiffResult result)
+    {
+        Console.WriteLine($"{what}: {result.SignificantCount} of {result.Tested} differ significantly (Holm-Sidak, alpha {result.Alpha.ToString(CultureInfo.InvariantCulture)})" +
+                          (result.Tested < result.Classes.Count ? $"; {result.Classes.Count - result.Tested} undefined, left out" : ""));
+        foreach (var c in result.ByDifference().Where(c => c.Significant))
+        {
+            Console.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}");
+        }
+    }
+}

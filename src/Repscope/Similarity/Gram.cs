@@ -1,0 +1,87 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Similarity;
+
+/// <summary>
+/// Kernel (Gram) matrices of a representation, and the checks every input goes through.
+/// Gram products run in the input's precision (float32 for float32 data, float64 for float64);
+/// what comes back is float64, ready for the HSIC sums.
+/// </summary>
+public static class Gram
+{
+    /// <summary>
+    /// A representation as an n x p matrix in its working precision (float64 stays float64, anything
+    /// else becomes float32), after checking that it has rows and only finite values.
+    /// </summary>
+    internal static Tensor AsMatrix(Tensor t, string name)
+    {
+        if (t.dim() == 0 || t.shape[0] == 0) { throw new RepscopeException($"{name}: no examples (empty array)"); }
+        long n = t.shape[0];
+        Tensor m = t.dim() == 2 ? t.alias() : t.reshape(n, -1);
+        if (m.shape[1] == 0) { throw new RepscopeException($"{name}: no features (shape has a zero dimension)"); }
+        if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
+        if (m.dtype is ScalarType.Float32 or ScalarType.Float64 && !torch.isfinite(m).all().item<bool>())
+        {
+            throw new RepscopeException($"{name}: contains NaN or infinite values");
+        }
+        return m;
+    }
+
+    /// <summary>True when every row is the same (zero variance): CKA is undefined.</summary>
+    internal static bool IsConstant(Tensor m) => m.shape[0] < 2 || m.eq(m[0].unsqueeze(0)).all().item<bool>();
+
+    /// <summary>Subtracts the column means (the linear-kernel HSIC does not change; float32 Gram products get more accurate).</summary>
+    internal static Tensor CentreColumns(Tensor m) => m - m.mean([0L], keepdim: true);
+
+    /// <summary>The linear kernel X X^T (float64), of a representation with rows = examples.</summary>
+    public static Tensor Linear(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var m = AsMatrix(x, "x");
+        var c = CentreColumns(m);
+        return c.mm(c.t()).to_type(ScalarType.Float64).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The RBF kernel exp(-d^2 / (2 sigma^2)) with sigma^2 = threshold^2 x median(d^2), the median
+    /// taken over all n^2 entries of the squared-distance matrix, zero diagonal included, as in
+    /// Kornblith et al. 2019's reference code (np.median of the full matrix).
+    /// </summary>
+    public static Tensor Rbf(Tensor x, double threshold, string name = "x")
+    {
+        using var scope = torch.NewDisposeScope();
+        var m = AsMatrix(x, name);
+        if (IsConstant(m)) { throw new UndefinedResultException($"{name}: constant representation (zero variance): CKA is undefined"); }
+        return RbfOfCentred(CentreColumns(m), threshold, name).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>RBF Gram (float64) of a column-centred matrix; distances do not depend on the centring.</summary>
+    internal static Tensor RbfOfCentred(Tensor c, double threshold, string name)
+    {
+        using var scope = torch.NewDisposeScope();
+        var dots = c.mm(c.t()).to_type(ScalarType.Float64);
+        var sq = dots.diagonal().clone();
+        var d = dots.mul_(-2).add_(sq.unsqueeze(1)).add_(sq.unsqueeze(0));
+        d.diagonal().zero_();
+        double median = Median(d);
+        if (!(median > 0))
+        {
+            throw new UndefinedResultException(
+                $"{name}: median squared distance between examples is zero (more than half the pairs of rows are identical): RBF bandwidth undefined");
+        }
+        return d.div_(-2 * threshold * threshold * median).exp_().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The median of all entries, averaging the two middle values for an even count (numpy's definition).</summary>
+    internal static double Median(Tensor t)
+    {
+        using var scope = torch.NewDisposeScope();
+        var flat = t.flatten();
+        long count = flat.shape[0];
+        double hi = flat.kthvalue(count / 2 + 1, 0).values.item<double>();
+        if (count % 2 == 1) { return hi; }
+        double lo = flat.kthvalue(count / 2, 0).values.item<double>();
+        return 0.5 * (lo + hi);
+    }
+}

@@ -1,0 +1,223 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Similarity;
+
+/// <summary>
+/// Streaming all-pairs minibatch CKA (Nguyen, Raghu and Kornblith 2021, Eq. 3): feed one minibatch
+/// of activations per layer at a time, get the CKA of every pair of layers at the end:
+/// mean_i HSIC1(K_i, L_i) / sqrt(mean_i HSIC1(K_i, K_i) mean_i HSIC1(L_i, L_i)), every batch
+/// weighing the same. Per batch, each layer's Gram matrix is U-centred and flattened to one row
+/// of G; G G' then holds b(b-3) x HSIC1 for every pair at once (one matrix product, not one HSIC
+/// per pair). Across two models: G_A G_B' plus the squared norms of the rows.
+/// A batch with fewer than 4 rows cannot be used (the unbiased HSIC needs 4): it is dropped and
+/// a warning is recorded in <see cref="Warnings"/>. A layer that is constant in every batch gets
+/// NaN in <see cref="Result"/>. Accumulators over parts of the data can be merged.
+/// </summary>
+public sealed class MinibatchCkaAccumulator
+{
+    private readonly string[] _rows;
+    private readonly string[] _columns;
+    private readonly bool _crossModel;
+    private readonly double[,] _cross;     // sum over batches of HSIC1(row i, column j)
+    private readonly double[] _rowSelf;    // sum over batches of HSIC1(row i, row i)
+    private readonly double[] _columnSelf; // same for columns (== _rowSelf within one model)
+    private readonly List<string> _warnings = [];
+
+    /// <summary>All pairs within one model.</summary>
+    public MinibatchCkaAccumulator(IReadOnlyList<string> layers, KernelKind kernel = KernelKind.Linear, double rbfThreshold = 0.5)
+        : this(layers, layers, crossModel: false, kernel, rbfThreshold) { }
+
+    /// <summary>All pairs across two models (rows: the first model's layers, columns: the second's).</summary>
+    public MinibatchCkaAccumulator(IReadOnlyList<string> rows, IReadOnlyList<string> columns, KernelKind kernel = KernelKind.Linear, double rbfThreshold = 0.5)
+        : this(rows, columns, crossModel: true, kernel, rbfThreshold) { }
+
+    private MinibatchCkaAccumulator(IReadOnlyList<string> rows, IReadOnlyList<string> columns, bool crossModel, KernelKind kernel, double rbfThreshold)
+    {
+        if (rows.Count == 0 || columns.Count == 0) { throw new RepscopeException("CKA needs at least one layer on each side"); }
+        new CkaOptions(kernel, HsicEstimator.Unbiased, rbfThreshold).Validate();
+        _rows = rows.ToArray();
+        _columns = columns.ToArray();
+        _crossModel = crossModel;
+        Kernel = kernel;
+        RbfThreshold = rbfThreshold;
+        _cross = new double[_rows.Length, _columns.Length];
+        _rowSelf = new double[_rows.Length];
+        _columnSelf = crossModel ? new double[_columns.Length] : _rowSelf;
+    }
+
+    public IReadOnlyList<string> Rows => _rows;
+    public IReadOnlyList<string> Columns => _columns;
+    public KernelKind Kernel { get; }
+    public double RbfThreshold { get; }
+    public bool IsCrossModel => _crossModel;
+
+    /// <summary>Minibatches that counted.</summary>
+    public int Batches { get; private set; }
+
+    /// <summary>Examples in the minibatches that counted.</summary>
+    public long Examples { get; private set; }
+
+    /// <summary>Examples in batches too small to use (fewer than 4 rows).</summary>
+    public long DroppedRows { get; private set; }
+
+    /// <summary>What the caller should tell the user (dropped batches).</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>Adds one minibatch within one model: one [b, ...] tensor per layer, same b for all.</summary>
+    public void Add(IReadOnlyList<Tensor> batch)
+    {
+        if (_crossModel) { throw new InvalidOperationException("this accumulator compares two models: use Add(rowBatch, columnBatch)"); }
+        long b = CheckBatch(batch, _rows, -1);
+        if (!UsableBatch(b)) { return; }
+        using var scope = torch.NewDisposeScope();
+        var g = UCentredGrams(batch, _rows);
+        var products = g.mm(g.t()).div_(b * (b - 3.0));
+        AddProducts(products, null, null);
+        Finish(b);
+    }
+
+    /// <summary>Adds one minibatch across two models: the same b examples through both.</summary>
+    public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch)
+    {
+        if (!_crossModel) { throw new InvalidOperationException("this accumulator is within one model: use Add(batch)"); }
+        long b = CheckBatch(rowBatch, _rows, -1);
+        CheckBatch(columnBatch, _columns, b);
+        if (!UsableBatch(b)) { return; }
+        using var scope = torch.NewDisposeScope();
+        double w = b * (b - 3.0);
+        var ga = UCentredGrams(rowBatch, _rows);
+        var gb = UCentredGrams(columnBatch, _columns);
+        AddProducts(ga.mm(gb.t()).div_(w), ga.pow(2).sum(1).div_(w), gb.pow(2).sum(1).div_(w));
+        Finish(b);
+    }
+
+    /// <summary>Adds what another accumulator over other examples has seen.</summary>
+    public void Merge(MinibatchCkaAccumulator other)
+    {
+        if (other._crossModel != _crossModel || !other._rows.SequenceEqual(_rows) || !other._columns.SequenceEqual(_columns)
+            || other.Kernel != Kernel || other.RbfThreshold != RbfThreshold)
+        {
+            throw new RepscopeException("cannot merge CKA accumulators over different layers or kernels");
+        }
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            for (int j = 0; j < _columns.Length; j++) { _cross[i, j] += other._cross[i, j]; }
+            _rowSelf[i] += other._rowSelf[i];
+        }
+        if (_crossModel)
+        {
+            for (int j = 0; j < _columns.Length; j++) { _columnSelf[j] += other._columnSelf[j]; }
+        }
+        Batches += other.Batches;
+        Examples += other.Examples;
+        DroppedRows += other.DroppedRows;
+        _warnings.AddRange(other._warnings);
+    }
+
+    /// <summary>The CKA matrix; NaN where a layer was constant in every batch (or no batch was added).</summary>
+    public CkaMatrix Result()
+    {
+        var v = new double[_rows.Length, _columns.Length];
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            for (int j = 0; j < _columns.Length; j++)
+            {
+                v[i, j] = !_crossModel && i == j && _rowSelf[i] > 0 ? 1.0 : LinearCka.Ratio(_cross[i, j], _rowSelf[i], _columnSelf[j]);
+            }
+        }
+        return new CkaMatrix(_rows, _columns, v);
+    }
+
+    private bool UsableBatch(long b)
+    {
+        if (b >= 4) { return true; }
+        DroppedRows += b;
+        _warnings.Add($"a batch of {b} row{(b == 1 ? "" : "s")} was left out: the unbiased HSIC needs at least 4 rows per batch");
+        return false;
+    }
+
+    private void Finish(long b)
+    {
+        Batches++;
+        Examples += b;
+    }
+
+    private void AddProducts(Tensor cross, Tensor? rowSelf, Tensor? columnSelf)
+    {
+        double[] c = cross.contiguous().data<double>().ToArray();
+        int nc = _columns.Length;
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            for (int j = 0; j < nc; j++) { _cross[i, j] += c[i * nc + j]; }
+            if (!_crossModel) { _rowSelf[i] += c[i * nc + i]; }
+        }
+        if (rowSelf is not null) { AddTo(_rowSelf, rowSelf); }
+        if (columnSelf is not null) { AddTo(_columnSelf, columnSelf); }
+    }
+
+    private static void AddTo(double[] sums, Tensor t)
+    {
+        double[] v = t.contiguous().data<double>().ToArray();
+        for (int i = 0; i < sums.Length; i++) { sums[i] += v[i]; }
+    }
+
+    private static long CheckBatch(IReadOnlyList<Tensor> batch, string[] names, long expectedRows)
+    {
+        if (batch.Count != names.Length)
+        {
+            throw new RepscopeException($"a batch has {batch.Count} layers, expected {names.Length} ({string.Join(", ", names.Take(5))}{(names.Length > 5 ? ", ..." : "")})");
+        }
+        long b = expectedRows;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            long rows = batch[i].dim() == 0 ? 1 : batch[i].shape[0];
+            if (b < 0) { b = rows; }
+            else if (rows != b) { throw new RepscopeException($"layer '{names[i]}' has {rows} rows in this batch, expected {b}"); }
+        }
+        return b;
+    }
+
+    /// <summary>
+    /// [layers, b*b] float64: each layer's U-centred Gram, flattened; a zero row for a layer that is
+    /// constant in this batch. The hot loop: per layer one pass for the column means, one for the
+    /// centred copy, the Gram product, then O(b^2) work; no separate passes over the activations
+    /// for the checks (non-finite values show up in the Gram, constancy in its trace).
+    /// </summary>
+    private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names)
+    {
+        long b = batch[0].shape[0];
+        var g = torch.zeros(batch.Count, b * b, dtype: ScalarType.Float64);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
+            if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
+            var mean = m.mean([0L], keepdim: true);
+            var c = m - mean;
+            var gram = c.mm(c.t()).to_type(ScalarType.Float64);
+            double trace = gram.trace().item<double>();
+            if (!double.IsFinite(trace) || !torch.isfinite(gram).all().item<bool>())
+            {
+                throw new RepscopeException($"layer '{names[i]}': contains NaN or infinite values (or values too large for {(m.dtype == ScalarType.Float32 ? "float32" : "float64")} products)");
+            }
+            if (IsConstantBatch(trace, mean, b, m.dtype)) { continue; }
+            var k = Kernel == KernelKind.Linear ? gram : Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'");
+            g[i].copy_(Hsic.UCentreInPlace(k).flatten());
+        }
+        return g;
+    }
+
+    /// <summary>
+    /// A batch is constant when the centred activations are zero up to the rounding of the mean:
+    /// ||X - mean||^2 &lt;= (b eps)^2 ||X||^2, with ||X||^2 = ||X - mean||^2 + b ||mean||^2.
+    /// Variation below that is below the resolution of the number format.
+    /// </summary>
+    private static bool IsConstantBatch(double centredSquares, Tensor mean, long b, ScalarType type)
+    {
+        double eps = type == ScalarType.Float64 ? 2.220446049250313e-16 : 1.1920929e-7;
+        double meanSquares = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+        double tolerance = b * eps;
+        return centredSquares <= tolerance * tolerance * (centredSquares + meanSquares);
+    }
+}

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using Repscope.Data;
+using Repscope.Interop;
+using Repscope.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Training;
+
+/// <summary>Test-set evaluation: mean loss, accuracy and, when asked, the softmax outputs.</summary>
+public sealed record Evaluation(double Loss, double Accuracy, float[]? Probabilities, long[]? Predictions);
+
+/// <summary>
+/// Trains a ResNet into a run directory (docs/ARCHITECTURE.md): run.json is rewritten atomically after every
+/// epoch with state "training", checkpoint.pt holds the state of the last whole epoch, and only after model.pt and
+/// the test-set predictions exist does run.json say "finished". A run killed at any moment continues with
+/// <see cref="TrainOptions.Resume"/> and gives the same curve and weights as an uninterrupted run (same threads).
+/// </summary>
+public static class Trainer
+{
+    public const int EvalBatchSize = 256;
+
+    public static RunInfo Train(TrainOptions options, IProgressReporter? progress = null, CancellationToken cancel = default)
+    {
+        progress ??= ProgressReporter.None;
+        string dir = Path.GetFullPath(options.Out);
+        string runJson = Path.Combine(dir, RunDirectory.RunFile);
+        RunInfo? previous = null;
+        if (File.Exists(runJson))
+        {
+            previous = RunDirectory.ReadInfo(dir);
+            if (previous.State == RunInfo.StateFinished)
+            {
+                if (options.Resume) { return previous; }
+                throw new RepscopeException($"{dir}: already holds a finished run ({previous.Architecture}); choose another --out");
+            }
+            if (!options.Resume)
+            {
+                throw new RepscopeException($"{dir}: holds an unfinished run ({previous.Epochs.Count}/{previous.Config.Epochs} epochs); continue it with --resume, or choose another --out");
+            }
+        }
+        else if (options.Resume)
+        {
+            throw new RepscopeException($"{dir}: no run to resume (no {RunDirectory.RunFile})");
+        }
+        else if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            throw new RepscopeException($"{dir}: folder exists and is not empty; choose a new --out for the run");
+        }
+        if (previous is null) { options.Validate(); }
+
+        int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        torch.set_num_threads(threads);
+        // TorchSharp 0.107 does not implement torch.use_deterministic_algorithms (marked 'not implemented');
+        // the CPU kernels a ResNet uses are deterministic for a fixed thread count, which the tests check.
+
+        DataSpec spec = previous is null ? options.Data with { Seed = options.Seed } : RunDirectory.DataSpecOf(previous.Config);
+        using var data = DataSets.Load(spec, progress);
+        var config = previous?.Config ?? MakeConfig(options, data);
+        if (previous is not null) { RunDirectory.CheckSameData(dir, previous, data); }
+
+        var init = new Generator((ulong)config.Seed);
+        using var model = ResNet.Cifar(config.Depth, config.Width, config.Residual, data.Train.Classes, data.Train.Channels);
+        model.Initialise(init);
+        using var sgd = new Sgd(model.parameters(), config.Momentum, config.WeightDecay);
+
+        var checkpointPath = Path.Combine(dir, Checkpoint.FileName);
+        var state = new CheckpointState();
+        if (previous is not null && File.Exists(checkpointPath)) { state = Checkpoint.Load(checkpointPath, model, sgd); }
+
+        var started = previous?.Provenance.Started ?? DateTimeOffset.UtcNow;
+        RunInfo Info(string runState, IReadOnlyList<EpochMetrics> epochs, double seconds, double? final = null) => new()
+        {
+            State = runState,
+            Config = config,
+            Architecture = model.Architecture,
+            ParameterCount = model.ParameterCount,
+            TrainSet = RunDirectory.Describe(data.Train),
+            TestSet = RunDirectory.Describe(data.Test),
+            Normalisation = new NormalisationInfo { Mean = data.Normalisation.Mean, Std = data.Normalisation.Std },
+            Epochs = epochs,
+            FinalTestAccuracy = final,
+            TrainSeconds = seconds,
+            Provenance = new Provenance
+            {
+                Repscope = typeof(Trainer).Assembly.GetName().Version?.ToString() ?? "",
+                TorchSharp = typeof(torch).Assembly.GetName().Version?.ToString() ?? "",
+                Libtorch = torch.__version__,
+                Machine = Provenance.MachineDescription,
+                Threads = threads,
+                Started = started,
+                Finished = runState == RunInfo.StateFinished ? DateTimeOffset.UtcNow : null,
+                Resumes = (previous?.Provenance.Resumes ?? -1) + 1,
+            },
+        };
+        AtomicFile.WriteJson(runJson, Info(RunInfo.StateTraining, state.Epochs, state.TrainSeconds));
+
+        var epochs = state.Epochs.ToList();
+        double trainSeconds = state.TrainSeconds;
+        Evaluation? last = null;
+        long n = data.Train.Count;
+        long stepsPerEpoch = StepsPerEpoch(n, config.BatchSize);
+        long totalSteps = stepsPerEpoch * config.Epochs;
+        double recentRate = 0;
+        for (int epoch = state.EpochsDone; epoch < config.Epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, progress,
+                                             (config.Epochs - epoch - 1) * n, ref recentRate, cancel);
+            double trainTime = clock.Elapsed.TotalSeconds;
+            last = Evaluate(model, data.Test, withPredictions: epoch == config.Epochs - 1);
+            double seconds = clock.Elapsed.TotalSeconds;
+            trainSeconds += seconds;
+            epochs.Add(new EpochMetrics
+            {
+                Epoch = epoch + 1, TrainLoss = loss, TrainAccuracy = acc, TestLoss = last.Loss, TestAccuracy = last.Accuracy,
+                Lr = lr, Seconds = seconds, ImagesPerSecond = n / trainTime,
+            });
+            Checkpoint.Save(checkpointPath, model, sgd, new CheckpointState { EpochsDone = epoch + 1, Epochs = epochs, TrainSeconds = trainSeconds });
+            AtomicFile.WriteJson(runJson, Info(RunInfo.StateTraining, epochs, trainSeconds));
+        }
+
+        if (last?.Probabilities is null) { last = Evaluate(model, data.Test, withPredictions: true); }
+        WriteResults(dir, model, data.Test, last);
+        var finished = Info(RunInfo.StateFinished, epochs, trainSeconds, last.Accuracy);
+        AtomicFile.WriteJson(runJson, finished);
+        return finished;
+    }
+
+    /// <summary>Optimizer steps per epoch: every batch, except that a trailing batch of one image is dropped (batch norm needs two).</summary>
+    public static long StepsPerEpoch(long n, int batchSize) => n / batchSize + (n % batchSize >= 2 ? 1 : 0);
+
+    /// <summary>Seed of epoch <paramref name="epoch"/>'s data order and augmentation (SplitMix64 of seed and epoch).</summary>
+    public static ulong EpochSeed(int seed, int epoch)
+    {
+        ulong z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)(uint)epoch + 0x632BE59BD9B4E019UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private static (double Loss, double Accuracy, double Lr) TrainEpoch(
+        ResNet model, Sgd sgd, ImageDataset train, RunConfig config, int epoch, long stepsPerEpoch, long totalSteps,
+        IProgressReporter progress, long imagesAfterThisEpoch, ref double recentRate, CancellationToken cancel)
+    {
+        model.train();
+        var generator = new Generator(EpochSeed(config.Seed, epoch));
+        using var order = randperm(train.Count, generator: generator);
+        var labels = tensor(train.Labels);
+        long n = train.Count;
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        double lr = config.Lr;
+        var clock = Stopwatch.StartNew();
+        using var task = progress.Start($"epoch {epoch + 1}/{config.Epochs}", n);
+        for (long step = 0; step < stepsPerEpoch; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            long start = step * config.BatchSize;
+            long end = Math.Min(start + config.BatchSize, n);
+            var idx = order[TensorIndex.Slice(start, end)];
+            var x = train.Images.index_select(0, idx);
+            var y = labels.index_select(0, idx);
+            if (config.Augment) { x = Augmentation.CropAndFlip(x, config.CropPadding, config.Flip, generator); }
+            var logits = model.call(x);
+            var loss = nn.functional.cross_entropy(logits, y);
+            sgd.ZeroGrad();
+            loss.backward();
+            lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps);
+            sgd.Step(lr);
+            long b = end - start;
+            lossSum += loss.item<float>() * b;
+            correct += logits.argmax(1).eq(y).sum().item<long>();
+            seen += b;
+            double rate = seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            recentRate = rate;
+            double left = (n - seen + imagesAfterThisEpoch) / rate;
+            task.Advance(b, $"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {rate:F0} img/s, ~{ProgressText.Duration(TimeSpan.FromSeconds(left))} left in all");
+        }
+        labels.Dispose();
+        task.Complete($"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {recentRate:F0} img/s");
+        return (lossSum / seen, (double)correct / seen, lr);
+    }
+
+    /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="data"/> in eval mode.</summary>
+    public static Evaluation Evaluate(ResNet model, ImageDataset data, bool withPredictions)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            double lossSum = 0;
+            long correct = 0;
+            var probs = withPredictions ? new float[data.Count * data.Classes] : null;
+            var preds = withPredictions ? new long[data.Count] : null;
+            var labels = data.Labels;
+            for (long start = 0; start < data.Count; start += EvalBatchSize)
+            {
+                using var scope = NewDisposeScope();
+                long end = Math.Min(start + EvalBatchSize, data.Count);
+                var logits = model.call(data.Images[TensorIndex.Slice(start, end)]);
+                var y = tensor(labels[(int)start..(int)end]);
+                lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                var p = logits.argmax(1);
+                correct += p.eq(y).sum().item<long>();
+                if (withPredictions)
+                {
+                    nn.functional.softmax(logits, 1).data<float>().CopyTo(probs!.AsSpan((int)(start * data.Classes), (int)((end - start) * data.Classes)));
+                    p.data<long>().CopyTo(preds!.AsSpan((int)start, (int)(end - start)));
+                }
+            }
+            return new Evaluation(lossSum / data.Count, (double)correct / data.Count, probs, preds);
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    private static void WriteResults(string dir, ResNet model, ImageDataset test, Evaluation eval)
+    {
+        AtomicFile.Write(Path.Combine(dir, RunDirectory.ModelFile), s =>
+        {
+            // Module.save(Stream) closes the stream; AtomicFile must flush it first, so hand over a writer that leaves it open.
+            using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
+            model.save(w);
+            w.Flush();
+        });
+        Npy.Write(Path.Combine(dir, RunDirectory.LabelsFile), NdArray.FromInt64("test_labels", test.Labels, test.Count));
+        Npy.Write(Path.Combine(dir, RunDirectory.PredictionsFile), NdArray.FromInt64("test_predictions", eval.Predictions!, test.Count));
+        Npy.Write(Path.Combine(dir, RunDirectory.ProbabilitiesFile), NdArray.FromFloat32("test_probabilities", eval.Probabilities!, test.Count, test.Classes));
+    }
+
+    private static RunConfig MakeConfig(TrainOptions o, DataSplits data) => new()
+    {
+        Depth = o.Depth, Width = o.Width, Residual = o.Residual,
+        Data = DataSpec.NameOf(o.Data.Name),
+        DataSource = data.Source switch { DataSource.Full => "full", DataSource.TestSplitOnly => "test-split-only", _ => "folder-split" },
+        DataPath = Path.GetFullPath(data.Location),
+        TrainFraction = (double)data.Train.Count / data.TrainAvailable,
+        TrainExamples = data.Train.Count,
+        TrainSplitSize = data.TrainAvailable,
+        RequestedTrainFraction = o.Data.TrainFraction,
+        RequestedTrainExamples = o.Data.TrainExamples,
+        TestExamples = o.Data.TestExamples,
+        ImageSize = o.Data.ImageSize,
+        Cifar100Labels = o.Data.Cifar100Labels == Cifar100Labels.Coarse ? "coarse" : "fine",
+        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum,
+        Augment = o.Augment, Flip = o.Flip, Seed = o.Seed,
+    };
+}

@@ -1,0 +1,75 @@
+using Repscope.Reporting;
+
+namespace Repscope.Tests.Errors;
+
+/// <summary>Plots (src/Repscope/Reporting/Plots.cs) writes real PNGs of the requested size; bad series are errors.</summary>
+public class PlotsTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"repscope-plots-{Guid.NewGuid():N}");
+
+    public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+
+    internal static (int Width, int Height) PngSize(string path)
+    {
+        byte[] b = File.ReadAllBytes(path);
+        Assert.True(b.Length > 1000, $"{path}: only {b.Length} bytes");
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, b[..4]);
+        int Be(int o) => (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+        return (Be(16), Be(20));
+    }
+
+    [Fact]
+    public void ScatterLinesBarsAndPanelsWritePngsOfTheRequestedSize()
+    {
+        var rng = new Random(1);
+        double[] x = Enumerable.Range(0, 200).Select(_ => rng.NextDouble()).ToArray();
+        double[] y = x.Select(v => v + 0.1 * (rng.NextDouble() - 0.5)).ToArray();
+        string scatter = Path.Combine(_dir, "scatter.png");
+        Plots.Scatter(scatter, "Per-example accuracy", "group A", "group B",
+            new[] { new Series("examples", x, y) { Opacity = 0.4 } }, new PlotOptions { Diagonal = true, XLimits = (0, 1), YLimits = (0, 1), Note = "r = 0.99" });
+        Assert.Equal((900, 650), PngSize(scatter));
+
+        string lines = Path.Combine(_dir, "lines.png");
+        double[] epochs = Enumerable.Range(1, 20).Select(i => (double)i).ToArray();
+        Plots.Lines(lines, "Training", "epoch", "accuracy",
+            new Series("train", epochs, epochs.Select(e => 1 - Math.Exp(-e / 5)).ToArray()),
+            new Series("test", epochs, epochs.Select(e => 0.9 - Math.Exp(-e / 5)).ToArray()));
+        Assert.Equal((900, 650), PngSize(lines));
+
+        string bars = Path.Combine(_dir, "bars.png");
+        string[] classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
+        Plots.Bars(bars, "Per-class accuracy difference (A - B)", "class", "difference",
+            classes, new[] { new BarSeries("A - B", classes.Select((_, i) => 0.01 * (i - 4)).ToArray(),
+                                            Enumerable.Repeat(0.005, 10).ToArray(), classes.Select((_, i) => i == 3).ToArray()) },
+            new PlotOptions { Width = 1000, Height = 500, HighlightLabel = "significant" });
+        Assert.Equal((1000, 500), PngSize(bars));
+
+        string panels = Path.Combine(_dir, "panels.png");
+        Plots.ScatterPanels(panels, "A vs B beside the control",
+            new[] { new ScatterPanel("A vs B", "A", "B", new[] { new Series("examples", x, y) }),
+                    new ScatterPanel("control", "A half 1", "A half 2", new[] { new Series("examples", y, x) }) },
+            new PlotOptions { Width = 1400, Height = 700, Diagonal = true, XLimits = (0, 1), YLimits = (0, 1) });
+        Assert.Equal((1400, 700), PngSize(panels));
+        if (Environment.GetEnvironmentVariable("REPSCOPE_KEEP_PLOTS") is { } keep)
+        {
+            Directory.CreateDirectory(keep);
+            foreach (var f in Directory.GetFiles(_dir)) { File.Copy(f, Path.Combine(keep, Path.GetFileName(f)), true); }
+        }
+    }
+
+    [Fact]
+    public void NonFinitePointsAreLeftOut()
+    {
+        string path = Path.Combine(_dir, "nan.png");
+        Plots.Lines(path, "With gaps", "x", "y", new Series("s", new[] { 0.0, 1, 2, 3 }, new[] { 1.0, double.NaN, double.PositiveInfinity, 2 }));
+        Assert.Equal((900, 650), PngSize(path));
+    }
+
+    [Fact]
+    public void MismatchedSeriesAreErrors()
+    {
+        Assert.Throws<ArgumentException>(() => Plots.Scatter(Path.Combine(_dir, "x.png"), "t", "x", "y", new Series("s", new double[3], new double[2])));
+        Assert.Throws<ArgumentException>(() => Plots.Bars(Path.Combine(_dir, "y.png"), "t", "x", "y", new[] { "a", "b" }, new BarSeries("s", new double[3])));
+        Assert.False(Directory.Exists(_dir) && Directory.GetFiles(_dir).Length > 0);
+    }
+}

@@ -1,0 +1,221 @@
+using Repscope.Data;
+using Repscope.Interop;
+using Repscope.Models;
+using Repscope.Tests.Data;
+using Repscope.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Tests.Training;
+
+/// <summary>Trains ResNet-8 at width 0.5 on a small learnable task (bright quadrant = class), 12x12 images.</summary>
+public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
+{
+    public sealed class QuadrantData : IDisposable
+    {
+        public QuadrantData()
+        {
+            DataFiles.WriteIdxDataSet(Dir.Path, DataFiles.Quadrants(256, 12, seed: 1), DataFiles.Quadrants(128, 12, seed: 2));
+        }
+        public TempDir Dir { get; } = new();
+        public void Dispose() => Dir.Dispose();
+    }
+
+    private readonly QuadrantData _data;
+    public TrainerTests(QuadrantData data) { _data = data; }
+
+    private TrainOptions Options(string outDir, int epochs = 3) => new()
+    {
+        Depth = 8, Width = 0.5, Data = new DataSpec { Name = DataName.Mnist, Path = _data.Dir.Path },
+        Epochs = epochs, BatchSize = 32, Lr = 0.05, Seed = 7, Threads = 1, Out = outDir, Flip = false,
+    };
+
+    private static Dictionary<string, float[]> Weights(string run)
+    {
+        using var model = RunDirectory.Open(run).LoadModel();
+        return model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.to_type(ScalarType.Float32).data<float>().ToArray());
+    }
+
+    [Fact]
+    public void TrainingReducesTheLossBeatsChanceAndWritesAFinishedRun()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "run");
+        var info = Trainer.Train(Options(run));
+        Assert.Equal(RunInfo.StateFinished, info.State);
+        Assert.Equal(3, info.Epochs.Count);
+        Assert.True(info.Epochs[^1].TrainLoss < 0.7 * info.Epochs[0].TrainLoss, $"loss {info.Epochs[0].TrainLoss} -> {info.Epochs[^1].TrainLoss}");
+        Assert.True(info.FinalTestAccuracy > 0.7, $"test accuracy {info.FinalTestAccuracy} (chance 0.25)");
+        Assert.Equal(256, info.Config.TrainExamples);
+        Assert.Equal("full", info.Config.DataSource);
+
+        var dir = RunDirectory.Open(run);
+        Assert.Equal(info.TestSet.Fingerprint, dir.Info.TestSet.Fingerprint);
+        var labels = dir.TestLabels();
+        var preds = dir.TestPredictions();
+        var probs = dir.TestProbabilities();
+        Assert.Equal(new long[] { 128, 10 }, probs.Shape);
+        Assert.Equal(NpyDType.Float32, probs.DType);
+        Assert.Equal(info.FinalTestAccuracy!.Value, labels.Zip(preds).Count(p => p.First == p.Second) / 128.0, 12);
+        var p = probs.ToFloat32();
+        for (int i = 0; i < 128; i++)
+        {
+            var row = p.AsSpan(i * 10, 10);
+            Assert.Equal(1.0, row.ToArray().Sum(), 4);
+            Assert.Equal(preds[i], row.IndexOf(row.ToArray().Max()));
+        }
+
+        // The loaded model on the reloaded test set reproduces the stored predictions.
+        using var model = dir.LoadModel();
+        using var test = dir.LoadTestSet();
+        Assert.Equal(labels, test.Labels);
+        var again = Trainer.Evaluate(model, test, withPredictions: true);
+        Assert.Equal(preds, again.Predictions);
+        Assert.Equal(info.FinalTestAccuracy!.Value, again.Accuracy, 12);
+    }
+
+    /// <summary>Cancels training part-way through an epoch, as a kill would, then resumes: the curve and final weights
+    /// are those of an uninterrupted run, bit for bit (same seed, one thread).</summary>
+    [Fact]
+    public void ResumeAfterACrashEqualsAnUninterruptedRun()
+    {
+        using var outDir = new TempDir();
+        string straight = Path.Combine(outDir.Path, "straight");
+        string crashed = Path.Combine(outDir.Path, "crashed");
+        var reference = Trainer.Train(Options(straight));
+
+        using var cts = new CancellationTokenSource();
+        var crashAt = new CancelAfter(cts, epochTasks: 2, advances: 3);  // in epoch 2, after 3 batches
+        Assert.ThrowsAny<OperationCanceledException>(() => Trainer.Train(Options(crashed), crashAt, cts.Token));
+        var partial = RunDirectory.ReadInfo(crashed);
+        Assert.Equal(RunInfo.StateTraining, partial.State);
+        Assert.Single(partial.Epochs);
+        var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(crashed));
+        Assert.Contains("not finished", e.Message);
+        Assert.Equal(RunState.Partial, RunDirectory.Inspect(crashed).State);
+        Assert.Contains("--resume", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed))).Message);
+
+        var resumed = Trainer.Train(new TrainOptions { Out = crashed, Resume = true, Threads = 1 });
+        Assert.Equal(RunInfo.StateFinished, resumed.State);
+        Assert.Equal(1, resumed.Provenance.Resumes);
+        Assert.Equal(reference.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)),
+                     resumed.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)));
+        var a = Weights(straight);
+        var b = Weights(crashed);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (key, values) in a) { Assert.True(values.SequenceEqual(b[key]), $"{key} differs"); }
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, RunDirectory.ProbabilitiesFile)), File.ReadAllBytes(Path.Combine(crashed, RunDirectory.ProbabilitiesFile)));
+
+        // Resuming a finished run changes nothing; training over it is refused.
+        Assert.Equal(resumed.FinalTestAccuracy, Trainer.Train(new TrainOptions { Out = crashed, Resume = true }).FinalTestAccuracy);
+        Assert.Contains("already holds a finished run", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed))).Message);
+    }
+
+    [Fact]
+    public void RunDirectoryRejectsMissingAndHalfWrittenRuns()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "run");
+        Trainer.Train(Options(run, epochs: 1));
+        Assert.Equal(RunState.Finished, RunDirectory.Inspect(run).State);
+
+        File.Delete(Path.Combine(run, RunDirectory.PredictionsFile));
+        var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run));
+        Assert.Contains("test_predictions.npy is missing", e.Message);
+        Assert.Equal(RunState.Broken, RunDirectory.Inspect(run).State);
+
+        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), "{\"format\": \"repscope-run/1\", \"state\": ");
+        Assert.Contains("not valid run JSON", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
+        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), "{\"format\": \"other/2\"}");
+        Assert.Contains("format 'other/2'", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
+        File.Delete(Path.Combine(run, RunDirectory.RunFile));
+        Assert.Contains("not a run folder (no run.json)", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
+        Assert.Contains("run folder not found", Assert.Throws<RepscopeException>(() => RunDirectory.Open(Path.Combine(outDir.Path, "nope"))).Message);
+        Assert.Contains("not empty", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(run))).Message);
+        Assert.Contains("no run to resume", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(Path.Combine(outDir.Path, "new")) with { Resume = true })).Message);
+    }
+
+    [Fact]
+    public void AugmentationCropsAWindowOfThePaddedImageAndFlips()
+    {
+        using var x = arange(2 * 3 * 5 * 6, dtype: ScalarType.Float32).reshape(2, 3, 5, 6);
+        using var same = Augmentation.CropAndFlip(x, 0, flip: false, new Generator(1));
+        Assert.True(Same(same, x));
+        for (int seed = 0; seed < 5; seed++)
+        {
+            using var y = Augmentation.CropAndFlip(x, 2, flip: true, new Generator((ulong)seed));
+            using var padded = nn.functional.pad(x, [2, 2, 2, 2]);
+            for (int i = 0; i < 2; i++)
+            {
+                bool found = false;
+                for (int oy = 0; oy <= 4 && !found; oy++)
+                {
+                    for (int ox = 0; ox <= 4 && !found; ox++)
+                    {
+                        using var window = padded[i, TensorIndex.Colon, TensorIndex.Slice(oy, oy + 5), TensorIndex.Slice(ox, ox + 6)];
+                        using var flipped = window.flip(2);
+                        using var yi = y[i];
+                        found = Same(yi, window) || Same(yi, flipped);
+                    }
+                }
+                Assert.True(found, $"image {i}, seed {seed}: not a (flipped) crop");
+            }
+        }
+    }
+
+    [Fact]
+    public void SgdMatchesPyTorchsUpdateRuleAndCosineDecays()
+    {
+        using var p = new TorchSharp.Modules.Parameter(tensor(new float[] { 1, -2 }));
+        using var sgd = new Sgd([p], momentum: 0.9, weightDecay: 0.1);
+        // Step 1: g = [0.5, 0.5]; d = g + 0.1 p = [0.6, 0.3]; b = d; p -= 0.1 b -> [0.94, -2.03].
+        p.grad = tensor(new float[] { 0.5f, 0.5f });
+        sgd.Step(0.1);
+        Assert.Equal(new[] { 0.94f, -2.03f }, p.data<float>().ToArray().Select(v => MathF.Round(v, 5)));
+        // Step 2: g = [0, 1]; d = [0.094, 0.797]; b = 0.9 [0.6, 0.3] + d = [0.634, 1.067]; p -= 0.1 b -> [0.8766, -2.1367].
+        p.grad = tensor(new float[] { 0, 1 });
+        sgd.Step(0.1);
+        Assert.Equal(new[] { 0.8766f, -2.1367f }, p.data<float>().ToArray().Select(v => MathF.Round(v, 4)));
+
+        Assert.Equal(0.1, CosineSchedule.At(0.1, 0, 100), 12);
+        Assert.Equal(0.05, CosineSchedule.At(0.1, 50, 100), 12);
+        Assert.Equal(0.1 * 0.5 * (1 + Math.Cos(Math.PI * 0.99)), CosineSchedule.At(0.1, 99, 100), 12);
+        Assert.Equal(8, Trainer.StepsPerEpoch(1025, 128));   // a trailing batch of one is dropped
+        Assert.Equal(9, Trainer.StepsPerEpoch(1026, 128));
+        Assert.NotEqual(Trainer.EpochSeed(1, 0), Trainer.EpochSeed(1, 1));
+        Assert.NotEqual(Trainer.EpochSeed(1, 0), Trainer.EpochSeed(2, 0));
+    }
+
+    [Theory]
+    [InlineData(0, "--epochs must be at least 1")]
+    [InlineData(-1, "--lr must be positive")]
+    public void BadOptionsAreClearErrors(int which, string expected)
+    {
+        using var outDir = new TempDir();
+        var o = Options(Path.Combine(outDir.Path, "r"));
+        o = which == 0 ? o with { Epochs = 0 } : o with { Lr = -1 };
+        Assert.Contains(expected, Assert.Throws<RepscopeException>(() => Trainer.Train(o)).Message);
+    }
+
+    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    /// <summary>A progress reporter that cancels on the given advance of the given task ("a kill at that moment").</summary>
+    private sealed class CancelAfter(CancellationTokenSource cts, int epochTasks, int advances) : IProgressReporter
+    {
+        private int _epochs;
+        public IProgressTask Start(string description, double total)
+        {
+            bool isEpoch = description.StartsWith("epoch", StringComparison.Ordinal);
+            if (isEpoch) { _epochs++; }
+            return new Task(isEpoch && _epochs == epochTasks ? () => cts.Cancel() : null, advances);
+        }
+
+        private sealed class Task(Action? onLimit, int limit) : IProgressTask
+        {
+            private int _count;
+            public void Advance(double amount, string? status = null) { if (++_count == limit) { onLimit?.Invoke(); } }
+            public void Complete(string? status = null) { }
+            public void Dispose() { }
+        }
+    }
+}
