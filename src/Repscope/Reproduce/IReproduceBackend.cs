@@ -40,14 +40,15 @@ public sealed record PruneStep(int Stage, int Deleted, string NewlyDeleted, doub
 public sealed record PruneCurve(double BaselineAccuracy, IReadOnlyList<PruneStep> Steps, [property: JsonIgnore] byte[] Png);
 
 /// <summary>One class in the wide-against-deep comparison.</summary>
-public sealed record ClassDifference(string Class, double AccuracyA, double AccuracyB, double PValueCorrected, bool Significant);
+public sealed record ClassComparison(string Class, double AccuracyA, double AccuracyB, double PValueCorrected, bool Significant);
 
 /// <summary>
 /// Per-example and per-class differences between two groups of runs, with the within-group
 /// control (seeds of the same architecture split in two).
 /// </summary>
-public sealed record ErrorsSummary(double AccuracyA, double AccuracyB, IReadOnlyList<ClassDifference> Classes,
-                                  int SignificantClasses, int SignificantClassesControl, [property: JsonIgnore] byte[] ScatterPng);
+/// <param name="SignificantClassesControl">The same count between the two halves of the control; null when a half has fewer than 2 runs.</param>
+public sealed record ErrorsSummary(double AccuracyA, double AccuracyB, IReadOnlyList<ClassComparison> Classes,
+                                  int SignificantClasses, int? SignificantClassesControl, [property: JsonIgnore] byte[] ScatterPng);
 
 /// <summary>
 /// What <see cref="Reproducer"/> drives: training and the analyses. The real implementation calls the

@@ -193,7 +193,9 @@ public static class ReproduceFindings
     {
         const string claim = "Wide and deep models of similar accuracy make systematically different errors (more classes differ than between seeds).";
         if (r.Errors is not { } e) { return new Finding(claim, "the errors comparison was not run", Verdict.NotRun, "errors"); }
-        string measured = $"accuracy {F(e.AccuracyA)} (deep) vs {F(e.AccuracyB)} (wide); {e.SignificantClasses} of {e.Classes.Count} classes differ significantly (corrected), {e.SignificantClassesControl} in the seed control";
+        string control = e.SignificantClassesControl is { } c ? $"{c} in the seed control" : "no control (a control half has fewer than 2 runs)";
+        string measured = $"accuracy {F(e.AccuracyA)} (deep) vs {F(e.AccuracyB)} (wide); {e.SignificantClasses} of {e.Classes.Count} classes differ significantly (corrected), {control}";
+        if (e.SignificantClassesControl is null) { return new Finding(claim, measured, Verdict.NotRun, "errors"); }
         return new Finding(claim, measured, e.SignificantClasses > e.SignificantClassesControl ? Verdict.Held : Verdict.NotHeldAtThisScale, "errors");
     }
 

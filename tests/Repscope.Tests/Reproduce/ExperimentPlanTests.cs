@@ -13,7 +13,7 @@ public sealed class ExperimentPlanTests
         var plan = ExperimentPlan.For(scale);
         plan.Validate();
         Assert.Equal(plan.Runs.Count, plan.Runs.Select(r => r.Name).Distinct().Count());
-        Assert.True(plan.ErrorsDeep.Count >= 2 && plan.ErrorsDeep.Count == plan.ErrorsWide.Count);
+        Assert.True(plan.ErrorsDeep.Count >= 4 && plan.ErrorsDeep.Count == plan.ErrorsWide.Count);
         Assert.True(plan.DepthRow.Zip(plan.DepthRow.Skip(1)).All(p => p.First.Depth < p.Second.Depth));
         Assert.True(plan.WidthRow.Zip(plan.WidthRow.Skip(1)).All(p => p.First.Width < p.Second.Width));
         Assert.All(plan.LessDataRow, r => Assert.True(r.TrainExamples > 0 && (plan.WidthRow[0].TrainExamples == 0 || r.TrainExamples < plan.WidthRow[0].TrainExamples)));
@@ -47,8 +47,9 @@ public sealed class ExperimentPlanTests
     public void Bad_plans_are_refused()
     {
         var plan = ReproducerTests.TinyPlan();
-        Assert.Equal("reproduce plan: the errors experiment needs at least 2 seeds per group",
+        Assert.StartsWith("reproduce plan: the errors experiment needs at least 4 seeds of the deep model",
             Assert.Throws<RepscopeException>(() => (plan with { ErrorsWide = [plan.ErrorsWide[0]] }).Validate()).Message);
+        Assert.Throws<RepscopeException>(() => (plan with { ErrorsDeep = plan.ErrorsDeep.Take(3).ToList() }).Validate());
         Assert.Contains("seed pair", Assert.Throws<RepscopeException>(() => (plan with { SeedPair = (plan.SeedPair.A, plan.SeedPair.A) }).Validate()).Message);
         var bad = plan.DepthRow[0] with { Depth = 10 };
         Assert.Equal($"reproduce plan: {bad.Name}: depth must be 6n+2 with n >= 1",

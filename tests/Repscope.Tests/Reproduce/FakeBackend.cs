@@ -21,6 +21,9 @@ internal sealed class FakeBackend : IReproduceBackend
 
     public bool NoBlocks { get; set; }
 
+    /// <summary>The errors comparison comes back without a control (a control half with fewer than 2 runs).</summary>
+    public bool NoControl { get; set; }
+
     private static readonly byte[] Png = ReportSamples.Png(40, 30, 90);
 
     public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress)
@@ -136,7 +139,7 @@ internal sealed class FakeBackend : IReproduceBackend
     {
         Check("errors", $"{groupA.Count} vs {groupB.Count}");
         var classes = new[] { "T-shirt/top", "Trouser", "Bag <small>" }
-            .Select((c, i) => new ClassDifference(c, 0.8, 0.8 - 0.05 * i, i == 2 ? 0.001 : 0.5, i == 2)).ToList();
-        return new ErrorsSummary(0.81, 0.80, classes, 1, 0, Png);
+            .Select((c, i) => new ClassComparison(c, 0.8, 0.8 - 0.05 * i, i == 2 ? 0.001 : 0.5, i == 2)).ToList();
+        return new ErrorsSummary(0.81, 0.80, classes, 1, NoControl ? null : 0, Png);
     }
 }

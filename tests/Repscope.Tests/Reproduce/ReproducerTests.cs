@@ -23,7 +23,7 @@ public sealed class ReproducerTests : IDisposable
             NoResidual: (R(20, 1), R(20, 1, residual: false)),
             SeedPair: (R(20, 1), R(20, 1, seed: 2)),
             ProbeAndPrune: [R(20, 1), R(8, 1)],
-            ErrorsDeep: [R(20, 1), R(20, 1, seed: 2)],
+            ErrorsDeep: [R(20, 1), R(20, 1, seed: 2), R(20, 1, seed: 3), R(20, 1, seed: 4)],
             ErrorsWide: [R(8, 2), R(8, 2, seed: 2)]);
     }
 
@@ -91,13 +91,17 @@ public sealed class ReproducerTests : IDisposable
         Assert.Contains("Bag &lt;small&gt;", html);
         Assert.Contains("Model: ResNet-20 (width 1); data: fashion-mnist, 200 training images, 2 epochs; seed: 1.", html);
 
-        // ... and without block structure, the block claims did not hold (not "not run").
-        var flat = new FakeBackend { NoBlocks = true };
+        // ... and without block structure, the block claims did not hold (not "not run"); without a
+        // seed control the errors claim cannot be decided.
+        var flat = new FakeBackend { NoBlocks = true, NoControl = true };
         var none = new Reproducer(flat).Run(Options());
         foreach (string id in new[] { "depth-width", "less-data", "no-residual", "seeds", "first-component", "probes", "pruning" })
         {
             Assert.All(none.Findings.Where(f => f.SectionId == id), f => Assert.Equal(Verdict.NotHeldAtThisScale, f.Verdict));
         }
+        var errors = none.Findings.Single(f => f.SectionId == "errors");
+        Assert.Equal(Verdict.NotRun, errors.Verdict);
+        Assert.EndsWith("no control (a control half has fewer than 2 runs)", errors.Measured);
 
         // The JSON behind every figure and the findings are written beside the report.
         int figures = System.Text.RegularExpressions.Regex.Matches(html, "<figure id=").Count;
