@@ -5,7 +5,8 @@ The same CIFAR ResNet v1 as Repscope.Models.ResNet (3x3 stem, three stages of n 
 1x1 conv + BN projection at the start of stages 2 and 3, global average pool, linear), the same
 loop (random crop pad 4 + flip as two gathers, cross-entropy, SGD momentum 0.9, weight decay
 5e-4), batch 128, random data. Prints one JSON line per configuration.
-Usage: train_bench.py THREADS STEPS WARMUP depth:width:size:channels ...
+Usage: train_bench.py THREADS MIN_SECONDS WARMUP depth:width:size:channels ...
+(times whole steps after WARMUP warm-up steps until at least MIN_SECONDS have passed, at least 2 steps)
 """
 import json, sys, time
 import torch
@@ -65,7 +66,7 @@ def crop_flip(x, pad, g):
     return t.gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w)).contiguous()
 
 
-def bench(depth, width, size, ch, steps, warmup, batch=128):
+def bench(depth, width, size, ch, min_seconds, warmup, batch=128):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     model = ResNet(depth, width, 10, ch)
@@ -73,10 +74,12 @@ def bench(depth, width, size, ch, steps, warmup, batch=128):
     data = torch.randn(batch * 4, ch, size, size)
     labels = torch.randint(0, 10, (batch * 4,))
     model.train()
-    t0 = None
-    for i in range(warmup + steps):
+    t0, i, steps = None, 0, 0
+    while True:
         if i == warmup:
             t0 = time.perf_counter()
+        if t0 is not None and steps >= 2 and time.perf_counter() - t0 >= min_seconds:
+            break
         k = (i % 4) * batch
         x = crop_flip(data[k:k + batch], 4, g)
         loss = F.cross_entropy(model(x), labels[k:k + batch])
@@ -84,16 +87,19 @@ def bench(depth, width, size, ch, steps, warmup, batch=128):
         loss.backward()
         opt.step()
         loss.item()
+        if i >= warmup:
+            steps += 1
+        i += 1
     dt = time.perf_counter() - t0
     return steps * batch / dt
 
 
 if __name__ == "__main__":
-    threads, steps, warmup = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    threads, min_seconds, warmup = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     for spec in sys.argv[4:]:
         d, w, s, c = spec.split(":")
-        ips = bench(int(d), float(w), int(s), int(c), steps, warmup)
+        ips = bench(int(d), float(w), int(s), int(c), min_seconds, warmup)
         print(json.dumps({"impl": "pytorch", "version": torch.__version__, "depth": int(d), "width": float(w),
                           "size": int(s), "channels": int(c), "threads": threads, "batch": 128,
                           "imagesPerSecond": round(ips, 1)}), flush=True)

@@ -77,7 +77,8 @@ public sealed class ClassDiffCommand : Command<ClassDiffCommand.Settings>
         return m;
     }
 
-    /// <summary>The JSON shape fixed by issue 5 (snake_case), plus the test's df and why a test is undefined.</summary>
+    /// <summary>The JSON shape fixed by issue 5 (snake_case), plus the test's df, why a test is undefined
+    /// ("undefined") and the caveat of a p = 0 from zero variance in both groups ("note").</summary>
     internal sealed record ClassDiffJson(
         [property: JsonPropertyName("test")] TTestKind Test,
         [property: JsonPropertyName("alpha")] double Alpha,
@@ -86,7 +87,7 @@ public sealed class ClassDiffCommand : Command<ClassDiffCommand.Settings>
         [property: JsonPropertyName("classes")] IReadOnlyList<ClassJson> Classes)
     {
         public static ClassDiffJson From(ClassDiffResult r) => new(r.Test, r.Alpha, "holm-sidak", r.Tested,
-            r.Classes.Select(c => new ClassJson(c.Class, c.MeanA, c.MeanB, c.Difference, c.T, c.Df, c.P, c.PAdjusted, c.Significant, c.Undefined)).ToList());
+            r.Classes.Select(c => new ClassJson(c.Class, c.MeanA, c.MeanB, c.Difference, c.T, c.Df, c.P, c.PAdjusted, c.Significant, c.Undefined, c.Note)).ToList());
     }
 
     internal sealed record ClassJson(
@@ -99,5 +100,6 @@ public sealed class ClassDiffCommand : Command<ClassDiffCommand.Settings>
         [property: JsonPropertyName("p")] double P,
         [property: JsonPropertyName("p_adjusted")] double PAdjusted,
         [property: JsonPropertyName("significant")] bool Significant,
-        [property: JsonPropertyName("undefined")] string? Undefined);
+        [property: JsonPropertyName("undefined")] string? Undefined,
+        [property: JsonPropertyName("note")] string? Note);
 }

@@ -106,7 +106,13 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
                           (result.Tested < result.Classes.Count ? $"; {result.Classes.Count - result.Tested} undefined, left out" : ""));
         foreach (var c in result.ByDifference().Where(c => c.Significant))
         {
-            Console.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}");
+            Console.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}" +
+                              (c.Note is null ? "" : " (zero variance in both groups: every run has the same accuracy)"));
+        }
+        int fragile = result.Classes.Count(c => c.Note is not null);
+        if (fragile > 0)
+        {
+            Cli.Warn($"{what}: {fragile} with zero variance in both groups and different means (p = 0 as scipy; with few runs this can be chance)");
         }
     }
 }

@@ -64,11 +64,22 @@ public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
             Subtitle = result.Description,
         });
 
-        int undefined = result.Matrix.Values.Cast<double>().Count(double.IsNaN);
         Console.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
-        if (undefined > 0) { Console.WriteLine($"{undefined} undefined entries (constant layers), written as null"); }
+        foreach (string layer in ConstantLayers(result.Matrix, s.A, s.B ?? s.A))
+        {
+            Cli.Warn($"{layer} is constant (zero variance): its CKA values are undefined (null in cka.json, grey in cka.png)");
+        }
         Console.WriteLine($"wrote {json}");
         Console.WriteLine($"wrote {png}");
         return 0;
+    }
+
+    /// <summary>Layers whose whole row or column is undefined, named with their file.</summary>
+    private static IEnumerable<string> ConstantLayers(CkaMatrix m, string rowFile, string columnFile)
+    {
+        int rows = m.Rows.Count, cols = m.Columns.Count;
+        var names = Enumerable.Range(0, rows).Where(i => Enumerable.Range(0, cols).All(j => double.IsNaN(m[i, j]))).Select(i => $"{rowFile}: layer '{m.Rows[i]}'");
+        var columnNames = Enumerable.Range(0, cols).Where(j => Enumerable.Range(0, rows).All(i => double.IsNaN(m[i, j]))).Select(j => $"{columnFile}: layer '{m.Columns[j]}'");
+        return names.Concat(columnNames).Distinct();
     }
 }

@@ -23,10 +23,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--data <NAME[:PATH]>"), Description("fashion-mnist, fashion-mnist-small (the copy shipped in data/), mnist, cifar10, cifar100, folder:PATH"), DefaultValue("fashion-mnist")]
         public string Data { get; init; } = "fashion-mnist";
 
-        [CommandOption("--train-fraction <F>"), Description("Train on this fraction of the training split (stratified, seeded)")]
+        [CommandOption("--train-fraction <F>"), Description("Train on this fraction of the training split (stratified, seeded); 1 = all")]
         public double? TrainFraction { get; init; }
 
-        [CommandOption("--train-examples <N>"), Description("Train on this many examples (stratified, seeded)")]
+        [CommandOption("--train-examples <N>"), Description("Train on this many examples (stratified, seeded); without this or --train-fraction: at most 8000")]
         public long? TrainExamples { get; init; }
 
         [CommandOption("--test-examples <N>"), Description("Evaluate on this many test examples (stratified, the same for every run); default all")]
@@ -84,6 +84,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Data = new DataSpec
             {
                 Name = name, Path = path, TrainFraction = s.TrainFraction, TrainExamples = s.TrainExamples,
+                TrainExamplesCap = TrainOptions.DefaultTrainExamples,
                 TestExamples = s.TestExamples, ImageSize = s.ImageSize, Cifar100Labels = s.Cifar100Labels, Seed = s.Seed,
             },
             Epochs = s.Epochs, BatchSize = s.BatchSize, Lr = s.Lr, WeightDecay = s.WeightDecay, Momentum = s.Momentum,

@@ -36,7 +36,8 @@ public static class DataSets
         }
         var norm = trainRaw.Statistics();
         long available = trainRaw.Count;
-        long count = spec.TrainExamples ?? (spec.TrainFraction is { } f ? Math.Max(1, (long)Math.Round(f * available)) : available);
+        long count = spec.TrainExamples ?? (spec.TrainFraction is { } f ? Math.Max(1, (long)Math.Round(f * available))
+                                           : Math.Min(spec.TrainExamplesCap ?? available, available));
         if (count > available) { throw new RepscopeException($"--train-examples {count}: the {name} training split ({SourceText(source)}) has only {available} examples"); }
         if (count < available) { trainRaw = trainRaw.Select(Subsets.Stratified(trainRaw.Labels, classes, count, spec.Seed)); }
         var train = new ImageDataset(name, trainRaw, classes, classNames, norm);

@@ -28,6 +28,9 @@ public sealed record DataSpec
     public double? TrainFraction { get; init; }
     /// <summary>Number of training examples (stratified, seeded); overrides nothing: give at most one of the two.</summary>
     public long? TrainExamples { get; init; }
+    /// <summary>When neither <see cref="TrainFraction"/> nor <see cref="TrainExamples"/> is given: at most this many
+    /// training examples (stratified, seeded), all of them when the split is smaller. Null = no cap.</summary>
+    public long? TrainExamplesCap { get; init; }
     /// <summary>Evaluate on this many test examples (stratified, fixed seed, the same for every run); null = all.</summary>
     public long? TestExamples { get; init; }
     /// <summary>Seed of the training subset.</summary>

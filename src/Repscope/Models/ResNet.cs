@@ -36,11 +36,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
     private ResNet(int depth, double width, bool residual, int classes, int inChannels) : base(nameof(ResNet))
     {
-        if (depth < 8 || (depth - 2) % 6 != 0)
-        {
-            throw new RepscopeException($"depth {depth} is not 6n+2 with n >= 1 (use 8, 14, 20, 26, 32, 38, 44, 56, 62, 110, ...)");
-        }
-        if (!(width > 0) || double.IsInfinity(width)) { throw new RepscopeException($"width must be a positive number, got {width}"); }
+        CheckDepthAndWidth(depth, width);
         if (classes < 2) { throw new RepscopeException($"need at least 2 classes, got {classes}"); }
         if (inChannels < 1) { throw new RepscopeException($"need at least 1 input channel, got {inChannels}"); }
         Depth = depth;
@@ -58,6 +54,16 @@ public sealed class ResNet : Module<Tensor, Tensor>
         pool = AdaptiveAvgPool2d(1);
         fc = Linear(StageChannels[2], classes);
         RegisterComponents();
+    }
+
+    /// <summary>Throws a RepscopeException unless depth is 6n+2 (n >= 1) and width is a positive number.</summary>
+    public static void CheckDepthAndWidth(int depth, double width)
+    {
+        if (depth < 8 || (depth - 2) % 6 != 0)
+        {
+            throw new RepscopeException($"depth {depth} is not 6n+2 with n >= 1 (use 8, 14, 20, 26, 32, 38, 44, 56, 62, 110, ...)");
+        }
+        if (!(width > 0) || double.IsInfinity(width)) { throw new RepscopeException($"width must be a positive number, got {width}"); }
     }
 
     /// <summary>ResNet-<paramref name="depth"/> at width multiplier <paramref name="width"/>, with or without residual connections.</summary>

@@ -118,6 +118,7 @@ public static class Plots
             plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
             int longest = categories.Max(c => c.Length);
             plot.Axes.Bottom.MinimumSize = (float)(Math.Min(longest, 40) * 8 * Math.Sin(Math.PI / 4) + 45);
+            plot.Axes.Right.MinimumSize = (float)(Math.Min(longest, 40) * 8 * Math.Cos(Math.PI / 4) + 10); // the last label runs right
         }
         plot.HideGrid();
         plot.Axes.Margins(horizontal: 0.02, vertical: 0.1);

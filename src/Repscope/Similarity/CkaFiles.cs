@@ -71,6 +71,7 @@ public static class CkaFiles
     public static CkaHeatmapResult Heatmap(CkaHeatmapRequest r, IProgressReporter? progress = null)
     {
         progress ??= ProgressReporter.None;
+        NativeHeap.ReturnLargeBlocksToTheSystem();
         if (r.Estimator == HsicEstimator.Unbiased && r.BatchSize < 4)
         {
             throw new RepscopeException($"--batch-size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {r.BatchSize}");
@@ -214,5 +215,26 @@ public static class CkaFiles
         {
             throw new RepscopeException($"{yName} has {y.shape[0]} examples (rows) but {xName} has {x.shape[0]}; CKA needs the same examples in the same order");
         }
+    }
+}
+
+/// <summary>
+/// glibc raises its mmap threshold each time a large block is freed, after which blocks of several
+/// MB (libtorch temporaries) come from the heap and the freed space is kept: the process grows by
+/// ~100 MB over a long minibatch loop. Fixing the threshold at 1 MB returns large blocks at once.
+/// </summary>
+internal static partial class NativeHeap
+{
+    private const int MmapThreshold = -3; // M_MMAP_THRESHOLD in malloc.h
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int MallOpt(int parameter, int value);
+
+    public static void ReturnLargeBlocksToTheSystem()
+    {
+        if (!OperatingSystem.IsLinux()) { return; }
+        try { MallOpt(MmapThreshold, 1 << 20); }
+        catch (EntryPointNotFoundException) { } // not glibc (e.g. musl): nothing to tune
+        catch (DllNotFoundException) { }
     }
 }

@@ -21,7 +21,7 @@ public static class Gram
         Tensor m = t.dim() == 2 ? t.alias() : t.reshape(n, -1);
         if (m.shape[1] == 0) { throw new RepscopeException($"{name}: no features (shape has a zero dimension)"); }
         if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
-        if (m.dtype is ScalarType.Float32 or ScalarType.Float64 && !torch.isfinite(m).all().item<bool>())
+        if (!torch.isfinite(m).all().item<bool>())
         {
             throw new RepscopeException($"{name}: contains NaN or infinite values");
         }

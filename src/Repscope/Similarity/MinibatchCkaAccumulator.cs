@@ -180,32 +180,82 @@ public sealed class MinibatchCkaAccumulator
 
     /// <summary>
     /// [layers, b*b] float64: each layer's U-centred Gram, flattened; a zero row for a layer that is
-    /// constant in this batch. The hot loop: per layer one pass for the column means, one for the
-    /// centred copy, the Gram product, then O(b^2) work; no separate passes over the activations
-    /// for the checks (non-finite values show up in the Gram, constancy in its trace).
+    /// constant in this batch. Per layer: one pass for the column means, one for the centred copy,
+    /// the Gram product. Everything O(b^2) after that (checks, U-centring) runs once for all layers
+    /// on a [layers, b, b] stack, so a batch costs a handful of tensor operations, not a handful
+    /// per layer (each one a parallel region: that matters on a busy machine). No separate passes
+    /// over the activations for the checks: non-finite values show up in the Gram, constancy in its trace.
     /// </summary>
     private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names)
     {
         long b = batch[0].shape[0];
-        var g = torch.zeros(batch.Count, b * b, dtype: ScalarType.Float64);
-        for (int i = 0; i < batch.Count; i++)
+        int layers = batch.Count;
+        var k = torch.empty(layers, b, b, dtype: ScalarType.Float64);
+        var meanSquares = new double[layers];
+        var types = new ScalarType[layers];
+        var keep = new double[layers];
+        // One scratch buffer per precision for the centred copies, reused by every layer of the
+        // batch: no per-layer allocation of b x p (which would also let the C allocator's heap grow).
+        long widest = batch.Max(t => t.dim() == 0 ? 1 : t.numel() / Math.Max(b, 1));
+        var scratch = new Dictionary<ScalarType, Tensor>();
+        try
         {
-            using var scope = torch.NewDisposeScope();
-            var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
-            if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
-            var mean = m.mean([0L], keepdim: true);
-            var c = m - mean;
-            var gram = c.mm(c.t()).to_type(ScalarType.Float64);
-            double trace = gram.trace().item<double>();
-            if (!double.IsFinite(trace) || !torch.isfinite(gram).all().item<bool>())
+            for (int i = 0; i < layers; i++)
             {
-                throw new RepscopeException($"layer '{names[i]}': contains NaN or infinite values (or values too large for {(m.dtype == ScalarType.Float32 ? "float32" : "float64")} products)");
+                using var scope = torch.NewDisposeScope();
+                var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
+                if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
+                types[i] = m.dtype;
+                var mean = m.mean([0L], keepdim: true);
+                if (!scratch.TryGetValue(m.dtype, out var buffer))
+                {
+                    buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
+                    scratch[m.dtype] = buffer;
+                }
+                var c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m).sub_(mean);
+                meanSquares[i] = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+                keep[i] = 1.0;
+                if (Kernel == KernelKind.Linear) { k[i].copy_(c.mm(c.t())); }
+                else
+                {
+                    var gram = c.mm(c.t());
+                    CheckFinite(gram, names[i], m.dtype);
+                    if (IsConstantBatch(gram.trace().to_type(ScalarType.Float64).item<double>(), meanSquares[i], b, m.dtype)) { keep[i] = 0.0; k[i].zero_(); }
+                    else { k[i].copy_(Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'")); }
+                }
             }
-            if (IsConstantBatch(trace, mean, b, m.dtype)) { continue; }
-            var k = Kernel == KernelKind.Linear ? gram : Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'");
-            g[i].copy_(Hsic.UCentreInPlace(k).flatten());
         }
-        return g;
+        finally
+        {
+            foreach (var buffer in scratch.Values) { buffer.Dispose(); }
+        }
+        if (!torch.isfinite(k).all().item<bool>())
+        {
+            for (int i = 0; i < layers; i++) { CheckFinite(k[i], names[i], types[i]); }
+        }
+        var diagonal = k.diagonal(0, 1, 2);
+        if (Kernel == KernelKind.Linear)
+        {
+            double[] traces = diagonal.sum(-1).data<double>().ToArray();
+            for (int i = 0; i < layers; i++) { keep[i] = IsConstantBatch(traces[i], meanSquares[i], b, types[i]) ? 0.0 : 1.0; }
+        }
+        // U-centring of every layer at once (see Hsic.UCentreInPlace).
+        diagonal.zero_();
+        var r = k.sum(-1);                                   // [layers, b]
+        var total = r.sum(-1);                               // [layers]
+        var rs = r / (b - 2.0);
+        k.sub_(rs.unsqueeze(2)).sub_(rs.unsqueeze(1)).add_((total / ((b - 1.0) * (b - 2.0))).view(layers, 1, 1));
+        diagonal.zero_();
+        k.mul_(torch.tensor(keep, dtype: ScalarType.Float64).view(layers, 1, 1));
+        return k.view(layers, b * b);
+    }
+
+    private static void CheckFinite(Tensor gram, string name, ScalarType type)
+    {
+        if (!torch.isfinite(gram).all().item<bool>())
+        {
+            throw new RepscopeException($"layer '{name}': contains NaN or infinite values (or values too large for {(type == ScalarType.Float32 ? "float32" : "float64")} products)");
+        }
     }
 
     /// <summary>
@@ -213,10 +263,9 @@ public sealed class MinibatchCkaAccumulator
     /// ||X - mean||^2 &lt;= (b eps)^2 ||X||^2, with ||X||^2 = ||X - mean||^2 + b ||mean||^2.
     /// Variation below that is below the resolution of the number format.
     /// </summary>
-    private static bool IsConstantBatch(double centredSquares, Tensor mean, long b, ScalarType type)
+    private static bool IsConstantBatch(double centredSquares, double meanSquares, long b, ScalarType type)
     {
         double eps = type == ScalarType.Float64 ? 2.220446049250313e-16 : 1.1920929e-7;
-        double meanSquares = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
         double tolerance = b * eps;
         return centredSquares <= tolerance * tolerance * (centredSquares + meanSquares);
     }

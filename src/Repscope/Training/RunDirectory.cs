@@ -75,6 +75,24 @@ public sealed class RunDirectory
         }
     }
 
+    /// <summary>Every run under <paramref name="root"/> (folders holding run.json, at any depth, not inside a run), sorted by path.</summary>
+    public static IReadOnlyList<RunStatus> FindAll(string root)
+    {
+        string dir = System.IO.Path.GetFullPath(root);
+        if (!Directory.Exists(dir)) { throw new RepscopeException($"{dir}: folder not found"); }
+        var found = new List<RunStatus>();
+        void Walk(string d)
+        {
+            if (File.Exists(System.IO.Path.Combine(d, RunFile))) { found.Add(Inspect(d)); return; }
+            IEnumerable<string> subs;
+            try { subs = Directory.EnumerateDirectories(d).Order(StringComparer.Ordinal).ToList(); }
+            catch (UnauthorizedAccessException) { return; }
+            foreach (string s in subs) { Walk(s); }
+        }
+        Walk(dir);
+        return found;
+    }
+
     /// <summary>Reads and checks run.json (finished or not).</summary>
     public static RunInfo ReadInfo(string dir)
     {
@@ -140,6 +158,7 @@ public sealed class RunDirectory
             Path = string.IsNullOrEmpty(c.DataPath) ? null : c.DataPath,
             TrainFraction = c.RequestedTrainFraction,
             TrainExamples = c.RequestedTrainExamples,
+            TrainExamplesCap = c.TrainExamplesCap,
             TestExamples = c.TestExamples,
             Seed = c.Seed,
             ImageSize = c.ImageSize,

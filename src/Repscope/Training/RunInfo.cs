@@ -45,6 +45,8 @@ public sealed record RunConfig
     /// <summary>What the user asked for: --train-fraction / --train-examples (null when not given).</summary>
     public double? RequestedTrainFraction { get; init; }
     public long? RequestedTrainExamples { get; init; }
+    /// <summary>The default cap on the training-set size applied when neither was given (null: none).</summary>
+    public long? TrainExamplesCap { get; init; }
     /// <summary>--test-examples (null: the whole test split).</summary>
     public long? TestExamples { get; init; }
     public int ImageSize { get; init; } = 32;

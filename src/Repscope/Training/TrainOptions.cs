@@ -6,7 +6,10 @@ namespace Repscope.Training;
 /// batch 128, cosine decay, weight decay, crop + flip) sized to finish in minutes on 2 cores.</summary>
 public sealed record TrainOptions
 {
-    public const int DefaultEpochs = 10;
+    public const int DefaultEpochs = 5;
+    /// <summary>The command's cap on the training-set size when neither --train-examples nor --train-fraction is given: the
+    /// size of the shipped split, so a default run is the same whether or not the full Fashion-MNIST is installed, and takes minutes.</summary>
+    public const long DefaultTrainExamples = 8000;
     public const double DefaultLr = 0.1;
     public const double DefaultWeightDecay = 5e-4;
 
@@ -23,7 +26,7 @@ public sealed record TrainOptions
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
     public int Seed { get; init; } = 1;
-    /// <summary>CPU threads for libtorch; 0 = one per core. Results are bit-identical only for the same thread count.</summary>
+    /// <summary>CPU threads for libtorch; 0 = one per core (on --resume: the run's own count). Results are bit-identical only for the same thread count.</summary>
     public int Threads { get; init; }
     /// <summary>The run directory.</summary>
     public string Out { get; init; } = "";
@@ -32,6 +35,7 @@ public sealed record TrainOptions
 
     public void Validate()
     {
+        Models.ResNet.CheckDepthAndWidth(Depth, Width);
         if (string.IsNullOrWhiteSpace(Out)) { throw new RepscopeException("--out RUN is required"); }
         if (Epochs < 1) { throw new RepscopeException($"--epochs must be at least 1, got {Epochs}"); }
         if (BatchSize < 2) { throw new RepscopeException($"--batch-size must be at least 2 (batch norm), got {BatchSize}"); }

@@ -49,7 +49,9 @@ public static class Trainer
         }
         if (previous is null) { options.Validate(); }
 
-        int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        // A resumed run keeps its thread count unless told otherwise: results are bit-identical only for the same count.
+        int threads = options.Threads > 0 ? options.Threads
+                    : previous is { Provenance.Threads: > 0 } ? previous.Provenance.Threads : Environment.ProcessorCount;
         torch.set_num_threads(threads);
         // TorchSharp 0.107 does not implement torch.use_deterministic_algorithms (marked 'not implemented');
         // the CPU kernels a ResNet uses are deterministic for a fixed thread count, which the tests check.
@@ -101,15 +103,16 @@ public static class Trainer
         long n = data.Train.Count;
         long stepsPerEpoch = StepsPerEpoch(n, config.BatchSize);
         long totalSteps = stepsPerEpoch * config.Epochs;
-        double recentRate = 0;
         for (int epoch = state.EpochsDone; epoch < config.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
-            var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, progress,
-                                             (config.Epochs - epoch - 1) * n, ref recentRate, cancel);
+            using var task = progress.Start($"epoch {epoch + 1}/{config.Epochs}", n);
+            var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, task,
+                                             (config.Epochs - epoch - 1) * n, cancel);
             double trainTime = clock.Elapsed.TotalSeconds;
             last = Evaluate(model, data.Test, withPredictions: epoch == config.Epochs - 1);
             double seconds = clock.Elapsed.TotalSeconds;
+            task.Complete($"train loss {loss:F3}, acc {100 * acc:F1}%; test loss {last.Loss:F3}, acc {100 * last.Accuracy:F2}%; {n / trainTime:F0} img/s");
             trainSeconds += seconds;
             epochs.Add(new EpochMetrics
             {
@@ -141,7 +144,7 @@ public static class Trainer
 
     private static (double Loss, double Accuracy, double Lr) TrainEpoch(
         ResNet model, Sgd sgd, ImageDataset train, RunConfig config, int epoch, long stepsPerEpoch, long totalSteps,
-        IProgressReporter progress, long imagesAfterThisEpoch, ref double recentRate, CancellationToken cancel)
+        IProgressTask task, long imagesAfterThisEpoch, CancellationToken cancel)
     {
         model.train();
         var generator = new Generator(EpochSeed(config.Seed, epoch));
@@ -152,7 +155,6 @@ public static class Trainer
         long correct = 0, seen = 0;
         double lr = config.Lr;
         var clock = Stopwatch.StartNew();
-        using var task = progress.Start($"epoch {epoch + 1}/{config.Epochs}", n);
         for (long step = 0; step < stepsPerEpoch; step++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -163,24 +165,31 @@ public static class Trainer
             var x = train.Images.index_select(0, idx);
             var y = labels.index_select(0, idx);
             if (config.Augment) { x = Augmentation.CropAndFlip(x, config.CropPadding, config.Flip, generator); }
-            var logits = model.call(x);
-            var loss = nn.functional.cross_entropy(logits, y);
-            sgd.ZeroGrad();
-            loss.backward();
             lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps);
-            sgd.Step(lr);
+            var (batchLoss, batchCorrect) = Step(model, sgd, x, y, lr);
             long b = end - start;
-            lossSum += loss.item<float>() * b;
-            correct += logits.argmax(1).eq(y).sum().item<long>();
+            lossSum += batchLoss * b;
+            correct += batchCorrect;
             seen += b;
             double rate = seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-            recentRate = rate;
             double left = (n - seen + imagesAfterThisEpoch) / rate;
             task.Advance(b, $"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {rate:F0} img/s, ~{ProgressText.Duration(TimeSpan.FromSeconds(left))} left in all");
         }
         labels.Dispose();
-        task.Complete($"loss {lossSum / seen:F3}, acc {100.0 * correct / seen:F1}%, {recentRate:F0} img/s");
         return (lossSum / seen, (double)correct / seen, lr);
+    }
+
+    /// <summary>One optimizer step on a batch (model in train mode): cross-entropy, backward, SGD. Returns the batch's
+    /// mean loss and number of correct predictions. The training loop and the throughput benchmark both use it.</summary>
+    public static (double Loss, long Correct) Step(ResNet model, Sgd sgd, Tensor x, Tensor y, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var logits = model.call(x);
+        var loss = nn.functional.cross_entropy(logits, y);
+        sgd.ZeroGrad();
+        loss.backward();
+        sgd.Step(lr);
+        return (loss.item<float>(), logits.argmax(1).eq(y).sum().item<long>());
     }
 
     /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="data"/> in eval mode.</summary>
@@ -244,6 +253,7 @@ public static class Trainer
         TrainSplitSize = data.TrainAvailable,
         RequestedTrainFraction = o.Data.TrainFraction,
         RequestedTrainExamples = o.Data.TrainExamples,
+        TrainExamplesCap = o.Data.TrainFraction is null && o.Data.TrainExamples is null ? o.Data.TrainExamplesCap : null,
         TestExamples = o.Data.TestExamples,
         ImageSize = o.Data.ImageSize,
         Cifar100Labels = o.Data.Cifar100Labels == Cifar100Labels.Coarse ? "coarse" : "fine",

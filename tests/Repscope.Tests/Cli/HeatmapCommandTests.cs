@@ -49,6 +49,7 @@ public sealed class HeatmapCommandTests : IDisposable
         var o = CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "32");
         Assert.Equal(0, o.ExitCode);
         Assert.Contains("done", o.Err);
+        Assert.Contains("a.npz: layer 'dead' is constant", o.Err);
         var (rows, cols, values) = ReadJson(Path.Combine(outDir, "cka.json"));
         Assert.Equal(["conv1", "block1", "block2", "dead"], rows);
         Assert.Equal(rows, cols);

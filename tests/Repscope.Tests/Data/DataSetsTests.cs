@@ -68,6 +68,12 @@ public class DataSetsTests
         Assert.Equal(20, d.Train.Count);
         Assert.Equal(8, d.Test.Count);
         Assert.All(d.Test.ClassCounts().Take(4), c => Assert.Equal(2, c));
+        using (var capped = DataSets.Load(new DataSpec { Name = DataName.Mnist, Path = dir.Path, TrainExamplesCap = 12 }))
+        using (var uncapped = DataSets.Load(new DataSpec { Name = DataName.Mnist, Path = dir.Path, TrainExamplesCap = 8000 }))
+        {
+            Assert.Equal(12, capped.Train.Count);
+            Assert.Equal(40, uncapped.Train.Count);
+        }
         var e = Assert.Throws<RepscopeException>(() => DataSets.Load(new DataSpec { Name = DataName.Mnist, Path = dir.Path, TrainExamples = 41 }));
         Assert.Contains("has only 40 examples", e.Message);
         e = Assert.Throws<RepscopeException>(() => DataSets.Load(new DataSpec { Name = DataName.Mnist, Path = dir.Path, TrainExamples = 4, TrainFraction = 0.5 }));

@@ -140,6 +140,22 @@ public class MinibatchCkaTests
     }
 
     [Fact]
+    public void LayerConstantInOneBatchOnlyStaysDefined()
+    {
+        // Rows 0..19 of x are identical (a dead unit pattern in the first batch only): that batch
+        // contributes zero HSIC, the others count as usual (paper Eq. 3 with equal weights).
+        var x = Randn(70, 60, 5) + 4.0;
+        x.narrow(0, 0, 20).copy_(x[0].unsqueeze(0).expand(20, 5));
+        var y = Related(x, 70, 4);
+        Assert.Equal(ReferenceMinibatch(x, y, 20), Cka.Minibatch(x, y, 20), 9);
+        Assert.Equal(ReferenceMinibatch(x, y, 20), Cka.Minibatch(x.to_type(ScalarType.Float32), y.to_type(ScalarType.Float32), 20), 6);
+        // Small but real variation (1e-3 of the mean, far above float32 resolution) is not "constant".
+        var tiny = torch.full(40, 3, 10.0, dtype: ScalarType.Float64) + 0.01 * Randn(71, 40, 3);
+        double v = Cka.Minibatch(tiny.to_type(ScalarType.Float32), Related(tiny, 71, 2).to_type(ScalarType.Float32), 20);
+        Assert.True(Math.Abs(v - Cka.Minibatch(tiny, Related(tiny, 71, 2), 20)) < 1e-4, $"{v}");
+    }
+
+    [Fact]
     public void BadInputsFailWithAClearMessage()
     {
         var x = Randn(60, 20, 3);

@@ -100,12 +100,15 @@ public class ClassDiffTests(ITestOutputHelper output)
         Assert.Equal(double.PositiveInfinity, r.T);
         Assert.Equal(0, r.P);
         Assert.Null(r.Undefined);
+        Assert.Equal(TTest.ZeroVarianceDifferentMeans, r.Note);
         var w = TTest.Welch(new[] { 0.8, 0.8 }, new[] { 0.9, 0.9, 0.9 });
         Assert.Equal(double.NegativeInfinity, w.T);
         Assert.Equal(0, w.P);
         var cd = ClassDiff.Compare(new double[,] { { 1, 0.5 }, { 1, 0.6 } }, new double[,] { { 0.9, 0.5 }, { 0.9, 0.6 } });
         Assert.True(cd.Classes[0].Significant);
         Assert.Equal(0, cd.Classes[0].PAdjusted);
+        Assert.NotNull(cd.Classes[0].Note);
+        Assert.Null(cd.Classes[1].Note);
     }
 
     [Fact]

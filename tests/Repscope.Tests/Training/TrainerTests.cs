@@ -95,7 +95,7 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         Assert.Equal(RunState.Partial, RunDirectory.Inspect(crashed).State);
         Assert.Contains("--resume", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed))).Message);
 
-        var resumed = Trainer.Train(new TrainOptions { Out = crashed, Resume = true, Threads = 1 });
+        var resumed = Trainer.Train(new TrainOptions { Out = crashed, Resume = true });   // keeps the run's 1 thread
         Assert.Equal(RunInfo.StateFinished, resumed.State);
         Assert.Equal(1, resumed.Provenance.Resumes);
         Assert.Equal(reference.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)),

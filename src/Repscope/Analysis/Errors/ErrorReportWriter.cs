@@ -98,8 +98,8 @@ public static class ErrorReportWriter
             new[] { new Series("examples", Jitter(accX, e.SeedsX), Jitter(accY, e.SeedsY)) { Opacity = 0.25, MarkerSize = 4 } });
         var panels = new[]
         {
-            Panel($"{r.A.Name} vs {r.B.Name}, all runs", r.A.Name, r.B.Name, r.AgainstB, r.PerExampleA, r.PerExampleB),
-            Panel($"{r.A.Name} vs {r.B.Name}, {r.AgainstBMatched.SeedsX} runs each", r.A.Name, r.B.Name, r.AgainstBMatched, r.PerExampleAMatched, r.PerExampleBMatched),
+            Panel($"{r.A.Name} vs {r.B.Name}, all runs", Label(r.A), Label(r.B), r.AgainstB, r.PerExampleA, r.PerExampleB),
+            Panel($"{r.A.Name} vs {r.B.Name}, {r.AgainstBMatched.SeedsX} runs each", Label(r.A), Label(r.B), r.AgainstBMatched, r.PerExampleAMatched, r.PerExampleBMatched),
             Panel($"control: {r.ControlSource}", "half 1", "half 2", r.Control, r.PerExampleControlFirst, r.PerExampleControlSecond),
         };
         Plots.ScatterPanels(path,
@@ -120,13 +120,16 @@ public static class ErrorReportWriter
         double[] se = sorted.Select(c => double.IsFinite(c.T) && c.T != 0 ? Math.Abs(c.Difference / c.T) : 0).ToArray();
         string subset = shown.Count < defined.Count ? $", the {shown.Count} largest |difference| of {defined.Count}" : "";
         Plots.Bars(path,
-            $"Per-{what} accuracy difference {r.A.Name} - {r.B.Name} ({r.A.Runs.Count} vs {r.B.Runs.Count} runs{subset})",
+            $"Per-{what} accuracy difference {Label(r.A)} - {Label(r.B)} ({r.A.Runs.Count} vs {r.B.Runs.Count} runs{subset})",
             $"{what} ({(result.Test == TTestKind.Welch ? "Welch" : "Student")} t-test over runs; Holm-Sidak over {result.Tested} {what}es)",
             $"mean accuracy {r.A.Name} - {r.B.Name} (error bar: standard error)",
             sorted.Select(c => c.Name).ToList(),
             new[] { new BarSeries($"{r.A.Name} - {r.B.Name}", sorted.Select(c => c.Difference).ToArray(), se, sorted.Select(c => c.Significant).ToArray()) },
             new PlotOptions { Width = Math.Clamp(300 + 40 * sorted.Count, 900, 2700), Height = 650, HighlightLabel = $"significant (adjusted p <= {result.Alpha.ToString(Inv)})" });
     }
+
+    /// <summary>"A (ResNet-20 (width 1))" when every run of the group has the same architecture, else "A".</summary>
+    private static string Label(RunGroup g) => g.Architectures.Count == 1 ? $"{g.Name} ({g.Architectures[0]})" : g.Name;
 
     private static string Num(double v) =>
         double.IsNaN(v) ? "" : double.IsPositiveInfinity(v) ? "inf" : double.IsNegativeInfinity(v) ? "-inf" : v.ToString("R", Inv);

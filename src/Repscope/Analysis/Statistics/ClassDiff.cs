@@ -5,11 +5,12 @@ namespace Repscope.Analysis.Statistics;
 /// each group over its runs, the difference A - B, the two-sided t-test over runs and the
 /// Holm-Sidak adjusted p-value. Undefined tests (a class without test examples; zero variance in
 /// both groups with equal means) have NaN t / p / adjusted p, <see cref="Significant"/> false,
-/// <see cref="Undefined"/> saying why, and are left out of the correction.
+/// <see cref="Undefined"/> saying why, and are left out of the correction. <see cref="Note"/>
+/// flags a defined but fragile result (zero variance in both groups, different means: p = 0).
 /// </summary>
 public sealed record ClassDifference(
     int Class, string Name, double MeanA, double MeanB, double Difference, double T, double Df, double P,
-    double PAdjusted, bool Significant, string? Undefined);
+    double PAdjusted, bool Significant, string? Undefined, string? Note = null);
 
 /// <summary>All classes, in class order, with how many entered the correction.</summary>
 public sealed record ClassDiffResult(TTestKind Test, double Alpha, int Tested, int SignificantCount, IReadOnlyList<ClassDifference> Classes)
@@ -83,7 +84,7 @@ public static class ClassDiff
             var t = tests[j];
             classes[j] = t is null
                 ? new ClassDifference(j, name, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, false, undefined[j])
-                : new ClassDifference(j, name, t.MeanA, t.MeanB, t.Difference, t.T, t.Df, t.P, adjusted[j], significant[j], t.Undefined);
+                : new ClassDifference(j, name, t.MeanA, t.MeanB, t.Difference, t.T, t.Df, t.P, adjusted[j], significant[j], t.Undefined, t.Note);
         }
         return new ClassDiffResult(test, alpha, defined.Length, significant.Count(s => s), classes);
     }

@@ -15,6 +15,8 @@ public sealed record TTestResult(
 {
     public double Difference => MeanA - MeanB;
     public bool IsDefined => Undefined is null;
+    /// <summary>A caveat on a defined result (both groups constant with different means).</summary>
+    public string? Note { get; init; }
 }
 
 /// <summary>
@@ -24,6 +26,8 @@ public sealed record TTestResult(
 public static class TTest
 {
     public const string ZeroVarianceEqualMeans = "zero variance in both groups and equal means: t = 0/0";
+    public const string ZeroVarianceDifferentMeans =
+        "zero variance in both groups and different means: t infinite, p = 0 (as scipy); with few runs per group, identical values can be chance";
 
     /// <summary>Student's two-sample t-test with pooled variance, df = nA + nB - 2.</summary>
     public static TTestResult Student(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => Independent(a, b, TTestKind.Student);
@@ -67,7 +71,7 @@ public static class TTest
             }
             // Constant groups with different means: the difference is certain (scipy: t = +/-inf, p = 0).
             return new TTestResult(kind, na, nb, meanA, meanB, varA, varB, diff > 0 ? double.PositiveInfinity : double.NegativeInfinity,
-                                   kind == TTestKind.Student ? df : double.NaN, 0, null);
+                                   kind == TTestKind.Student ? df : double.NaN, 0, null) { Note = ZeroVarianceDifferentMeans };
         }
         double t = diff / denominator;
         return new TTestResult(kind, na, nb, meanA, meanB, varA, varB, t, df, StudentT.TwoSidedP(t, df), null);

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Time and peak memory of `repscope layers`-style analysis of ResNet-56 over 55 taps (stem, 27 block
+# outputs, 27 branches) on 10,000 CIFAR-shaped examples: minibatch CKA (batches of 256) + streaming
+# PC1 per layer + block structure. Usage: bench/analysis_bench.sh [examples] [depth] [width] [batch] [blocks|branches|all]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build "$root/bench/analysis_bench/AnalysisBench.csproj" -c Release --nologo -v q >/dev/null
+/usr/bin/time -v dotnet "$root/bench/analysis_bench/bin/Release/net10.0/AnalysisBench.dll" "${1:-10000}" "${2:-56}" "${3:-1}" "${4:-256}" "${5:-branches}" 2> >(grep -E "Maximum resident|Elapsed \(wall|done in" >&2)

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The CKA benchmark (issue 2): the all-pairs minibatch CKA heatmap of 16 layers (per-example shapes
+# 16x16x16, 32x8x8, 64x4x4; n = 4096; float32; batch 256), whole-process wall time and peak memory
+# (/usr/bin/time -v) of
+#   1. repscope heatmap                                  (Repscope: U-centred Grams, one G G' per batch)
+#   2. bench/cka_paper_torch.py                          (the paper's algorithm in PyTorch, Debian python3-torch)
+#   3. RepscopeBench naive                               (the naive way: Cka.Minibatch for every pair, same libtorch as 1)
+#   4. bench/cka_paper_torch.py --naive  (only with --torch-naive: the naive way in PyTorch; very slow)
+# plus the machine's float32 matrix-multiply rate, measured in the same run.
+# Usage: bench/run_cka_bench.sh [--threads T] [--work DIR] [--torch-naive]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+threads="$(nproc --all)"; work="/tmp/repscope-cka-bench"; torch_naive=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    --torch-naive) torch_naive=1; shift ;;
+    *) echo "usage: $0 [--threads T] [--work DIR] [--torch-naive]" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$work"
+export OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" REPSCOPE_PLAIN_PROGRESS=1
+data="$work/acts.npz"
+[[ -f "$data" ]] || /usr/bin/python3 "$root/bench/make_cka_bench_data.py" "$data"
+
+# Builds are not timed.
+"$root/repscope" version >/dev/null
+dotnet build "$root/bench/RepscopeBench/RepscopeBench.csproj" -c Release -o "$work/benchbin" -nologo -v quiet >/dev/null
+bench="$work/benchbin/RepscopeBench"
+
+timed() {  # name, command...: wall seconds and peak RSS into $work/$name.time
+  local name="$1"; shift
+  /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"
+}
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM; threads used: $threads"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "input: $(du -m "$data" | cut -f1) MB ($data)"
+} >"$work/conditions.txt"
+
+"$bench" sgemm "$threads" >"$work/sgemm.txt"
+timed repscope "$root/repscope" heatmap "$data" --out "$work/repscope"
+timed torch /usr/bin/python3 "$root/bench/cka_paper_torch.py" "$data" "$work/torch.json" --threads "$threads"
+timed naive "$bench" naive "$data" "$work/naive.json"
+if [[ $torch_naive == 1 ]]; then
+  timed torch_naive /usr/bin/python3 "$root/bench/cka_paper_torch.py" "$data" "$work/torch_naive.json" --threads "$threads" --naive
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/conditions.txt"
+
+/usr/bin/python3 - "$work" <<'PY'
+import json, os, re, sys
+import numpy as np
+work = sys.argv[1]
+def time_of(name):
+    t = open(os.path.join(work, name + ".time")).read()
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", t)
+    h, m, s = wall.groups()
+    sec = (int(h) if h else 0) * 3600 + int(m) * 60 + float(s)
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+    return sec, rss
+def matrix(path):
+    return np.array(json.load(open(path))["values"], dtype=float)
+print(open(os.path.join(work, "conditions.txt")).read().strip())
+print(open(os.path.join(work, "sgemm.txt")).read().strip())
+ref = matrix(os.path.join(work, "repscope", "cka.json"))
+runs = [("repscope", "Repscope `heatmap` (G G' per batch)", os.path.join(work, "repscope", "cka.json")),
+        ("torch", "PyTorch, paper's algorithm", os.path.join(work, "torch.json")),
+        ("naive", "naive per pair (Repscope library, same libtorch)", os.path.join(work, "naive.json")),
+        ("torch_naive", "naive per pair (PyTorch)", os.path.join(work, "torch_naive.json"))]
+base_t, base_m = time_of("repscope")
+print("\n| run | wall s | peak RSS MB | time vs Repscope | memory vs Repscope | max abs diff from Repscope's matrix |")
+print("|---|---|---|---|---|---|")
+for key, label, path in runs:
+    if not os.path.exists(os.path.join(work, key + ".time")):
+        continue
+    t, m = time_of(key)
+    diff = np.nanmax(np.abs(matrix(path) - ref))
+    print(f"| {label} | {t:.2f} | {m:.0f} | {t / base_t:.2f}x | {m / base_m:.2f}x | {diff:.1e} |")
+# Gram work of the Repscope run: 2 b^2 p flops per layer and batch.
+with np.load(os.path.join(work, "acts.npz")) as f:
+    shapes = [f[k].shape for k in f.files]
+n = shapes[0][0]; b = 256
+flops = sum(2 * min(b, n - s) ** 2 * int(np.prod(sh[1:])) for sh in shapes for s in range(0, n, b))
+err = open(os.path.join(work, "repscope.err")).read()
+phase = float(re.search(r"minibatch CKA: done in ([\d.]+)s", err).group(1))
+peak = max(float(x) for x in re.findall(r"([\d.]+) GFLOP/s", open(os.path.join(work, "sgemm.txt")).read()))
+print(f"\nRepscope: input arrays {sum(np.prod(s) for s in shapes) * 4 / 2**20:.0f} MiB; Gram work {flops / 1e9:.1f} GFLOP; "
+      f"minibatch phase {phase:.2f} s = {flops / phase / 1e9:.1f} GFLOP/s for the whole phase, "
+      f"{100 * flops / phase / 1e9 / peak:.0f}% of the measured sgemm peak ({peak:.1f} GFLOP/s)")
+PY

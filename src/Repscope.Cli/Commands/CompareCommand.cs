@@ -1,0 +1,32 @@
+using System.ComponentModel;
+using Repscope.Analysis;
+using Spectre.Console.Cli;
+
+namespace Repscope.Cli.Commands;
+
+public sealed class CompareCommand : Command<CompareCommand.Settings>
+{
+    public sealed class Settings : StreamSettings
+    {
+        [CommandArgument(0, "<RUNS>")]
+        [Description("Two or more run directories evaluated on the same test examples; every pair is compared.")]
+        public string[] Runs { get; init; } = [];
+
+        [CommandOption("-o|--out <DIR>")]
+        [Description("Folder for compare_A_vs_B.json / .png.")]
+        [DefaultValue("compare")]
+        public string Out { get; init; } = "compare";
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var reports = Cli.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
+        foreach (var r in reports)
+        {
+            foreach (var w in r.Warnings) { Cli.Warn(w); }
+            Console.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
+        }
+        Console.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
+        return 0;
+    }
+}

@@ -1,0 +1,92 @@
+using System.ComponentModel;
+using Repscope.Analysis;
+using Repscope.Spectral;
+using Spectre.Console.Cli;
+
+namespace Repscope.Cli.Commands;
+
+/// <summary>Options shared by the commands that stream a run's test examples through its model.</summary>
+public class StreamSettings : CommandSettings
+{
+    [CommandOption("--examples <N>")]
+    [Description("Use the first N test examples (default: all), the same ones in the same order for every model.")]
+    public int? Examples { get; init; }
+
+    [CommandOption("--batch-size <N>")]
+    [Description("Minibatch size, also the minibatch of minibatch CKA (paper: 256).")]
+    [DefaultValue(256)]
+    public int BatchSize { get; init; } = 256;
+
+    [CommandOption("--layers <SET>")]
+    [Description("Layer taps: blocks (stem + every residual block output), branches (also each block's branch before the addition) or all (also the convolutions, norms and ReLUs inside blocks).")]
+    [DefaultValue(LayerSelection.Blocks)]
+    public LayerSelection Layers { get; init; } = LayerSelection.Blocks;
+
+    [CommandOption("--seed <N>")]
+    [Description("Seed of shuffles and random projections.")]
+    [DefaultValue(0L)]
+    public long Seed { get; init; }
+
+    internal StreamOptions Stream(int epochs = 1) => new(Examples, BatchSize, Layers, epochs, Seed);
+}
+
+/// <summary>Options of the analyses that find block structure and first principal components.</summary>
+public class BlockSettings : StreamSettings
+{
+    [CommandOption("--block-threshold <CKA>")]
+    [Description("Every pair of layers inside a block has at least this CKA (docs/block-structure.md).")]
+    [DefaultValue(BlockOptions.DefaultThreshold)]
+    public double BlockThreshold { get; init; } = BlockOptions.DefaultThreshold;
+
+    [CommandOption("--block-min-layers <N>")]
+    [Description("A block has at least this many consecutive layers.")]
+    [DefaultValue(BlockOptions.DefaultMinLayers)]
+    public int BlockMinLayers { get; init; } = BlockOptions.DefaultMinLayers;
+
+    [CommandOption("--pc-rank <K>")]
+    [Description("Sketch size of the streaming first-principal-component estimate (exact when >= features or examples).")]
+    [DefaultValue(16)]
+    public int PcRank { get; init; } = 16;
+
+    [CommandOption("--pc-power-iterations <Q>")]
+    [Description("Power iterations of the estimate (each costs two more passes over the examples).")]
+    [DefaultValue(1)]
+    public int PcPowerIterations { get; init; } = 1;
+
+    internal BlockOptions Blocks => new(BlockThreshold, BlockMinLayers);
+
+    internal FirstComponentOptions Pc
+    {
+        get
+        {
+            if (PcRank < 1) { throw new RepscopeException($"--pc-rank must be at least 1, got {PcRank}"); }
+            if (PcPowerIterations < 0) { throw new RepscopeException($"--pc-power-iterations must be >= 0, got {PcPowerIterations}"); }
+            return new FirstComponentOptions(PcRank, PcPowerIterations, Seed);
+        }
+    }
+}
+
+public sealed class LayersCommand : Command<LayersCommand.Settings>
+{
+    public sealed class Settings : BlockSettings
+    {
+        [CommandArgument(0, "<RUN>")]
+        [Description("Run directory written by `repscope train`.")]
+        public string Run { get; init; } = "";
+
+        [CommandOption("--epochs <N>")]
+        [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
+        [DefaultValue(1)]
+        public int Epochs { get; init; } = 1;
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var r = Cli.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), s.Blocks, s.Pc, p));
+        foreach (var w in r.Warnings) { Cli.Warn(w); }
+        Console.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
+        Console.WriteLine(AnalysisText.Blocks(r.BlockStructure));
+        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "layers.json")}, layers.png, layers_pc1.png");
+        return 0;
+    }
+}

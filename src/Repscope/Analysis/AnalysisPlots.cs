@@ -1,0 +1,132 @@
+using Repscope.Reporting;
+using Repscope.Similarity;
+using ScottPlot;
+using PlotStyle = Repscope.Reporting.PlotStyle;
+
+namespace Repscope.Analysis;
+
+/// <summary>The figures of the analyses: heatmaps with stages and blocks marked, and quantities across depth.</summary>
+public static class AnalysisPlots
+{
+    private static readonly Color BlockShade = Color.FromHex("#d62728").WithAlpha(0.12);
+
+    /// <summary>A within-model heatmap with stage boundaries (dashed) and detected blocks (red squares).</summary>
+    public static void WithinModelHeatmap(string path, CkaMatrix m, string title, BlockStructureResult? blocks, string colourBar = "CKA")
+    {
+        var boundaries = LayerNames.StageBoundaries(m.Rows);
+        Heatmap.Save(path, m, title, new HeatmapOptions
+        {
+            RowBoundaries = boundaries,
+            ColumnBoundaries = boundaries,
+            Blocks = blocks?.Blocks.Select((b, k) => HeatmapBlock.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [],
+            ColourBarLabel = colourBar,
+        });
+    }
+
+    /// <summary>A cross-model heatmap with both models' stage boundaries.</summary>
+    public static void CrossModelHeatmap(string path, CkaMatrix m, string title, string rowModel, string columnModel) =>
+        Heatmap.Save(path, m, title, new HeatmapOptions
+        {
+            RowBoundaries = LayerNames.StageBoundaries(m.Rows),
+            ColumnBoundaries = LayerNames.StageBoundaries(m.Columns),
+            RowAxisLabel = rowModel,
+            ColumnAxisLabel = columnModel,
+        });
+
+    /// <summary>One or more quantities per layer (x: layer, in forward order), detected blocks shaded, stages dashed.</summary>
+    public static void AcrossDepth(string path, string title, string yLabel, IReadOnlyList<string> layers,
+                                   IReadOnlyList<(string Label, IReadOnlyList<double> Values)> series,
+                                   BlockStructureResult? blocks, (double Min, double Max)? yLimits = null)
+    {
+        var plot = new Plot();
+        PlotStyle.Apply(plot);
+        plot.Title(title);
+        plot.XLabel("layer");
+        plot.YLabel(yLabel);
+        foreach (var b in blocks?.Blocks ?? [])
+        {
+            var span = plot.Add.HorizontalSpan(b.First - 0.5, b.Last + 0.5);
+            span.FillStyle.Color = BlockShade;
+            span.LineStyle.Width = 1;                       // a thin edge keeps adjacent blocks apart
+            span.LineStyle.Color = Color.FromHex("#d62728").WithAlpha(0.6);
+        }
+        foreach (int s in LayerNames.StageBoundaries(layers))
+        {
+            var line = plot.Add.VerticalLine(s - 0.5, 1, Colors.Gray);
+            line.LinePattern = LinePattern.Dashed;
+        }
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int k = 0; k < series.Count; k++)
+        {
+            var (label, values) = series[k];
+            var xs = new List<double>();
+            var ys = new List<double>();
+            for (int i = 0; i < values.Count; i++)
+            {
+                if (double.IsFinite(values[i])) { xs.Add(i); ys.Add(values[i]); }
+            }
+            var sc = plot.Add.Scatter(xs.ToArray(), ys.ToArray(), palette.GetColor(k));
+            sc.LegendText = label;
+            sc.MarkerSize = 6;
+            sc.LineWidth = 2;
+        }
+        if ((blocks?.Found ?? false))
+        {
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = "block structure", FillColor = BlockShade });
+        }
+        plot.ShowLegend(Alignment.LowerLeft);
+        TickLayers(plot, layers);
+        if (yLimits is { } y) { plot.Axes.SetLimitsY(y.Min, y.Max); }
+        plot.Axes.SetLimitsX(-0.5, layers.Count - 0.5);
+        PlotStyle.SavePng(plot, path, Math.Max(800, 60 + 22 * layers.Count), 560 + 7 * layers.Max(l => l.Length));
+    }
+
+    /// <summary>Accuracy against the number of blocks deleted from the end of each stage; deletions inside the block structure in red.</summary>
+    public static void Pruning(string path, string title, PruneResult r)
+    {
+        var plot = new Plot();
+        PlotStyle.Apply(plot);
+        plot.Title(title);
+        plot.XLabel("blocks deleted from the end of the stage");
+        plot.YLabel("test accuracy");
+        var palette = new ScottPlot.Palettes.Category10();
+        int k = 0;
+        bool blockLegend = false;
+        foreach (var stage in r.Steps.GroupBy(s => s.Stage).OrderBy(g => g.Key))
+        {
+            var xs = new[] { 0.0 }.Concat(stage.Select(s => (double)s.Deleted)).ToArray();
+            var ys = new[] { r.Baseline }.Concat(stage.Select(s => s.Accuracy)).ToArray();
+            var sc = plot.Add.Scatter(xs, ys, palette.GetColor(k));
+            sc.LegendText = $"stage {stage.Key}";
+            sc.LineWidth = 2;
+            sc.MarkerSize = 6;
+            if (r.RefitBaseline is not null)
+            {
+                var refit = plot.Add.Scatter(xs, new[] { r.RefitBaseline.Value }.Concat(stage.Select(s => s.RefitAccuracy ?? double.NaN)).ToArray(), palette.GetColor(k));
+                refit.LegendText = $"stage {stage.Key}, head re-fitted";
+                refit.LinePattern = LinePattern.Dashed;
+                refit.MarkerSize = 4;
+            }
+            var inBlock = stage.Where(s => s.InBlockStructure).ToList();
+            if (inBlock.Count > 0)
+            {
+                var m = plot.Add.Markers(inBlock.Select(s => (double)s.Deleted).ToArray(), inBlock.Select(s => s.Accuracy).ToArray(), MarkerShape.OpenCircle, 14, Colors.Red);
+                if (!blockLegend) { m.LegendText = "deleted block lies in the block structure"; blockLegend = true; }
+            }
+            k++;
+        }
+        plot.ShowLegend(Alignment.LowerLeft);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        plot.Axes.SetLimitsY(0, 1);
+        PlotStyle.SavePng(plot, path, 900, 600);
+    }
+
+    private static void TickLayers(Plot plot, IReadOnlyList<string> layers)
+    {
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, layers.Count).Select(i => (double)i).ToArray(), layers.ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = -90;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Bottom.MinimumSize = 20 + 7.5f * layers.Max(l => l.Length);
+        plot.Grid.XAxisStyle.IsVisible = false;
+    }
+}

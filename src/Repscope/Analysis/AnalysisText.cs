@@ -1,0 +1,18 @@
+using System.Globalization;
+
+namespace Repscope.Analysis;
+
+/// <summary>Short human summaries of analysis results (for the commands' output).</summary>
+public static class AnalysisText
+{
+    public static string Blocks(BlockStructureResult r)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string head = string.Format(inv, "block structure (CKA >= {0}, >= {1} layers): ", r.Options.Threshold, r.Options.MinLayers);
+        string level = double.IsNaN(r.Level) ? "n/a" : r.Level.ToString("0.000", inv);
+        if (!r.Found) { return head + $"none (level {level})"; }
+        var lines = r.Blocks.Select((b, k) => string.Format(inv, "  B{0}: {1} .. {2} ({3} layers), mean CKA {4:0.000}, min {5:0.000}, mean PC1 fraction {6}",
+            k + 1, b.FirstLayer, b.LastLayer, b.Length, b.MeanCka, b.MinCka, double.IsNaN(b.MeanPc1Fraction) ? "n/a" : b.MeanPc1Fraction.ToString("0.000", inv)));
+        return head + string.Format(inv, "{0} block(s), coverage {1:P0}, level {2}\n", r.Blocks.Count, r.Coverage, level) + string.Join("\n", lines);
+    }
+}

@@ -1,0 +1,129 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Analysis;
+
+/// <summary>Settings of a linear probe.</summary>
+/// <param name="MaxFeatures">Layers with more features are average-pooled over their spatial dimensions to at most this many (see <see cref="ProbePooling"/>).</param>
+/// <param name="WeightDecay">L2 penalty (lambda / 2) ||W||^2 added to the mean cross-entropy; the bias is not penalised.</param>
+/// <param name="MaxIterations">L-BFGS iterations (full batch).</param>
+/// <param name="Seed">Seed of the weight initialisation (only matters before convergence).</param>
+public sealed record ProbeOptions(int MaxFeatures = ProbeOptions.DefaultMaxFeatures, double WeightDecay = ProbeOptions.DefaultWeightDecay,
+                                  int MaxIterations = ProbeOptions.DefaultMaxIterations, long Seed = 0)
+{
+    public const int DefaultMaxFeatures = 1024;
+    public const double DefaultWeightDecay = 1e-3;
+    public const int DefaultMaxIterations = 200;
+    public static readonly ProbeOptions Default = new();
+}
+
+/// <summary>How a layer's activations become probe features.</summary>
+/// <param name="Channels">C of the layer's [C, H, W] activations (the flattened size if it is not spatial).</param>
+/// <param name="Height">H (1 if not spatial).</param>
+/// <param name="Width">W (1 if not spatial).</param>
+/// <param name="OutHeight">Spatial height after adaptive average pooling (= H when C x H x W already fits).</param>
+/// <param name="OutWidth">Spatial width after pooling.</param>
+public sealed record ProbePooling(long Channels, long Height, long Width, long OutHeight, long OutWidth)
+{
+    public long InputFeatures => Channels * Height * Width;
+    public long Features => Channels * OutHeight * OutWidth;
+    public bool Pools => OutHeight != Height || OutWidth != Width;
+
+    /// <summary>
+    /// Keeps the layer as it is when C x H x W &lt;= maxFeatures; otherwise the largest s x s grid
+    /// (s &lt;= min(H, W)) with C x s x s &lt;= maxFeatures, at least global average pooling (s = 1, C features).
+    /// </summary>
+    public static ProbePooling For(long channels, long height, long width, int maxFeatures)
+    {
+        if (channels * height * width <= maxFeatures) { return new ProbePooling(channels, height, width, height, width); }
+        long s = Math.Min(height, width);
+        while (s > 1 && channels * s * s > maxFeatures) { s--; }
+        return new ProbePooling(channels, height, width, s, s);
+    }
+
+    /// <summary>[b, C*H*W] (or [b, C, H, W]) activations to [b, Features] float32 probe features.</summary>
+    public Tensor Apply(Tensor batch)
+    {
+        long b = batch.shape[0];
+        if (batch.NumberOfElements != b * InputFeatures)
+        {
+            throw new RepscopeException($"probe pooling: batch has {batch.NumberOfElements / Math.Max(b, 1)} features per example, expected {InputFeatures} ({Channels} x {Height} x {Width})");
+        }
+        var x = batch.to(ScalarType.Float32);
+        if (!Pools) { return x.reshape(b, -1); }
+        return torch.nn.functional.adaptive_avg_pool2d(x.reshape(b, Channels, Height, Width), [OutHeight, OutWidth]).reshape(b, -1);
+    }
+
+    public override string ToString() =>
+        Pools ? $"adaptive average pool {Channels}x{Height}x{Width} -> {Channels}x{OutHeight}x{OutWidth}" : $"none ({InputFeatures} features)";
+}
+
+/// <summary>The accuracy of one linear probe.</summary>
+public sealed record ProbeResult(string Layer, long Features, long TrainExamples, long TestExamples,
+                                 double TrainAccuracy, double TestAccuracy, double TestLoss, int Iterations);
+
+/// <summary>
+/// Linear probes (Alain &amp; Bengio 2016): a multinomial logistic regression trained on a layer's
+/// (pooled) activations to predict the class, scored on held-out examples. Features are standardised
+/// with the training examples' mean and standard deviation; the fit is full-batch L-BFGS on the mean
+/// cross-entropy plus (lambda / 2) ||W||^2, in float32, from a seeded initialisation.
+/// </summary>
+public static class LinearProbe
+{
+    public static ProbeResult Fit(string layer, Tensor trainFeatures, long[] trainLabels, Tensor testFeatures, long[] testLabels,
+                                  int classes, ProbeOptions? options = null)
+    {
+        options ??= ProbeOptions.Default;
+        if (trainFeatures.shape[0] != trainLabels.Length || testFeatures.shape[0] != testLabels.Length)
+        {
+            throw new RepscopeException($"probe '{layer}': {trainFeatures.shape[0]} / {testFeatures.shape[0]} feature rows for {trainLabels.Length} / {testLabels.Length} labels");
+        }
+        if (trainLabels.Length == 0 || testLabels.Length == 0)
+        {
+            throw new RepscopeException($"probe '{layer}': needs training and test examples, got {trainLabels.Length} and {testLabels.Length}");
+        }
+        if (trainLabels.Concat(testLabels).Any(y => y < 0 || y >= classes))
+        {
+            throw new RepscopeException($"probe '{layer}': labels must be in 0..{classes - 1}");
+        }
+        using var scope = torch.NewDisposeScope();
+        var xtr = trainFeatures.reshape(trainFeatures.shape[0], -1).to(ScalarType.Float32);
+        var xte = testFeatures.reshape(testFeatures.shape[0], -1).to(ScalarType.Float32);
+        if (xtr.shape[1] != xte.shape[1])
+        {
+            throw new RepscopeException($"probe '{layer}': training features have {xtr.shape[1]} columns, test features {xte.shape[1]}");
+        }
+        var mean = xtr.mean([0L], keepdim: true);
+        var std = xtr.std(0, keepdim: true, unbiased: false).clamp_min(1e-6f);
+        xtr = (xtr - mean) / std;
+        xte = (xte - mean) / std;
+        var ytr = torch.tensor(trainLabels);
+        var yte = torch.tensor(testLabels);
+        long p = xtr.shape[1];
+
+        var gen = new torch.Generator((ulong)options.Seed);
+        var w = torch.nn.Parameter(torch.randn([p, classes], ScalarType.Float32, generator: gen) * (float)(0.01 / Math.Sqrt(p)));
+        var bias = torch.nn.Parameter(torch.zeros(classes, ScalarType.Float32));
+        var optimizer = torch.optim.LBFGS([w, bias], lr: 1, max_iter: options.MaxIterations,
+                                          tolerange_grad: 1e-6, tolerance_change: 1e-10, history_size: 20);
+        int evaluations = 0;
+        Tensor Objective()
+        {
+            optimizer.zero_grad();
+            var loss = torch.nn.functional.cross_entropy(xtr.matmul(w) + bias, ytr) + 0.5 * options.WeightDecay * w.square().sum();
+            loss.backward();
+            evaluations++;
+            return loss;
+        }
+        optimizer.step(Objective);
+
+        using (torch.no_grad())
+        {
+            double trainAccuracy = (xtr.matmul(w) + bias).argmax(1).eq(ytr).to(ScalarType.Float64).mean().item<double>();
+            var logits = xte.matmul(w) + bias;
+            double testAccuracy = logits.argmax(1).eq(yte).to(ScalarType.Float64).mean().item<double>();
+            double testLoss = torch.nn.functional.cross_entropy(logits, yte).item<float>();
+            return new ProbeResult(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations);
+        }
+    }
+}

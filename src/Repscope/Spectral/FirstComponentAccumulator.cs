@@ -1,0 +1,241 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Spectral;
+
+/// <summary>Settings of the streaming first-principal-component estimate.</summary>
+/// <param name="Rank">Columns of the random test matrix (the sketch): 1 target + oversampling. When
+/// it is at least the number of features or of examples, the result is exact up to rounding.</param>
+/// <param name="PowerIterations">Extra passes of subspace iteration; each costs two passes over the
+/// data and shrinks the error by a factor (sigma_{Rank+1} / sigma_1)^2.</param>
+/// <param name="Seed">Seed of the random test matrix.</param>
+public sealed record FirstComponentOptions(int Rank = 16, int PowerIterations = 1, long Seed = 0)
+{
+    public static readonly FirstComponentOptions Default = new();
+
+    /// <summary>Passes over the data the estimate needs: 2 + 2 x power iterations.</summary>
+    public int Passes => 2 + 2 * PowerIterations;
+}
+
+/// <summary>
+/// The first principal component of one layer's representation X (n examples x p features),
+/// centred over the examples.
+/// </summary>
+/// <param name="TotalVariance">||X - 1 mean^T||_F^2 (sum of squared deviations, not divided by n).</param>
+/// <param name="Variance">sigma_1^2: the part of <see cref="TotalVariance"/> along the first component.</param>
+/// <param name="Fraction">Variance / TotalVariance: the fraction of variance the first component explains (NaN for a constant representation).</param>
+/// <param name="ExampleVector">u (length n, unit norm): the first left singular vector of the centred X, in example space.</param>
+/// <param name="Direction">v (length p, unit norm): the first right singular vector, the direction in feature space. Sign: sum(v) &gt;= 0 (else the largest |v| entry positive).</param>
+/// <param name="Mean">The mean over examples (length p).</param>
+public sealed record FirstComponent(string Layer, long Examples, long Features, double TotalVariance, double Variance,
+                                    double Fraction, double[] ExampleVector, float[] Direction, float[] Mean)
+{
+    /// <summary>Scores of the examples on the component: (X - mean) v = sigma_1 u.</summary>
+    public double[] Scores() => ExampleVector.Select(x => x * Math.Sqrt(Variance)).ToArray();
+}
+
+/// <summary>
+/// Streaming, memory-bounded estimate of one layer's first principal component by randomized
+/// subspace iteration (Halko, Martinsson &amp; Tropp 2011, Alg. 4.4), batch by batch over several
+/// passes that deliver the same rows in the same order. Memory: O(p x Rank + n x Rank), never
+/// n x p.
+/// <list type="number">
+/// <item>Pass 1: mean and exact total variance (shifted sums in float64), and Y = Xc Omega with a
+///   seeded Gaussian Omega (p x k); Q = orth(Y).</item>
+/// <item>Each power iteration: B = Q^T Xc (one pass), Y = Xc B^T (one pass), Q = orth(Y).</item>
+/// <item>Last pass: B = Q^T Xc; the SVD of the small k x p matrix B gives sigma_1, u = Q u_B, v.</item>
+/// </list>
+/// Use: <c>while (!acc.Done) { foreach (batch) acc.Add(batch); acc.EndPass(); }</c>, then <see cref="Result"/>.
+/// </summary>
+public sealed class FirstComponentAccumulator : IDisposable
+{
+    private readonly string _layer;
+    private readonly FirstComponentOptions _options;
+    private long _features = -1;
+    private int _pass;
+    private long _rowsThisPass;
+    private long _examples = -1;
+
+    // Pass 1 state.
+    private Tensor? _shift;      // float32 [p]
+    private Tensor? _sum;        // float64 [p] of (x - shift)
+    private Tensor? _sumSquares; // float64 [p] of (x - shift)^2
+    private Tensor? _omega;      // float32 [p, k]
+    private readonly List<Tensor> _yChunks = new(); // float64 [b, k]
+
+    // Later passes.
+    private Tensor? _mean;       // float32 [p]
+    private Tensor? _q;          // float64 [n, k], orthonormal columns
+    private Tensor? _b;          // float64 [k, p]
+    private double _totalVariance;
+    private FirstComponent? _result;
+
+    public FirstComponentAccumulator(string layer, FirstComponentOptions? options = null)
+    {
+        _layer = layer;
+        _options = options ?? FirstComponentOptions.Default;
+        if (_options.Rank < 1) { throw new ArgumentOutOfRangeException(nameof(options), "Rank must be at least 1"); }
+        if (_options.PowerIterations < 0) { throw new ArgumentOutOfRangeException(nameof(options), "PowerIterations must be >= 0"); }
+    }
+
+    public string Layer => _layer;
+
+    /// <summary>0-based index of the pass that <see cref="Add"/> feeds now.</summary>
+    public int Pass => _pass;
+
+    /// <summary>True when no more passes are needed (then <see cref="Result"/> is available).</summary>
+    public bool Done => _result is not null;
+
+    /// <summary>Adds the next rows (examples) of the current pass: a [b, ...] tensor, flattened to [b, p].</summary>
+    public void Add(Tensor batch)
+    {
+        if (Done) { throw new InvalidOperationException($"layer '{_layer}': first component already computed"); }
+        using var scope = torch.NewDisposeScope();
+        var x = batch.detach().reshape(batch.shape[0], -1).to(ScalarType.Float32);
+        long b = x.shape[0], p = x.shape[1];
+        if (b == 0) { return; }
+        if (_features < 0) { _features = p; }
+        else if (p != _features)
+        {
+            throw new RepscopeException($"layer '{_layer}': batch has {p} features, earlier batches had {_features}");
+        }
+        if (_pass == 0) { AddFirstPass(x); }
+        else
+        {
+            if (_rowsThisPass + b > _examples)
+            {
+                throw new RepscopeException($"layer '{_layer}': pass {_pass + 1} delivered more than the {_examples} examples of pass 1");
+            }
+            var xc = x - _mean!;
+            if (IsBPass)
+            {
+                var qb = _q!.narrow(0, _rowsThisPass, b).to(ScalarType.Float32);
+                _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64));
+            }
+            else
+            {
+                var bt = _b!.to(ScalarType.Float32).t();
+                _yChunks.Add(xc.matmul(bt).to(ScalarType.Float64).DetachFromDisposeScope());
+            }
+        }
+        _rowsThisPass += b;
+    }
+
+    // Passes 1, 3, 5, ... accumulate B = Q^T Xc; passes 2, 4, ... accumulate Y = Xc B^T.
+    private bool IsBPass => _pass % 2 == 1;
+
+    private void AddFirstPass(Tensor x)
+    {
+        if (_shift is null)
+        {
+            _shift = x.mean([0L]).detach().DetachFromDisposeScope();
+            _sum = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
+            _sumSquares = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
+            int k = (int)Math.Min(_options.Rank, _features);
+            var gen = new torch.Generator((ulong)_options.Seed);
+            _omega = torch.randn([_features, k], ScalarType.Float32, generator: gen).DetachFromDisposeScope();
+        }
+        var d = x - _shift;
+        _sum!.add_(d.sum([0L], type: ScalarType.Float64));
+        _sumSquares!.add_(d.square().sum([0L], type: ScalarType.Float64));
+        _yChunks.Add(d.matmul(_omega!).to(ScalarType.Float64).DetachFromDisposeScope());
+    }
+
+    /// <summary>Ends the current pass; every pass must deliver the same examples in the same order.</summary>
+    public void EndPass()
+    {
+        if (Done) { throw new InvalidOperationException($"layer '{_layer}': first component already computed"); }
+        using var scope = torch.NewDisposeScope();
+        if (_pass == 0)
+        {
+            _examples = _rowsThisPass;
+            if (_examples < 2)
+            {
+                throw new UndefinedResultException($"layer '{_layer}': the first principal component needs at least 2 examples, got {_examples}");
+            }
+            var meanShift = _sum! / _examples;
+            _totalVariance = (_sumSquares! - _sum! * meanShift).sum().item<double>();
+            _totalVariance = Math.Max(_totalVariance, 0);
+            _mean = (_shift! + meanShift.to(ScalarType.Float32)).DetachFromDisposeScope();
+            // Y = (X - shift) Omega - 1 (mean - shift)^T Omega = Xc Omega.
+            var y = torch.cat(_yChunks, 0) - meanShift.to(ScalarType.Float32).matmul(_omega!).to(ScalarType.Float64).unsqueeze(0);
+            DisposeChunks();
+            _omega!.Dispose(); _omega = null;
+            _shift!.Dispose(); _shift = null;
+            _sum!.Dispose(); _sum = null;
+            _sumSquares!.Dispose(); _sumSquares = null;
+            if (_totalVariance == 0 || !double.IsFinite(_totalVariance))
+            {
+                _result = new FirstComponent(_layer, _examples, _features, _totalVariance, 0, double.NaN,
+                                             new double[_examples], new float[_features], _mean.data<float>().ToArray());
+                return;
+            }
+            SetQ(y);
+        }
+        else
+        {
+            if (_rowsThisPass != _examples)
+            {
+                throw new RepscopeException($"layer '{_layer}': pass {_pass + 1} delivered {_rowsThisPass} examples, pass 1 had {_examples}");
+            }
+            if (IsBPass)
+            {
+                if (_pass == _options.Passes - 1) { Finish(); }
+            }
+            else
+            {
+                SetQ(torch.cat(_yChunks, 0));
+                DisposeChunks();
+            }
+        }
+        _pass++;
+        _rowsThisPass = 0;
+        if (!Done && IsBPass)
+        {
+            _b?.Dispose();
+            _b = torch.zeros([_q!.shape[1], _features], ScalarType.Float64);
+            _b.DetachFromDisposeScope();
+        }
+    }
+
+    private void SetQ(Tensor y)
+    {
+        _q?.Dispose();
+        var (q, _) = torch.linalg.qr(y);
+        _q = q.DetachFromDisposeScope();
+    }
+
+    private void Finish()
+    {
+        var (ub, s, vh) = torch.linalg.svd(_b!, fullMatrices: false);
+        double sigma1 = s[0].item<double>();
+        var u = _q!.matmul(ub[.., 0]);
+        var v = vh[0];
+        // Sign convention (u sums to 0, so it cannot decide): sum(v) >= 0, i.e. the component points
+        // where activations grow on average; if that sum is ~0, the largest |v| entry is positive.
+        double sum = v.sum().item<double>();
+        double sign = Math.Abs(sum) > 1e-6 ? Math.Sign(sum) : Math.Sign(v[v.abs().argmax()].item<double>());
+        if (sign == 0) { sign = 1; }
+        double variance = Math.Min(sigma1 * sigma1, _totalVariance);
+        _result = new FirstComponent(_layer, _examples, _features, _totalVariance, variance, variance / _totalVariance,
+                                     (u * sign).data<double>().ToArray(), (v * sign).to(ScalarType.Float32).data<float>().ToArray(),
+                                     _mean!.data<float>().ToArray());
+        _q!.Dispose(); _q = null;
+        _b!.Dispose(); _b = null;
+    }
+
+    public FirstComponent Result() =>
+        _result ?? throw new InvalidOperationException($"layer '{_layer}': first component needs {_options.Passes} passes, {_pass} done");
+
+    private void DisposeChunks()
+    {
+        foreach (var t in _yChunks) { t.Dispose(); }
+        _yChunks.Clear();
+    }
+
+    public void Dispose()
+    {
+        DisposeChunks();
+        foreach (var t in new[] { _shift, _sum, _sumSquares, _omega, _mean, _q, _b }) { t?.Dispose(); }
+    }
+}

@@ -1,0 +1,184 @@
+using Repscope.Spectral;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Tests.Spectral;
+
+public class FirstComponentTests
+{
+    /// <summary>n x p data with singular values decaying geometrically from the first, plus an offset.</summary>
+    private static Tensor Planted(long n, long p, double decay, double offset, int seed)
+    {
+        var gen = new torch.Generator((ulong)seed);
+        var a = torch.randn([n, Math.Min(n, p)], ScalarType.Float64, generator: gen);
+        var (u, _) = torch.linalg.qr(a);
+        var b = torch.randn([p, Math.Min(n, p)], ScalarType.Float64, generator: gen);
+        var (v, _) = torch.linalg.qr(b);
+        long r = Math.Min(n, p);
+        var s = torch.pow(decay, torch.arange(r, ScalarType.Float64)) * 10;
+        var x = (u * s.unsqueeze(0)).matmul(v.t()) + offset * torch.rand([1, p], ScalarType.Float64, generator: gen);
+        return x.to(ScalarType.Float32);
+    }
+
+    private sealed record Exact(double Fraction, double Total, Tensor U, Tensor V);
+
+    private static Exact Svd(Tensor x)
+    {
+        var xc = x.to(ScalarType.Float64);
+        xc = xc - xc.mean([0L], keepdim: true);
+        var (u, s, vh) = torch.linalg.svd(xc, fullMatrices: false);
+        double total = xc.square().sum().item<double>();
+        double s1 = s[0].item<double>();
+        return new Exact(s1 * s1 / total, total, u[.., 0], vh[0]);
+    }
+
+    private static double AbsCos(double[] a, Tensor b)
+    {
+        var t = torch.tensor(a);
+        return Math.Abs(t.dot(b).item<double>()) / (t.norm().item<double>() * b.norm().item<double>());
+    }
+
+    private static double AbsCos(float[] a, Tensor b) => AbsCos(a.Select(x => (double)x).ToArray(), b);
+
+    [Theory]
+    [InlineData(200, 10, 0)]    // p < rank: the sketch spans all features, exact
+    [InlineData(12, 400, 0)]    // n < rank: the sketch spans all examples, exact
+    [InlineData(300, 500, 2)]   // p > rank: randomized, converged by power iterations
+    public void MatchesExactSvd(int n, int p, int powerIterations)
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(n, p, 0.8, 5, seed: n + p);
+        var exact = Svd(x);
+        var pc = FirstComponents.Of(x, new FirstComponentOptions(Rank: 16, PowerIterations: powerIterations), batchSize: 37);
+        Assert.Equal(exact.Total, pc.TotalVariance, exact.Total * 1e-5);
+        Assert.Equal(exact.Fraction, pc.Fraction, 1e-5);
+        Assert.True(AbsCos(pc.ExampleVector, exact.U) > 1 - 1e-6);
+        Assert.True(AbsCos(pc.Direction, exact.V) > 1 - 1e-6);
+        Assert.Equal(n, pc.Examples);
+        Assert.Equal(p, pc.Features);
+        // Scores are (X - mean) v.
+        var scores = (x.to(ScalarType.Float64) - torch.tensor(pc.Mean).to(ScalarType.Float64))
+            .matmul(torch.tensor(pc.Direction).to(ScalarType.Float64));
+        var expected = torch.tensor(pc.Scores());
+        Assert.True((scores - expected).abs().max().item<double>() < 1e-4 * expected.abs().max().item<double>());
+    }
+
+    [Fact]
+    public void FlatSpectrumIsALowerBoundCloseToExact()
+    {
+        using var scope = torch.NewDisposeScope();
+        var gen = new torch.Generator(3);
+        var x = torch.randn([400, 300], generator: gen);
+        var exact = Svd(x);
+        var pc = FirstComponents.Of(x, new FirstComponentOptions(Rank: 24, PowerIterations: 3));
+        Assert.True(pc.Fraction <= exact.Fraction * (1 + 1e-6));   // Rayleigh-Ritz: never above the truth
+        Assert.True(pc.Fraction > exact.Fraction * 0.95, $"{pc.Fraction} vs {exact.Fraction}");
+    }
+
+    [Fact]
+    public void BatchSizeAndLargeOffsetDoNotChangeTheResult()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(250, 80, 0.7, 0, seed: 9);
+        var options = new FirstComponentOptions(Rank: 8, PowerIterations: 2, Seed: 4);
+        var a = FirstComponents.Of(x, options, batchSize: 250);
+        var b = FirstComponents.Of(x, options, batchSize: 7);
+        var c = FirstComponents.Of(x + 1000f, options, batchSize: 64);   // centring must survive a big offset
+        Assert.Equal(a.Fraction, b.Fraction, 1e-6);
+        Assert.Equal(a.Fraction, c.Fraction, 1e-4);
+        for (int i = 0; i < a.ExampleVector.Length; i++)
+        {
+            Assert.Equal(a.ExampleVector[i], b.ExampleVector[i], 1e-5);
+        }
+        Assert.Equal(Svd(x).Fraction, c.Fraction, 1e-4);
+    }
+
+    [Fact]
+    public void SameSeedSameResult()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = torch.randn([100, 60], generator: new torch.Generator(5));
+        var o = new FirstComponentOptions(Rank: 4, PowerIterations: 0, Seed: 11);
+        Assert.Equal(FirstComponents.Of(x, o).ExampleVector, FirstComponents.Of(x, o).ExampleVector);
+    }
+
+    [Fact]
+    public void ConstantRepresentationHasUndefinedFraction()
+    {
+        using var scope = torch.NewDisposeScope();
+        var pc = FirstComponents.Of(torch.ones(50, 20) * 3f);
+        Assert.True(double.IsNaN(pc.Fraction));
+        Assert.Equal(0, pc.TotalVariance);
+    }
+
+    [Fact]
+    public void PassWithOtherExamplesIsAnErrorNamingTheLayer()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var acc = new FirstComponentAccumulator("stage2.block1");
+        acc.Add(torch.randn(30, 5));
+        acc.EndPass();
+        acc.Add(torch.randn(20, 5));
+        var e = Assert.Throws<RepscopeException>(() => acc.EndPass());
+        Assert.Contains("stage2.block1", e.Message);
+        var f = Assert.Throws<RepscopeException>(() => acc.Add(torch.randn(20, 6)));
+        Assert.Contains("stage2.block1", f.Message);
+    }
+
+    [Fact]
+    public void OneExampleIsUndefined()
+    {
+        using var acc = new FirstComponentAccumulator("stem");
+        acc.Add(torch.randn(1, 5));
+        Assert.Throws<UndefinedResultException>(() => acc.EndPass());
+    }
+
+    [Fact]
+    public void ManyLayersStreamedTogetherMatchEachAlone()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(120, 40, 0.6, 1, seed: 1);
+        var y = Planted(120, 70, 0.9, 2, seed: 2);
+        var options = new FirstComponentOptions(Rank: 10, PowerIterations: 1);
+        int passes = 0;
+        var both = FirstComponents.Compute(["x", "y"], onBatch =>
+        {
+            passes++;
+            for (long s = 0; s < 120; s += 50) { onBatch([x.narrow(0, s, Math.Min(50, 120 - s)), y.narrow(0, s, Math.Min(50, 120 - s))]); }
+        }, options);
+        Assert.Equal(options.Passes, passes);
+        Assert.Equal(FirstComponents.Of(x, options).Fraction, both[0].Fraction, 1e-6);
+        Assert.Equal(FirstComponents.Of(y, options).Fraction, both[1].Fraction, 1e-6);
+    }
+
+    [Fact]
+    public void SquaredCosinesOfExampleVectors()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(80, 30, 0.5, 0, seed: 3);
+        var o = new FirstComponentOptions(Rank: 30, PowerIterations: 0);
+        var a = FirstComponents.Of(x, o, name: "a");
+        var b = FirstComponents.Of(-2f * x, o, name: "b");            // same component, flipped and scaled
+        var c = FirstComponents.Of(Planted(80, 30, 0.5, 0, seed: 4), o, name: "c");
+        var m = FirstComponents.SquaredCosines([a, b, c]);
+        Assert.Equal(1, m[0, 0], 1e-9);
+        Assert.Equal(1, m[0, 1], 1e-6);
+        Assert.Equal(m[0, 2], m[2, 0]);
+        double dot = a.ExampleVector.Zip(c.ExampleVector, (p, q) => p * q).Sum();
+        Assert.Equal(dot * dot, m[0, 2], 1e-9);
+        Assert.True(m[0, 2] < 0.5);
+    }
+
+    [Fact]
+    public void RemovingTheFirstComponentLeavesTheRest()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(150, 40, 0.7, 3, seed: 8);
+        var pc = FirstComponents.Of(x, new FirstComponentOptions(Rank: 40, PowerIterations: 0));
+        var removed = FirstComponents.RemoveFirstComponent(x, torch.tensor(pc.Mean), torch.tensor(pc.Direction));
+        var exactBefore = torch.linalg.svdvals((x - x.mean([0L], keepdim: true)).to(ScalarType.Float64));
+        var exactAfter = torch.linalg.svdvals((removed - removed.mean([0L], keepdim: true)).to(ScalarType.Float64));
+        Assert.Equal(exactBefore[1].item<double>(), exactAfter[0].item<double>(), 1e-3);
+        Assert.Equal(pc.TotalVariance - pc.Variance, exactAfter.square().sum().item<double>(), pc.TotalVariance * 1e-5);
+    }
+}

@@ -1,0 +1,64 @@
+using Repscope.Cli.Commands;
+using Repscope.Tests.Data;
+
+namespace Repscope.Tests.Training;
+
+/// <summary>`repscope train` and `repscope runs` end to end, in-process (stdout / stderr captured, so not in parallel).</summary>
+[Collection("Console")]
+public class TrainCommandTests
+{
+    /// <summary>Runs the real program (Program.cs's entry point, every command registered) with stdout and stderr captured.</summary>
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var entry = typeof(TrainCommand).Assembly.EntryPoint!;
+        var saved = (Out: Console.Out, Err: Console.Error);
+        var captured = (Out: new StringWriter(), Err: new StringWriter());
+        Environment.SetEnvironmentVariable("REPSCOPE_PLAIN_PROGRESS", "1");
+        Console.SetOut(captured.Out);
+        Console.SetError(captured.Err);
+        try
+        {
+            int code = (int)entry.Invoke(null, [args])!;
+            return (code, captured.Out.ToString(), captured.Err.ToString());
+        }
+        finally
+        {
+            Console.SetOut(saved.Out);
+            Console.SetError(saved.Err);
+        }
+    }
+
+    [Fact]
+    public void TrainsAListableRunAndRejectsBadInputWithOneLine()
+    {
+        using var dir = new TempDir();
+        string data = dir.File("quad");
+        DataFiles.WriteIdxDataSet(data, DataFiles.Quadrants(64, 8, 1), DataFiles.Quadrants(32, 8, 2));
+        string run = Path.Combine(dir.Path, "runs", "r8");
+        var ok = Run("train", "--depth", "8", "--width", "0.25", "--data", $"mnist:{data}", "--train-fraction", "1",
+                     "--epochs", "2", "--batch-size", "16", "--threads", "1", "--out", run, "--json");
+        Assert.True(ok.Code == 0, ok.Err);
+        Assert.Contains("epoch 2/2: done", ok.Err);
+        Assert.Contains("test acc", ok.Err);
+        Assert.Contains("\"state\": \"finished\"", ok.Out);
+
+        var list = Run("runs", Path.Combine(dir.Path, "runs"), "--json");
+        Assert.Equal(0, list.Code);
+        Assert.Contains("\"run\": \"r8\"", list.Out);
+        Assert.Contains("\"state\": \"finished\"", list.Out);
+        Assert.Contains("ResNet-8 (width 0.25)", list.Out);
+
+        var again = Run("train", "--depth", "8", "--data", $"mnist:{data}", "--out", run);
+        Assert.Equal(2, again.Code);
+        Assert.Contains("already holds a finished run", again.Err);
+
+        var badDepth = Run("train", "--depth", "9", "--data", $"mnist:{data}", "--out", Path.Combine(dir.Path, "x"));
+        Assert.Equal(2, badDepth.Code);
+        Assert.Equal("repscope: error: depth 9 is not 6n+2 with n >= 1 (use 8, 14, 20, 26, 32, 38, 44, 56, 62, 110, ...)", badDepth.Err.Trim().Split('\n')[^1]);
+
+        var noData = Run("train", "--data", $"cifar10:{dir.File("none")}", "--out", Path.Combine(dir.Path, "y"));
+        Assert.Equal(2, noData.Code);
+        Assert.Contains("data set 'cifar10' not found", noData.Err);
+        Assert.DoesNotContain("   at ", noData.Err);
+    }
+}
