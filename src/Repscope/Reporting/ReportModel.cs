@@ -40,7 +40,11 @@ public sealed record ReportSection(
     string Measured,
     IReadOnlyList<ReportFigure> Figures,
     IReadOnlyList<ReportTable> Tables,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>Figures per row (e.g. 2 to keep a heatmap beside its companion plot); 0: as many as fit.</summary>
+    public int Columns { get; init; }
+}
 
 /// <summary>Everything one report shows. Build it, then hand it to <see cref="ReportWriter.Write"/>.</summary>
 /// <param name="Summary">A paragraph under the title (what was run, at what scale).</param>

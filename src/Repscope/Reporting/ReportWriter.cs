@@ -145,7 +145,12 @@ public static partial class ReportWriter
         h.Append("<section class=\"experiment\" id=\"").Append(E(s.Id)).Append("\">\n<h2>").Append(E(s.Title)).Append("</h2>\n");
         h.Append("<p class=\"measured\">").Append(E(s.Measured)).Append("</p>\n");
         foreach (string note in s.Notes) { h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n"); }
-        if (s.Figures.Count > 0) { h.Append("<div class=\"figures\">\n"); }
+        if (s.Figures.Count > 0)
+        {
+            h.Append(s.Columns > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"<div class=\"figures\" style=\"grid-template-columns: repeat({s.Columns}, minmax(0, 1fr))\">\n")
+                : "<div class=\"figures\">\n");
+        }
         foreach (var f in s.Figures)
         {
             var (width, height) = ReportPng.Validate(f.Png, f.Id);

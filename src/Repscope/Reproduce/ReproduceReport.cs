@@ -34,12 +34,12 @@ public static class ReproduceReport
                 plan.ProbeAndPrune.Where(r.Probes.ContainsKey).Select(s => new ReportFigure($"probe-{s.Name}", $"Linear probe accuracy, {s.Architecture}",
                     r.Probes[s].Png, Source(r, s), BlockCaption(r, s), r.Probes[s]))),
             Section(r, "pruning", "7. Deleting blocks",
-                "Test accuracy after deleting one residual block at a time (its shortcut kept), compared with the block structure.",
+                "Test accuracy as residual blocks are deleted from the end of each stage (each deleted block passes on its shortcut; no retraining), compared with the block structure.",
                 plan.ProbeAndPrune.Where(r.Prunes.ContainsKey).Select(s => new ReportFigure($"prune-{s.Name}", $"Accuracy after deleting blocks, {s.Architecture}",
                     r.Prunes[s].Png, Source(r, s), BlockCaption(r, s), r.Prunes[s]))),
             ErrorsSection(r),
         };
-        sections = [.. sections.Select(s => s with { Notes = [.. s.Notes, .. NotesFor(r, s.Id)] })];
+        sections = [.. sections.Select(s => s with { Notes = [.. s.Notes, .. NotesFor(r, s.Id)], Columns = s.Id == "first-component" ? 2 : 0 })];
 
         var settings = r.Settings;
         string scale = plan.Scale == GridScale.Quick ? "the quick grid" : "the full grid";

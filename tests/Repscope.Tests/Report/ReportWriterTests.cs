@@ -83,6 +83,9 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Contains("Model: ResNet-56 (width 1); data: fashion-mnist; seed: 1 vs 2.", html);
         Assert.Contains("<td class=\"num\">-0.01</td>", html);
         Assert.Contains("<td>T-shirt/top</td>", html);
+        Assert.Contains("<div class=\"figures\">", html);
+        var two = ReportSamples.Build() with { Sections = [ReportSamples.Build().Sections[0] with { Columns = 2 }] };
+        Assert.Contains("<div class=\"figures\" style=\"grid-template-columns: repeat(2, minmax(0, 1fr))\">", ReportWriter.Render(two with { Findings = [] }));
     }
 
     [Fact]
