@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Repscope.Analysis;
 using Repscope.Analysis.Errors;
 using Repscope.Data;
@@ -8,7 +9,9 @@ namespace Repscope.Reproduce;
 /// <summary>
 /// The real <see cref="IReproduceBackend"/>: training through <see cref="Trainer"/>, the analyses
 /// through <see cref="RunAnalyses"/> (which write their JSON and PNGs into RUN/analysis/ as the
-/// single commands do) and the error statistics through <see cref="ErrorComparison"/>.
+/// single commands do) and the error statistics through <see cref="ErrorComparison"/>. The
+/// within-model, probe and pruning analyses of a run are reused when RUN/analysis/ already holds
+/// them for the current weights and the same settings, so a second call recomputes nothing.
 /// </summary>
 /// <param name="Probes">Linear probe settings (the quick grid uses fewer features per layer to stay within its time).</param>
 public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBackend
@@ -55,13 +58,27 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public LayersResult Layers(string runDir, IProgressReporter progress)
     {
-        var report = RunAnalyses.Layers(runDir, new StreamOptions(BatchSize: BatchSize), progress: progress);
-        var blocks = report.BlockStructure;
-        var largest = blocks.Blocks.OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
-        var span = largest is null ? null : new BlockSpan(largest.First, largest.Last, largest.MeanCka, blocks.Coverage);
         string folder = RunAnalyses.AnalysisFolder(runDir);
-        return new LayersResult(report.Layers, report.Cka, [.. report.Pc1Fraction], span, Accuracy(runDir),
-                                Read(Path.Combine(folder, "layers.png")), Read(Path.Combine(folder, "layers_pc1.png")));
+        var heatmap = Path.Combine(folder, "layers.png");
+        var pc = Path.Combine(folder, "layers_pc1.png");
+        using var cached = Cached(runDir, "layers.json", heatmap, pc);
+        if (cached is { } doc && Matches(doc.RootElement, "batchSize", BatchSize) && Matches(doc.RootElement, "epochs", 1)
+            && doc.RootElement.TryGetProperty("taps", out var taps) && taps.GetString() == "blocks"
+            && doc.RootElement.TryGetProperty("examples", out var examples) && examples.GetInt64() == TestCount(runDir))
+        {
+            var root = doc.RootElement;
+            var blocks = root.GetProperty("blockStructure");
+            var largest = blocks.GetProperty("blocks").EnumerateArray()
+                .Select(b => new BlockSpan(b.GetProperty("first").GetInt32(), b.GetProperty("last").GetInt32(), Number(b.GetProperty("meanCka")), Number(blocks.GetProperty("coverage"))))
+                .OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
+            return new LayersResult(Strings(root.GetProperty("layers")), [.. root.GetProperty("cka").EnumerateArray().Select(Numbers)],
+                                    Numbers(root.GetProperty("pc1Fraction")), largest, Accuracy(runDir), Read(heatmap), Read(pc));
+        }
+        var report = RunAnalyses.Layers(runDir, new StreamOptions(BatchSize: BatchSize), progress: progress);
+        var found = report.BlockStructure;
+        var block = found.Blocks.OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
+        var span = block is null ? null : new BlockSpan(block.First, block.Last, block.MeanCka, found.Coverage);
+        return new LayersResult(report.Layers, report.Cka, [.. report.Pc1Fraction], span, Accuracy(runDir), Read(heatmap), Read(pc));
     }
 
     public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
@@ -75,18 +92,38 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public ProbeCurve Probe(string runDir, IProgressReporter progress)
     {
+        string png = Path.Combine(RunAnalyses.AnalysisFolder(runDir), "probe.png");
+        using var cached = Cached(runDir, "probe.json", png);
+        if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
+            && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
+            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay)
+        {
+            // The curve across depth: the stem and the block outputs (the branches sit between them).
+            var probes = doc.RootElement.GetProperty("probes").EnumerateArray()
+                .Select(p => (Layer: p.GetProperty("layer").GetString()!, Accuracy: Number(p.GetProperty("result").GetProperty("testAccuracy"))))
+                .Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
+            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], Read(png));
+        }
         var report = RunAnalyses.Probe(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress);
-        // The curve across depth: the stem and the block outputs (the branches sit between them).
         var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)],
-                              Read(Path.Combine(RunAnalyses.AnalysisFolder(runDir), "probe.png")));
+        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], Read(png));
     }
 
     public PruneCurve Prune(string runDir, IProgressReporter progress)
     {
+        string png = Path.Combine(RunAnalyses.AnalysisFolder(runDir), "prune.png");
+        using var cached = Cached(runDir, "prune.json", png);
+        if (cached is { } doc && doc.RootElement.TryGetProperty("refitHead", out var refit) && refit.ValueKind == JsonValueKind.False)
+        {
+            var result = doc.RootElement.GetProperty("result");
+            var cachedSteps = result.GetProperty("steps").EnumerateArray()
+                .Select(s => new PruneStep(s.GetProperty("stage").GetInt32(), s.GetProperty("deleted").GetInt32(),
+                                           s.GetProperty("deletedBlocks")[0].GetString()!, Number(s.GetProperty("accuracy")))).ToList();
+            return new PruneCurve(Number(result.GetProperty("baseline")), cachedSteps, Read(png));
+        }
         var report = RunAnalyses.Prune(runDir, BatchSize, refitHead: false, seed: 0, progress: progress);
         var steps = report.Result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
-        return new PruneCurve(report.Result.Baseline, steps, Read(Path.Combine(RunAnalyses.AnalysisFolder(runDir), "prune.png")));
+        return new PruneCurve(report.Result.Baseline, steps, Read(png));
     }
 
     public ErrorsSummary Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
@@ -105,6 +142,32 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         return new ErrorsSummary(report.A.MeanAccuracy, report.B.MeanAccuracy, classes, report.PerClass.SignificantCount,
                                  report.ControlPerClass?.SignificantCount, Read(Path.Combine(outDir, "scatter.png")));
     }
+
+    /// <summary>
+    /// An analysis a previous call (or the single command) already wrote for the current weights:
+    /// its JSON and figures exist and are newer than model.pt. Null when it must be (re)computed;
+    /// the callers also check that it was made with the settings used here.
+    /// </summary>
+    private static JsonDocument? Cached(string runDir, string json, params string[] figures)
+    {
+        string path = Path.Combine(RunAnalyses.AnalysisFolder(runDir), json);
+        string model = Path.Combine(runDir, RunDirectory.ModelFile);
+        if (!File.Exists(path) || !File.Exists(model) || figures.Any(f => !File.Exists(f))) { return null; }
+        if (File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(model)) { return null; }
+        try { return JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException) { return null; }
+    }
+
+    private static bool Matches(JsonElement e, string key, long value) =>
+        e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.GetInt64() == value;
+
+    private static double Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.NaN;
+
+    private static double[] Numbers(JsonElement e) => [.. e.EnumerateArray().Select(Number)];
+
+    private static string[] Strings(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetString() ?? "")];
+
+    private static long TestCount(string runDir) => RunDirectory.Open(runDir).Info.TestSet.Count;
 
     private static double Accuracy(string runDir) => RunDirectory.Open(runDir).Info.FinalTestAccuracy ?? double.NaN;
 

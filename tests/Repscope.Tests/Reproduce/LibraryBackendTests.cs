@@ -39,8 +39,14 @@ public sealed class LibraryBackendTests : IDisposable
         Assert.Contains("<section class=\"experiment\" id=\"errors\">", html);
         Assert.True(File.Exists(Path.Combine(_dir, "runs", Tiny().ProbeAndPrune[0].Name, "analysis", "prune.json")));
 
+        string analysis = Path.Combine(_dir, "runs", Tiny().ProbeAndPrune[0].Name, "analysis");
+        var written = new[] { "layers.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))).ToList();
+
         var second = new Reproducer(LibraryBackend.For(GridScale.Quick)).Run(options);
         Assert.Equal((0, 0, Tiny().Runs.Count), (second.Trained, second.Resumed, second.Reused));
         Assert.Empty(second.Failures);
+        // The analyses were read back, not recomputed, and give the same findings, number for number.
+        Assert.Equal(written, new[] { "layers.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))));
+        Assert.Equal(first.Findings, second.Findings);
     }
 }
