@@ -36,9 +36,9 @@ public sealed class Reproducer(IReproduceBackend backend)
         var states = plan.Runs.ToDictionary(r => r, r => PlannedRun.Inspect(RunDir(r), r));
         var toTrain = plan.Runs.Where(r => states[r] != PlannedRunState.Finished).ToList();
         var weights = new List<double>();
-        weights.AddRange(toTrain.Select(r => r.Cost));
-        double unit = plan.Runs.Min(r => r.Cost / r.Epochs); // one epoch of the cheapest model
-        double Analysis(RunSpec r) => Math.Max(unit, r.Cost / r.Epochs);
+        weights.AddRange(toTrain.Select(plan.EstimatedSeconds));
+        double unit = plan.Runs.Min(r => plan.EstimatedSeconds(r) / r.Epochs); // one epoch of the cheapest model
+        double Analysis(RunSpec r) => Math.Max(unit, 2 * plan.EstimatedSeconds(r) / r.Epochs); // ~ two epochs' worth
         weights.AddRange(plan.LayerRuns.Select(Analysis));
         weights.Add(Analysis(plan.SeedPair.A));
         weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
@@ -53,7 +53,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         foreach (var r in toTrain)
         {
             bool resume = states[r] == PlannedRunState.Partial;
-            var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", r.Cost);
+            var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
             try
             {
                 backend.Train(r, settings, RunDir(r), resume, p);
