@@ -19,7 +19,24 @@ public static class ReproduceFindings
     /// <summary>Probes: mean per-layer accuracy change inside the block at most this fraction of the change outside.</summary>
     public const double ProbeFlatRatio = 0.5;
 
-    public static IReadOnlyList<Finding> Compute(ReproduceResults r) =>
+    /// <summary>A model whose test accuracy is below this fraction of the best analysed model's did not train; it is left out of the findings.</summary>
+    public const double TrainedFraction = 0.5;
+
+    /// <summary>Runs left out of the findings because they did not train (see <see cref="TrainedFraction"/>).</summary>
+    public static IReadOnlyList<RunSpec> Untrained(ReproduceResults r)
+    {
+        if (r.Layers.Count == 0) { return []; }
+        double best = r.Layers.Values.Max(l => double.IsNaN(l.TestAccuracy) ? 0 : l.TestAccuracy);
+        return [.. r.Layers.Where(kv => !(kv.Value.TestAccuracy >= TrainedFraction * best)).Select(kv => kv.Key).OrderBy(s => s.Name, StringComparer.Ordinal)];
+    }
+
+    public static IReadOnlyList<Finding> Compute(ReproduceResults results)
+    {
+        var r = results.Without(Untrained(results));
+        return Claims(r);
+    }
+
+    private static IReadOnlyList<Finding> Claims(ReproduceResults r) =>
     [
         Growth(r, "Block structure appears as networks get deeper.", r.Plan.DepthRow, "depth-width"),
         Growth(r, "Block structure appears as networks get wider.", r.Plan.WidthRow, "depth-width"),

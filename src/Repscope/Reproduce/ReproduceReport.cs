@@ -57,6 +57,12 @@ public static class ReproduceReport
             new("generated", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)),
         };
         provenance.AddRange(facts.Failures.Select(f => new KeyValuePair<string, string>("failure", f)));
+        var untrained = ReproduceFindings.Untrained(r);
+        if (untrained.Count > 0)
+        {
+            summary += " Left out of the findings because they did not train (test accuracy below half the best model's): " +
+                       string.Join(", ", untrained.Select(s => $"{s.Architecture} seed {s.Seed} ({ReproduceFindings.F(r.Layers[s].TestAccuracy)})")) + ".";
+        }
         return new Report("Do wide and deep networks learn the same things? A Repscope reproduction",
                           summary, ReproduceFindings.Compute(r), sections, provenance);
     }

@@ -150,4 +150,20 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
 
     /// <summary>Analysis name -> why it has no result.</summary>
     public Dictionary<string, string> NotRun { get; } = [];
+
+    /// <summary>A copy without the analyses of <paramref name="runs"/> (and without the seed comparison if it uses one of them).</summary>
+    public ReproduceResults Without(IReadOnlyCollection<RunSpec> runs)
+    {
+        var copy = new ReproduceResults(Plan, Settings)
+        {
+            Seeds = runs.Contains(Plan.SeedPair.A) || runs.Contains(Plan.SeedPair.B) ? null : Seeds,
+            Errors = Errors,
+        };
+        foreach (var (k, v) in Layers) { if (!runs.Contains(k)) { copy.Layers[k] = v; } }
+        foreach (var (k, v) in Probes) { if (!runs.Contains(k)) { copy.Probes[k] = v; } }
+        foreach (var (k, v) in Prunes) { if (!runs.Contains(k)) { copy.Prunes[k] = v; } }
+        copy.FailedRuns.UnionWith(FailedRuns);
+        foreach (var (k, v) in NotRun) { copy.NotRun[k] = v; }
+        return copy;
+    }
 }

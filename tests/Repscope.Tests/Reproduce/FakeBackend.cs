@@ -21,6 +21,9 @@ internal sealed class FakeBackend : IReproduceBackend
 
     public bool NoBlocks { get; set; }
 
+    /// <summary>Runs that come out untrained (test accuracy 0.1).</summary>
+    public HashSet<string> Untrained { get; } = [];
+
     /// <summary>The errors comparison comes back without a control (a control half with fewer than 2 runs).</summary>
     public bool NoControl { get; set; }
 
@@ -90,7 +93,7 @@ internal sealed class FakeBackend : IReproduceBackend
             cka[i][i] = 1;
         }
         var pc1 = Enumerable.Range(0, n).Select(i => block?.Contains(i) == true ? 0.6 : 0.2).ToArray();
-        return new LayersResult(names, cka, pc1, block, 0.8, Png, Png);
+        return new LayersResult(names, cka, pc1, block, Untrained.Contains(s.Name) ? 0.1 : 0.8, Png, Png);
     }
 
     public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)

@@ -127,6 +127,20 @@ public sealed class ReproducerTests : IDisposable
     }
 
     [Fact]
+    public void An_untrained_model_is_left_out_of_the_findings_and_named()
+    {
+        var plan = TinyPlan();
+        var backend = new FakeBackend();
+        backend.Untrained.Add(plan.SeedPair.B.Name);
+        var summary = new Reproducer(backend).Run(Options());
+        // The seed comparison needs the untrained run: not run; the rest still holds.
+        Assert.Equal(Verdict.NotRun, summary.Findings.Single(f => f.SectionId == "seeds").Verdict);
+        Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "no-residual").Verdict);
+        Assert.Contains("Left out of the findings because they did not train (test accuracy below half the best model&#39;s): ResNet-20 (width 1) seed 2 (0.10).",
+                        File.ReadAllText(summary.ReportPath));
+    }
+
+    [Fact]
     public void A_run_folder_holding_another_configuration_is_refused()
     {
         var plan = TinyPlan();
