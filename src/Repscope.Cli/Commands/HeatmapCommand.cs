@@ -65,12 +65,17 @@ public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
         });
 
         Console.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
-        foreach (string layer in ConstantLayers(result.Matrix, s.A, s.B ?? s.A))
-        {
-            Cli.Warn($"{layer} is constant (zero variance): its CKA values are undefined (null in cka.json, grey in cka.png)");
-        }
         Console.WriteLine($"wrote {json}");
         Console.WriteLine($"wrote {png}");
+        // A constant layer is bad input: the map is still written (nothing lost, null / grey where
+        // undefined), but the command says so in one line and exits non-zero.
+        var constant = ConstantLayers(result.Matrix, s.A, s.B ?? s.A).ToList();
+        if (constant.Count > 0)
+        {
+            Cli.Error($"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): " +
+                      "CKA undefined there (null in cka.json, grey in cka.png)");
+            return Cli.ExitUserError;
+        }
         return 0;
     }
 

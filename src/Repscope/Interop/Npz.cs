@@ -13,9 +13,22 @@ public static class Npz
 
     /// <summary>
     /// The arrays one at a time, in member order, each read when the enumeration reaches it (so that
-    /// a caller can convert and drop each before the next is loaded).
+    /// a caller can convert and drop each before the next is loaded). With
+    /// <paramref name="releaseBetweenMembers"/>, a full garbage collection runs before each next
+    /// member is read, so that a caller that keeps only a native copy (a tensor) of each array holds
+    /// at most one managed array at a time: peak memory = the converted arrays + one array.
     /// </summary>
-    public static IEnumerable<NdArray> Enumerate(string path) => Members(path, Npy.Read, checkCrc: true);
+    public static IEnumerable<NdArray> Enumerate(string path, bool releaseBetweenMembers = false)
+    {
+        foreach (var array in Members(path, Npy.Read, checkCrc: true))
+        {
+            yield return array;
+            if (releaseBetweenMembers)
+            {
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            }
+        }
+    }
 
     /// <summary>Name, dtype and shape of every member from its header, without loading the data.</summary>
     public static IReadOnlyList<NpyInfo> ReadInfo(string path) => Members(path, Npy.ReadInfo, checkCrc: false).ToList();

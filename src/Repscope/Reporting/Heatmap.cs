@@ -62,8 +62,9 @@ public static class Heatmap
         var plot = new Plot();
         PlotStyle.Apply(plot);
         bool anyUndefined = m.Values.Cast<double>().Any(double.IsNaN);
-        string second = string.Join("; ", new[] { options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }.Where(t => t is not null));
-        plot.Title(second.Length == 0 ? title : $"{title}\n{second}");
+        string[] titleLines = new[] { title, options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }
+            .Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
+        plot.Title(string.Join("\n", titleLines));
         var hm = plot.Add.Heatmap(m.Values);
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.ManualRange = new ScottPlot.Range(0, 1);
@@ -134,8 +135,9 @@ public static class Heatmap
         }
 
         int cell = Math.Clamp(900 / Math.Max(rows, cols), 14, 60);
-        width = Math.Max(520, cols * cell + (int)(7.5 * longestRow) + 230);
-        height = Math.Max(460, rows * cell + (cols > 4 || longestColumn > 8 ? (int)(7.5 * longestColumn) : 0) + 150);
+        int titleWidth = 10 * titleLines.Max(l => l.Length) + 60; // 18 pt DejaVu Sans: about 10 px a character
+        width = Math.Max(Math.Max(520, titleWidth), cols * cell + (int)(7.5 * longestRow) + 230);
+        height = Math.Max(460, rows * cell + (cols > 4 || longestColumn > 8 ? (int)(7.5 * longestColumn) : 0) + 120 + 28 * titleLines.Length);
         return plot;
     }
 }

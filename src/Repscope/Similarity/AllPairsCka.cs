@@ -58,6 +58,12 @@ public static class AllPairsCka
         var v = new double[rows.Count, cols.Count];
         long pairs = within ? rows.Count * (rows.Count + 1L) / 2 : (long)rows.Count * cols.Count;
         using var task = progress.Start("whole-data CKA", pairs);
+        if (options is { Kernel: KernelKind.Linear, Estimator: HsicEstimator.Biased })
+        {
+            LinearWholeData(rows, rowNames, cols, colNames, within, v, task);
+            task.Complete();
+            return new CkaMatrix(rowNames.ToArray(), colNames.ToArray(), v);
+        }
         for (int i = 0; i < rows.Count; i++)
         {
             for (int j = within ? i : 0; j < cols.Count; j++)
@@ -72,6 +78,58 @@ public static class AllPairsCka
         }
         task.Complete();
         return new CkaMatrix(rowNames.ToArray(), colNames.ToArray(), v);
+    }
+
+    /// <summary>
+    /// Linear biased CKA for every pair: ||Xc'Yc||_F^2 / (||Xc'Xc||_F ||Yc'Yc||_F). The self terms
+    /// are computed once per layer; each pair then costs one cross term (feature space when both
+    /// layers have fewer features than examples, Gram space otherwise). NaN for a constant layer.
+    /// </summary>
+    private static void LinearWholeData(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames, IReadOnlyList<Tensor> cols,
+                                        IReadOnlyList<string> colNames, bool within, double[,] v, IProgressTask task)
+    {
+        double[] SelfNorms(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names) => layers.Select((t, i) =>
+        {
+            using var scope = torch.NewDisposeScope();
+            var c = Centred(t, names[i]);
+            return c is null ? double.NaN : Math.Sqrt(SquaredCross(c, c));
+        }).ToArray();
+        double[] rowSelf = SelfNorms(rows, rowNames);
+        double[] colSelf = within ? rowSelf : SelfNorms(cols, colNames);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            using var rowScope = torch.NewDisposeScope();
+            var ci = Centred(rows[i], rowNames[i]);
+            for (int j = within ? i : 0; j < cols.Count; j++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var cj = within && j == i ? ci : Centred(cols[j], colNames[j]);
+                double value = ci is null || cj is null ? double.NaN
+                    : within && j == i ? 1.0
+                    : SquaredCross(ci, cj) / (rowSelf[i] * colSelf[j]);
+                v[i, j] = value;
+                if (within) { v[j, i] = value; }
+                task.Advance(1);
+            }
+        }
+    }
+
+    /// <summary>The column-centred layer in its working precision (float64 if it is float64), or null when constant.</summary>
+    private static Tensor? Centred(Tensor t, string name)
+    {
+        var m = Gram.AsMatrix(t, $"layer '{name}'");
+        return Gram.IsConstant(m) ? null : Gram.CentreColumns(m);
+    }
+
+    /// <summary>||A'B||_F^2 = &lt;A A', B B'&gt;, in whichever space is cheaper; float64 when either is float64.</summary>
+    private static double SquaredCross(Tensor a, Tensor b)
+    {
+        if (a.dtype != b.dtype) { a = a.to_type(ScalarType.Float64); b = b.to_type(ScalarType.Float64); }
+        long n = a.shape[0];
+        if (a.shape[1] < n && b.shape[1] < n) { return LinearCka.CrossNormSquared(a, b); }
+        using var k = a.mm(a.t()).to_type(ScalarType.Float64);
+        using var l = ReferenceEquals(a, b) ? k.alias() : b.mm(b.t()).to_type(ScalarType.Float64);
+        return k.mul(l).sum().item<double>();
     }
 
     private static long CheckLayers(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,

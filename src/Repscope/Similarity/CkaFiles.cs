@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -131,7 +130,7 @@ public static class CkaFiles
         {
             long n = -1;
             string first = "";
-            foreach (var array in ReadNpzMembers(path))
+            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true))
             {
                 string source = $"{path}: array '{array.Name}'";
                 if (n < 0) { (n, first) = (array.Rows, array.Name); }
@@ -147,38 +146,6 @@ public static class CkaFiles
         {
             foreach (var l in layers) { l.Data.Dispose(); }
             throw;
-        }
-    }
-
-    /// <summary>The arrays of a .npz, read lazily one member at a time (same checks and messages as <see cref="Npz.Read"/>).</summary>
-    private static IEnumerable<NdArray> ReadNpzMembers(string path)
-    {
-        using var fs = Npy.OpenForReading(path);
-        ZipArchive zip;
-        try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true); }
-        catch (InvalidDataException e) { throw new RepscopeException($"{path}: not a valid .npz file (corrupt, truncated or not a zip archive: {e.Message})"); }
-        using (zip)
-        {
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var entry in zip.Entries)
-            {
-                string member = entry.FullName;
-                string name = member.EndsWith(".npy", StringComparison.Ordinal) ? member[..^4] : member;
-                if (member.EndsWith('/')) { throw new RepscopeException($"{path}: member '{member}' is a folder, not a .npy array"); }
-                if (!names.Add(name)) { throw new RepscopeException($"{path}: holds two arrays named '{name}'"); }
-                NdArray array;
-                try
-                {
-                    using var stream = entry.Open();
-                    array = Npy.Read(stream, entry.Length, $"{path}: member '{member}'", name);
-                }
-                catch (InvalidDataException e) { throw new RepscopeException($"{path}: member '{member}' is corrupt ({e.Message})"); }
-                yield return array;
-                // The array is now a tensor: let the collector give its managed copy back before the next read.
-                array = null!;
-                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            }
-            if (names.Count == 0) { throw new RepscopeException($"{path}: the archive holds no arrays"); }
         }
     }
 

@@ -47,9 +47,10 @@ public sealed class HeatmapCommandTests : IDisposable
         string a = WriteNpz("a.npz", 70, 1, withConstant: true);
         string outDir = Path.Combine(_dir, "out");
         var o = CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "32");
-        Assert.Equal(0, o.ExitCode);
+        Assert.Equal(2, o.ExitCode); // a constant layer is bad input, but the map is written
         Assert.Contains("done", o.Err);
         Assert.Contains("a.npz: layer 'dead' is constant", o.Err);
+        Assert.Contains("repscope: error: ", o.Err);
         var (rows, cols, values) = ReadJson(Path.Combine(outDir, "cka.json"));
         Assert.Equal(["conv1", "block1", "block2", "dead"], rows);
         Assert.Equal(rows, cols);

@@ -78,6 +78,26 @@ public class MinibatchCkaTests
         Assert.Equal(m[0, 1], m[1, 0], 14);
     }
 
+    [Theory]
+    [InlineData(KernelKind.Linear)]
+    [InlineData(KernelKind.Rbf)]
+    public void WholeDataAllPairsEqualPairByPair(KernelKind kernel)
+    {
+        // Narrow and wide layers (fewer and more features than the 30 examples), one constant.
+        var layers = new[] { Randn(80, 30, 5), Randn(81, 30, 50), Randn(82, 30, 12), torch.ones(30, 4, dtype: ScalarType.Float64) };
+        layers[2] = Related(layers[0], 83, 12, noise: 0.7);
+        var options = new CkaOptions(kernel, HsicEstimator.Biased);
+        var m = AllPairsCka.WholeData(layers, ["a", "b", "c", "dead"], null, null, options);
+        for (int i = 0; i < 3; i++)
+        {
+            for (int j = 0; j < 3; j++) { Assert.Equal(Cka.Compute(layers[i], layers[j], options), m[i, j], 12); }
+            Assert.True(double.IsNaN(m[i, 3]) && double.IsNaN(m[3, i]));
+        }
+        var cross = AllPairsCka.WholeData(layers[..2], ["a", "b"], layers[1..3], ["b", "c"], options);
+        Assert.Equal(Cka.Compute(layers[0], layers[2], options), cross[0, 1], 12);
+        Assert.Equal(1.0, cross[1, 0], 12);
+    }
+
     [Fact]
     public void MergedAccumulatorsEqualTheWhole()
     {
