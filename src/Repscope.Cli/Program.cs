@@ -8,6 +8,7 @@ app.Configure(config =>
 {
     config.SetApplicationName("repscope");
     config.PropagateExceptions();
+    config.AddCommand<ReproduceCommand>("reproduce").WithDescription("Reproduce the paper's experiments (train the grid, analyse, report.html); --quick: minutes on a CPU.");
     config.AddCommand<TrainCommand>("train").WithDescription("Train a ResNet (depth, width, residual or not) into a run directory.");
     config.AddCommand<RunsCommand>("runs").WithDescription("List the runs under a folder: architecture, data, seed, epochs, accuracy, state.");
     config.AddCommand<LayersCommand>("layers").WithDescription("Within-model CKA heatmap, block structure and PC1 fraction per layer of a run.");

@@ -1,0 +1,176 @@
+using System.Text.Json;
+using Repscope.Analysis;
+using Repscope.Analysis.Errors;
+using Repscope.Data;
+using Repscope.Training;
+
+namespace Repscope.Reproduce;
+
+/// <summary>
+/// The real <see cref="IReproduceBackend"/>: training through <see cref="Trainer"/>, the analyses
+/// through <see cref="RunAnalyses"/> (which write their JSON and PNGs into RUN/analysis/ as the
+/// single commands do) and the error statistics through <see cref="ErrorComparison"/>. The
+/// within-model, probe and pruning analyses of a run are reused when RUN/analysis/ already holds
+/// them for the current weights and the same settings, so a second call recomputes nothing.
+/// </summary>
+/// <param name="Probes">Linear probe settings (the quick grid uses fewer features per layer to stay within its time).</param>
+public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBackend
+{
+    /// <summary>Minibatch size of the analyses (the paper's 256).</summary>
+    public const int BatchSize = 256;
+
+    /// <summary>Probes of the quick grid: layers pooled to at most 256 features, 100 L-BFGS iterations.</summary>
+    public static readonly ProbeOptions QuickProbes = new(MaxFeatures: 256, MaxIterations: 100);
+
+    private readonly ProbeOptions _probes = probes ?? ProbeOptions.Default;
+
+    /// <summary>The backend for a grid: cheaper probes for the quick one.</summary>
+    public static LibraryBackend For(GridScale scale) => new(scale == GridScale.Quick ? QuickProbes : null);
+
+    public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress)
+    {
+        var (name, path) = DataSpec.ParseNameAndPath(settings.Data);
+        var options = new TrainOptions
+        {
+            Depth = spec.Depth,
+            Width = spec.Width,
+            Residual = spec.Residual,
+            Data = new DataSpec
+            {
+                Name = name,
+                Path = path ?? settings.DataPath,
+                TrainExamples = spec.TrainExamples == 0 ? null : spec.TrainExamples,
+                TestExamples = settings.TestExamples,
+                Seed = spec.Seed,
+            },
+            Epochs = spec.Epochs,
+            BatchSize = settings.BatchSize,
+            Lr = settings.LearningRate,
+            WeightDecay = settings.WeightDecay,
+            Momentum = settings.Momentum,
+            Augment = settings.Augment,
+            Seed = spec.Seed,
+            Out = runDir,
+            Resume = resume,
+        };
+        Trainer.Train(options, progress);
+    }
+
+    public LayersResult Layers(string runDir, IProgressReporter progress)
+    {
+        string folder = RunAnalyses.AnalysisFolder(runDir);
+        var heatmap = Path.Combine(folder, "layers.png");
+        var pc = Path.Combine(folder, "layers_pc1.png");
+        using var cached = Cached(runDir, "layers.json", heatmap, pc);
+        if (cached is { } doc && Matches(doc.RootElement, "batchSize", BatchSize) && Matches(doc.RootElement, "epochs", 1)
+            && doc.RootElement.TryGetProperty("taps", out var taps) && taps.GetString() == "blocks"
+            && doc.RootElement.TryGetProperty("examples", out var examples) && examples.GetInt64() == TestCount(runDir))
+        {
+            var root = doc.RootElement;
+            var blocks = root.GetProperty("blockStructure");
+            var largest = blocks.GetProperty("blocks").EnumerateArray()
+                .Select(b => new BlockSpan(b.GetProperty("first").GetInt32(), b.GetProperty("last").GetInt32(), Number(b.GetProperty("meanCka")), Number(blocks.GetProperty("coverage"))))
+                .OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
+            return new LayersResult(Strings(root.GetProperty("layers")), [.. root.GetProperty("cka").EnumerateArray().Select(Numbers)],
+                                    Numbers(root.GetProperty("pc1Fraction")), largest, Accuracy(runDir), Read(heatmap), Read(pc));
+        }
+        var report = RunAnalyses.Layers(runDir, new StreamOptions(BatchSize: BatchSize), progress: progress);
+        var found = report.BlockStructure;
+        var block = found.Blocks.OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
+        var span = block is null ? null : new BlockSpan(block.First, block.Last, block.MeanCka, found.Coverage);
+        return new LayersResult(report.Layers, report.Cka, [.. report.Pc1Fraction], span, Accuracy(runDir), Read(heatmap), Read(pc));
+    }
+
+    public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
+    {
+        var report = RunAnalyses.Compare([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize), progress).Single();
+        // compare names its files after the two runs; the folder is this pair's own.
+        var png = Directory.GetFiles(outDir, "compare_*.png").OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
+                  ?? throw new RepscopeException($"{outDir}: compare wrote no heatmap (compare_*.png)");
+        return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(png));
+    }
+
+    public ProbeCurve Probe(string runDir, IProgressReporter progress)
+    {
+        string png = Path.Combine(RunAnalyses.AnalysisFolder(runDir), "probe.png");
+        using var cached = Cached(runDir, "probe.json", png);
+        if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
+            && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
+            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay)
+        {
+            // The curve across depth: the stem and the block outputs (the branches sit between them).
+            var probes = doc.RootElement.GetProperty("probes").EnumerateArray()
+                .Select(p => (Layer: p.GetProperty("layer").GetString()!, Accuracy: Number(p.GetProperty("result").GetProperty("testAccuracy"))))
+                .Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
+            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], Read(png));
+        }
+        var report = RunAnalyses.Probe(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress);
+        var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
+        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], Read(png));
+    }
+
+    public PruneCurve Prune(string runDir, IProgressReporter progress)
+    {
+        string png = Path.Combine(RunAnalyses.AnalysisFolder(runDir), "prune.png");
+        using var cached = Cached(runDir, "prune.json", png);
+        if (cached is { } doc && doc.RootElement.TryGetProperty("refitHead", out var refit) && refit.ValueKind == JsonValueKind.False)
+        {
+            var result = doc.RootElement.GetProperty("result");
+            var cachedSteps = result.GetProperty("steps").EnumerateArray()
+                .Select(s => new PruneStep(s.GetProperty("stage").GetInt32(), s.GetProperty("deleted").GetInt32(),
+                                           s.GetProperty("deletedBlocks")[0].GetString()!, Number(s.GetProperty("accuracy")))).ToList();
+            return new PruneCurve(Number(result.GetProperty("baseline")), cachedSteps, Read(png));
+        }
+        var report = RunAnalyses.Prune(runDir, BatchSize, refitHead: false, seed: 0, progress: progress);
+        var steps = report.Result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
+        return new PruneCurve(report.Result.Baseline, steps, Read(png));
+    }
+
+    public ErrorsSummary Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
+    {
+        var all = groupA.Concat(groupB).ToList();
+        var loaded = new Dictionary<string, RunPredictions>();
+        using (var task = progress.Start("reading predictions", all.Count))
+        {
+            foreach (string dir in all) { loaded[dir] = RunPredictions.Read(dir); task.Advance(1); }
+            task.Complete($"{all.Count} runs");
+        }
+        var report = ErrorComparison.Compare([.. groupA.Select(d => loaded[d])], [.. groupB.Select(d => loaded[d])], nameA: "deep", nameB: "wide");
+        ErrorReportWriter.Write(report, outDir);
+        var classes = report.PerClass.Classes
+            .Select(c => new ClassComparison(c.Name, c.MeanA, c.MeanB, c.PAdjusted, c.Significant)).ToList();
+        return new ErrorsSummary(report.A.MeanAccuracy, report.B.MeanAccuracy, classes, report.PerClass.SignificantCount,
+                                 report.ControlPerClass?.SignificantCount, Read(Path.Combine(outDir, "scatter.png")));
+    }
+
+    /// <summary>
+    /// An analysis a previous call (or the single command) already wrote for the current weights:
+    /// its JSON and figures exist and are newer than model.pt. Null when it must be (re)computed;
+    /// the callers also check that it was made with the settings used here.
+    /// </summary>
+    private static JsonDocument? Cached(string runDir, string json, params string[] figures)
+    {
+        string path = Path.Combine(RunAnalyses.AnalysisFolder(runDir), json);
+        string model = Path.Combine(runDir, RunDirectory.ModelFile);
+        if (!File.Exists(path) || !File.Exists(model) || figures.Any(f => !File.Exists(f))) { return null; }
+        if (File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(model)) { return null; }
+        try { return JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException) { return null; }
+    }
+
+    private static bool Matches(JsonElement e, string key, long value) =>
+        e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.GetInt64() == value;
+
+    private static double Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.NaN;
+
+    private static double[] Numbers(JsonElement e) => [.. e.EnumerateArray().Select(Number)];
+
+    private static string[] Strings(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetString() ?? "")];
+
+    private static long TestCount(string runDir) => RunDirectory.Open(runDir).Info.TestSet.Count;
+
+    private static double Accuracy(string runDir) => RunDirectory.Open(runDir).Info.FinalTestAccuracy ?? double.NaN;
+
+    private static byte[] Read(string png) =>
+        File.Exists(png) ? File.ReadAllBytes(png) : throw new RepscopeException($"{png}: the analysis wrote no figure");
+}

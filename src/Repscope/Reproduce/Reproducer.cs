@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Repscope.Reporting;
+
+namespace Repscope.Reproduce;
+
+/// <summary>Options of <c>repscope reproduce</c>.</summary>
+/// <param name="Plan">The grid; null: <see cref="ExperimentPlan.For"/>(<paramref name="Scale"/>).</param>
+public sealed record ReproduceOptions(GridScale Scale, string OutDir, TrainingSettings Settings, ExperimentPlan? Plan = null);
+
+/// <summary>What one <c>reproduce</c> call did.</summary>
+public sealed record ReproduceSummary(string ReportPath, int Trained, int Resumed, int Reused,
+                                      IReadOnlyList<Finding> Findings, IReadOnlyList<string> Failures, TimeSpan Elapsed);
+
+/// <summary>
+/// Runs the experiment plan: trains what is missing (reusing finished runs, resuming partial ones),
+/// runs the analyses, computes the findings and writes the report. A failed analysis does not stop
+/// the others: its experiment is reported as not run, with the reason, and listed in
+/// <see cref="ReproduceSummary.Failures"/>.
+/// </summary>
+public sealed class Reproducer(IReproduceBackend backend)
+{
+    public const string RunsFolder = "runs";
+    public const string ReportFile = "report.html";
+
+    public ReproduceSummary Run(ReproduceOptions options, IProgressReporter? progress = null)
+    {
+        progress ??= ProgressReporter.None;
+        var clock = Stopwatch.StartNew();
+        var plan = options.Plan ?? ExperimentPlan.For(options.Scale);
+        plan.Validate();
+        var settings = options.Settings with { TestExamples = options.Settings.TestExamples ?? plan.TestExamples };
+        string runs = Path.Combine(options.OutDir, RunsFolder);
+        string RunDir(RunSpec r) => Path.Combine(runs, r.Name);
+
+        // Decide the steps before starting, so that the count and the time left are right from the start.
+        var states = plan.Runs.ToDictionary(r => r, r => PlannedRun.Inspect(RunDir(r), r));
+        var toTrain = plan.Runs.Where(r => states[r] != PlannedRunState.Finished).ToList();
+        var weights = new List<double>();
+        weights.AddRange(toTrain.Select(plan.EstimatedSeconds));
+        double unit = plan.Runs.Min(r => plan.EstimatedSeconds(r) / r.Epochs); // one epoch of the cheapest model
+        double Analysis(RunSpec r) => Math.Max(unit, 2 * plan.EstimatedSeconds(r) / r.Epochs); // ~ two epochs' worth
+        weights.AddRange(plan.LayerRuns.Select(Analysis));
+        weights.Add(Analysis(plan.SeedPair.A));
+        weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
+        weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
+        weights.Add(unit);
+
+        var results = new ReproduceResults(plan, settings);
+        var failures = new List<string>();
+        int trained = 0, resumed = 0;
+        using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce --quick" : "reproduce", weights);
+
+        foreach (var r in toTrain)
+        {
+            bool resume = states[r] == PlannedRunState.Partial;
+            var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
+            try
+            {
+                backend.Train(r, settings, RunDir(r), resume, p);
+                if (PlannedRun.Inspect(RunDir(r), r) != PlannedRunState.Finished)
+                {
+                    throw new RepscopeException($"{RunDir(r)}: training returned but the run is not marked finished");
+                }
+                if (resume) { resumed++; } else { trained++; }
+            }
+            catch (RepscopeException e)
+            {
+                failures.Add($"training {r.Name}: {e.Message}");
+                results.FailedRuns.Add(r);
+            }
+        }
+
+        void Analyse(string what, IEnumerable<RunSpec> needs, Action run)
+        {
+            var missing = needs.Where(results.FailedRuns.Contains).ToList();
+            if (missing.Count > 0)
+            {
+                results.NotRun[what] = $"not run: training of {string.Join(", ", missing.Select(m => m.Name))} failed";
+                return;
+            }
+            try { run(); }
+            catch (RepscopeException e)
+            {
+                failures.Add($"{what}: {e.Message}");
+                results.NotRun[what] = "failed: " + e.Message;
+            }
+        }
+
+        foreach (var r in plan.LayerRuns)
+        {
+            var p = steps.Next($"within-model CKA of {r.Name}", Analysis(r));
+            Analyse("layers " + r.Name, [r], () => results.Layers[r] = backend.Layers(RunDir(r), p));
+        }
+        {
+            var (a, b) = plan.SeedPair;
+            var p = steps.Next($"cross-seed CKA {a.Name} vs {b.Name}", Analysis(a));
+            Analyse(ReproduceResults.SeedsKey, [a, b], () =>
+                results.Seeds = backend.Compare(RunDir(a), RunDir(b), Path.Combine(options.OutDir, "compare", $"{a.Name}-vs-{b.Name}"), p));
+        }
+        foreach (var r in plan.ProbeAndPrune)
+        {
+            var p = steps.Next($"linear probes of {r.Name}", Analysis(r));
+            Analyse("probe " + r.Name, [r], () => results.Probes[r] = backend.Probe(RunDir(r), p));
+        }
+        foreach (var r in plan.ProbeAndPrune)
+        {
+            var p = steps.Next($"deleting blocks of {r.Name}", Analysis(r));
+            Analyse("prune " + r.Name, [r], () => results.Prunes[r] = backend.Prune(RunDir(r), p));
+        }
+        {
+            var p = steps.Next("errors: wide against deep", unit);
+            Analyse(ReproduceResults.ErrorsKey, plan.ErrorsDeep.Concat(plan.ErrorsWide), () =>
+                results.Errors = backend.Errors(plan.ErrorsDeep.Select(RunDir).ToList(), plan.ErrorsWide.Select(RunDir).ToList(),
+                                                Path.Combine(options.OutDir, "errors"), p));
+        }
+
+        int reused = plan.Runs.Count - toTrain.Count;
+        var report = ReproduceReport.Build(results, new ReproduceReport.RunFacts(trained, resumed, reused, clock.Elapsed, failures));
+        var files = ReportWriter.Write(report, options.OutDir, ReportFile);
+        AtomicFile.WriteJson(Path.Combine(options.OutDir, "findings.json"), new
+        {
+            format = "repscope-findings/1",
+            scale = plan.Scale,
+            findings = report.Findings,
+            failures,
+            trained,
+            resumed,
+            reused,
+            seconds = clock.Elapsed.TotalSeconds,
+        });
+        steps.Complete($"report: {files.Html}");
+        return new ReproduceSummary(files.Html, trained, resumed, reused, report.Findings, failures, clock.Elapsed);
+    }
+}
+
+/// <summary>Everything the analyses of one reproduction produced (filled by <see cref="Reproducer"/>).</summary>
+public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings settings)
+{
+    public const string SeedsKey = "cross-seed CKA";
+    public const string ErrorsKey = "errors";
+
+    public ExperimentPlan Plan { get; } = plan;
+    public TrainingSettings Settings { get; } = settings;
+    public Dictionary<RunSpec, LayersResult> Layers { get; } = [];
+    public CompareResult? Seeds { get; set; }
+    public Dictionary<RunSpec, ProbeCurve> Probes { get; } = [];
+    public Dictionary<RunSpec, PruneCurve> Prunes { get; } = [];
+    public ErrorsSummary? Errors { get; set; }
+    public HashSet<RunSpec> FailedRuns { get; } = [];
+
+    /// <summary>Analysis name -> why it has no result.</summary>
+    public Dictionary<string, string> NotRun { get; } = [];
+
+    /// <summary>A copy without the analyses of <paramref name="runs"/> (and without the seed comparison if it uses one of them).</summary>
+    public ReproduceResults Without(IReadOnlyCollection<RunSpec> runs)
+    {
+        var copy = new ReproduceResults(Plan, Settings)
+        {
+            Seeds = runs.Contains(Plan.SeedPair.A) || runs.Contains(Plan.SeedPair.B) ? null : Seeds,
+            Errors = Errors,
+        };
+        foreach (var (k, v) in Layers) { if (!runs.Contains(k)) { copy.Layers[k] = v; } }
+        foreach (var (k, v) in Probes) { if (!runs.Contains(k)) { copy.Probes[k] = v; } }
+        foreach (var (k, v) in Prunes) { if (!runs.Contains(k)) { copy.Prunes[k] = v; } }
+        copy.FailedRuns.UnionWith(FailedRuns);
+        foreach (var (k, v) in NotRun) { copy.NotRun[k] = v; }
+        return copy;
+    }
+}

@@ -1,0 +1,48 @@
+using Repscope.Cli.Commands;
+using Repscope.Reproduce;
+
+namespace Repscope.Tests.Reproduce;
+
+public sealed class ReproduceCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("repscope-reproduce-cmd-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Quick_runs_the_quick_grid_on_the_shipped_data_and_prints_the_findings()
+    {
+        var backend = new FakeBackend();
+        var output = new StringWriter();
+        var settings = new ReproduceCommand.Settings { Quick = true, Out = _dir };
+        int code = ReproduceCommand.Run(settings, backend, output, work => work(ProgressReporter.None));
+        Assert.Equal(0, code);
+        Assert.Equal(ExperimentPlan.Quick().Runs.Select(r => r.Name).Order(), backend.TrainCalls.Select(c => c.Name).Order());
+        string text = output.ToString();
+        Assert.StartsWith($"{ExperimentPlan.Quick().Runs.Count} runs trained, 0 resumed, 0 reused;", text);
+        Assert.Contains("  held                        Block structure appears as networks get deeper.", text);
+        Assert.Contains($"report: {Path.Combine(_dir, "report.html")}", text);
+        using var run = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "runs", ExperimentPlan.Quick().Runs[0].Name, "run.json")));
+        Assert.Equal("fashion-mnist-small", run.RootElement.GetProperty("config").GetProperty("data").GetString());
+    }
+
+    [Fact]
+    public void Failed_steps_give_a_non_zero_exit_after_the_report_is_written()
+    {
+        var backend = new FakeBackend();
+        backend.Fail.Add("prune");
+        var output = new StringWriter();
+        var error = Console.Error;
+        var captured = new StringWriter();
+        Console.SetError(captured);
+        try
+        {
+            int code = ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = _dir }, backend, output, work => work(ProgressReporter.None));
+            Assert.Equal(2, code);
+        }
+        finally { Console.SetError(error); }
+        Assert.True(File.Exists(Path.Combine(_dir, "report.html")));
+        Assert.Contains("repscope: warning: prune r56w1-n1000-e10-s1: ", captured.ToString());
+        Assert.Contains("repscope: error: 2 step(s) failed; the report marks what they fed as not run; run again to retry them", captured.ToString());
+    }
+}

@@ -1,0 +1,233 @@
+using System.Text.Json;
+using Repscope.Reporting;
+using Repscope.Reproduce;
+using Repscope.Tests.Report;
+
+namespace Repscope.Tests.Reproduce;
+
+public sealed class ReproducerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("repscope-reproduce-").FullName;
+    private static readonly TrainingSettings Settings = new("fashion-mnist", null);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A grid of a few tiny specs covering every experiment (the fake backend makes it take milliseconds).</summary>
+    internal static ExperimentPlan TinyPlan()
+    {
+        RunSpec R(int depth, double width, int n = 200, bool residual = true, int seed = 1) => new(depth, width, residual, n, 2, seed);
+        return new ExperimentPlan(GridScale.Quick,
+            DepthRow: [R(8, 1), R(20, 1)],
+            WidthRow: [R(8, 1), R(8, 2)],
+            LessDataRow: [R(8, 1, 50), R(8, 2, 50)],
+            NoResidual: (R(20, 1), R(20, 1, residual: false)),
+            SeedPair: (R(20, 1), R(20, 1, seed: 2)),
+            ProbeAndPrune: [R(20, 1), R(8, 1)],
+            ErrorsDeep: [R(20, 1), R(20, 1, seed: 2), R(20, 1, seed: 3), R(20, 1, seed: 4)],
+            ErrorsWide: [R(8, 2), R(8, 2, seed: 2)]);
+    }
+
+    private ReproduceOptions Options() => new(GridScale.Quick, _dir, Settings, TinyPlan());
+
+    [Fact]
+    public void First_call_trains_everything_second_call_trains_nothing()
+    {
+        var backend = new FakeBackend();
+        var plan = TinyPlan();
+        var first = new Reproducer(backend).Run(Options());
+        Assert.Equal(plan.Runs.Count, first.Trained);
+        Assert.Equal(0, first.Reused);
+        Assert.Empty(first.Failures);
+        Assert.Equal(plan.Runs.Select(r => r.Name).Order(), backend.TrainCalls.Select(c => c.Name).Order());
+        Assert.All(backend.TrainCalls, c => Assert.False(c.Resume));
+        Assert.True(File.Exists(first.ReportPath));
+
+        var again = new FakeBackend();
+        var second = new Reproducer(again).Run(Options());
+        Assert.Empty(again.TrainCalls);
+        Assert.Equal((0, 0, plan.Runs.Count), (second.Trained, second.Resumed, second.Reused));
+        Assert.NotEmpty(again.AnalysisCalls); // the analyses and the report are redone from the finished runs
+    }
+
+    [Fact]
+    public void A_crashed_run_is_reported_and_resumed_on_the_next_call()
+    {
+        var plan = TinyPlan();
+        var victim = plan.SeedPair.B;
+        var backend = new FakeBackend();
+        backend.CrashOnce.Add(victim.Name);
+        var first = new Reproducer(backend).Run(Options());
+        Assert.Equal(plan.Runs.Count - 1, first.Trained);
+        Assert.Contains(first.Failures, f => f.StartsWith($"training {victim.Name}: ", StringComparison.Ordinal) && f.Contains("simulated crash"));
+        Assert.Equal(PlannedRunState.Partial, PlannedRun.Inspect(Path.Combine(_dir, "runs", victim.Name), victim));
+        // What needs the crashed run is not run; the rest of the report is there.
+        var seeds = first.Findings.Single(f => f.SectionId == "seeds");
+        Assert.Equal(Verdict.NotRun, seeds.Verdict);
+        Assert.Equal(Verdict.Held, first.Findings.Single(f => f.SectionId == "no-residual").Verdict);
+        string html = File.ReadAllText(first.ReportPath);
+        Assert.Contains($"cross-seed CKA: not run: training of {victim.Name} failed", html);
+
+        var second = new FakeBackend();
+        var summary = new Reproducer(second).Run(Options());
+        Assert.Equal([(victim.Name, true)], second.TrainCalls);
+        Assert.Equal((0, 1, plan.Runs.Count - 1), (summary.Trained, summary.Resumed, summary.Reused));
+        Assert.Empty(summary.Failures);
+        Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "seeds").Verdict);
+    }
+
+    [Fact]
+    public void Report_has_every_experiment_and_the_findings_follow_the_results()
+    {
+        var summary = new Reproducer(new FakeBackend()).Run(Options());
+        string html = File.ReadAllText(summary.ReportPath);
+        foreach (string id in new[] { "depth-width", "less-data", "no-residual", "seeds", "first-component", "probes", "pruning", "errors" })
+        {
+            Assert.Contains($"<section class=\"experiment\" id=\"{id}\">", html);
+        }
+        Assert.Equal(9, summary.Findings.Count);
+        // The fake makes every phenomenon appear, so every claim holds ...
+        Assert.All(summary.Findings, f => Assert.True(f.Verdict == Verdict.Held, $"{f.Claim}: {f.Measured}"));
+        Assert.Contains(summary.Findings, f => f.Measured == "CKA between the same layer of seeds 1 and 2: 0.40 inside the block, 0.90 outside");
+        Assert.Contains("Bag &lt;small&gt;", html);
+        Assert.Contains("Model: ResNet-20 (width 1); data: fashion-mnist, 200 training images, 2 epochs; seed: 1.", html);
+
+        // ... and without block structure, the block claims did not hold (not "not run"); without a
+        // seed control the errors claim cannot be decided.
+        var flat = new FakeBackend { NoBlocks = true, NoControl = true };
+        var none = new Reproducer(flat).Run(Options());
+        foreach (string id in new[] { "depth-width", "less-data", "no-residual", "seeds", "first-component", "probes", "pruning" })
+        {
+            Assert.All(none.Findings.Where(f => f.SectionId == id), f => Assert.Equal(Verdict.NotHeldAtThisScale, f.Verdict));
+        }
+        var errors = none.Findings.Single(f => f.SectionId == "errors");
+        Assert.Equal(Verdict.NotRun, errors.Verdict);
+        Assert.EndsWith("no control (a control half has fewer than 2 runs)", errors.Measured);
+
+        // The JSON behind every figure and the findings are written beside the report.
+        int figures = System.Text.RegularExpressions.Regex.Matches(html, "<figure id=").Count;
+        Assert.Equal(figures, Directory.GetFiles(Path.Combine(_dir, "figures"), "*.json").Length);
+        using var findings = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "findings.json")));
+        Assert.Equal(9, findings.RootElement.GetProperty("findings").GetArrayLength());
+        Assert.Equal("not-held-at-this-scale", findings.RootElement.GetProperty("findings")[0].GetProperty("verdict").GetString());
+        using var heat = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "figures", $"depth-width-cka-{TinyPlan().DepthRow[1].Name}.json")));
+        Assert.Equal(1.0, heat.RootElement.GetProperty("data").GetProperty("cka")[0][0].GetDouble());
+        Assert.False(heat.RootElement.GetProperty("data").TryGetProperty("heatmapPng", out _)); // PNG bytes are not repeated in the JSON
+    }
+
+    [Fact]
+    public void A_failing_analysis_leaves_its_experiment_not_run_and_the_rest_done()
+    {
+        var backend = new FakeBackend();
+        backend.Fail.Add("probe");
+        var summary = new Reproducer(backend).Run(Options());
+        Assert.Equal(Verdict.NotRun, summary.Findings.Single(f => f.SectionId == "probes").Verdict);
+        Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "pruning").Verdict);
+        Assert.Equal(2, summary.Failures.Count(f => f.Contains("simulated probe failure")));
+        Assert.Contains("simulated probe failure", File.ReadAllText(summary.ReportPath));
+    }
+
+    [Fact]
+    public void An_untrained_model_is_left_out_of_the_findings_and_named()
+    {
+        var plan = TinyPlan();
+        var backend = new FakeBackend();
+        backend.Untrained.Add(plan.SeedPair.B.Name);
+        var summary = new Reproducer(backend).Run(Options());
+        // The seed comparison needs the untrained run: not run; the rest still holds.
+        Assert.Equal(Verdict.NotRun, summary.Findings.Single(f => f.SectionId == "seeds").Verdict);
+        Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "no-residual").Verdict);
+        Assert.Contains("Left out of the findings because they did not train (test accuracy below half the best model&#39;s): ResNet-20 (width 1) seed 2 (0.10).",
+                        File.ReadAllText(summary.ReportPath));
+    }
+
+    [Fact]
+    public void A_run_folder_holding_another_configuration_is_refused()
+    {
+        var plan = TinyPlan();
+        var spec = plan.DepthRow[0];
+        string runDir = Path.Combine(_dir, "runs", spec.Name);
+        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), FakeBackend.RunJson(spec with { Depth = 14 }, Settings, "finished"));
+        var e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
+        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another --out", e.Message);
+
+        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), FakeBackend.RunJson(spec, Settings, "finished"));
+        e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
+        Assert.Equal($"{runDir}: run.json says finished but model.pt is missing; move the folder away to retrain it", e.Message);
+
+        File.WriteAllText(Path.Combine(runDir, "run.json"), "{ not json");
+        e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
+        Assert.StartsWith($"{Path.Combine(runDir, "run.json")}: not valid JSON", e.Message);
+    }
+
+    [Fact]
+    public void Progress_counts_steps_and_the_overall_bar_reaches_its_total()
+    {
+        var progress = new RecordingProgress();
+        var summary = new Reproducer(new FakeBackend()).Run(Options(), progress);
+        var plan = TinyPlan();
+        int steps = plan.Runs.Count + plan.LayerRuns.Count + 1 + 2 * plan.ProbeAndPrune.Count + 1;
+        var overall = progress.Tasks[0];
+        Assert.Equal($"reproduce --quick ({steps} steps)", overall.Description);
+        Assert.Equal(overall.Total, overall.Done, 6);
+        Assert.True(overall.Completed);
+        Assert.Contains(overall.Statuses, s => s.StartsWith($"step {steps} of {steps}: errors", StringComparison.Ordinal));
+        Assert.StartsWith("[1/", progress.Tasks[1].Description);
+        // Progress never runs backwards or past the total.
+        Assert.All(overall.Increments, d => Assert.True(d >= 0));
+
+        // A second call has only the analyses to do: fewer steps.
+        var again = new RecordingProgress();
+        new Reproducer(new FakeBackend()).Run(Options(), again);
+        Assert.Equal($"reproduce --quick ({steps - plan.Runs.Count} steps)", again.Tasks[0].Description);
+        Assert.True(File.Exists(summary.ReportPath));
+    }
+
+    [Fact]
+    public void Reproduce_report_renders_in_chromium()
+    {
+        if (Environment.GetEnvironmentVariable("REPSCOPE_SKIP_BROWSER") == "1") { return; }
+        var summary = new Reproducer(new FakeBackend()).Run(Options());
+        int figures = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(summary.ReportPath), "<figure id=").Count;
+        var (code, output) = BrowserCheckTests.RunCheck(summary.ReportPath, Path.Combine(_dir, "shot.png"), "--min-images", figures.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(code == 0, output);
+        // For a look by eye: REPSCOPE_TEST_ARTIFACTS=folder keeps the report and its screenshot.
+        if (Environment.GetEnvironmentVariable("REPSCOPE_TEST_ARTIFACTS") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(keep);
+            File.Copy(summary.ReportPath, Path.Combine(keep, "reproduce-report.html"), overwrite: true);
+            File.Copy(Path.Combine(_dir, "shot.png"), Path.Combine(keep, "reproduce-report.png"), overwrite: true);
+        }
+    }
+
+    internal sealed class RecordingProgress : IProgressReporter
+    {
+        public List<Task> Tasks { get; } = [];
+
+        public IProgressTask Start(string description, double total)
+        {
+            var t = new Task(description, total);
+            Tasks.Add(t);
+            return t;
+        }
+
+        internal sealed class Task(string description, double total) : IProgressTask
+        {
+            public string Description { get; } = description;
+            public double Total { get; } = total;
+            public double Done { get; private set; }
+            public bool Completed { get; private set; }
+            public List<double> Increments { get; } = [];
+            public List<string> Statuses { get; } = [];
+
+            public void Advance(double amount, string? status = null)
+            {
+                Done += amount;
+                Increments.Add(amount);
+                if (status is not null) { Statuses.Add(status); }
+            }
+
+            public void Complete(string? status = null) => Completed = true;
+            public void Dispose() { }
+        }
+    }
+}
