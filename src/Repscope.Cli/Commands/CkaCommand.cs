@@ -8,7 +8,7 @@ namespace Repscope.Cli.Commands;
 /// <summary><c>repscope cka X.npy Y.npy</c>: CKA of two activation matrices (rows = examples).</summary>
 public sealed class CkaCommand : Command<CkaCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : KernelSettings
     {
         [CommandArgument(0, "<X.npy>")]
         [Description("Activations of the first representation: shape (n, ...), one row per example.")]
@@ -17,16 +17,6 @@ public sealed class CkaCommand : Command<CkaCommand.Settings>
         [CommandArgument(1, "<Y.npy>")]
         [Description("Activations of the second representation, for the same n examples in the same order.")]
         public string Y { get; init; } = "";
-
-        [CommandOption("--kernel <KERNEL>")]
-        [Description("linear or rbf.")]
-        [DefaultValue(KernelKind.Linear)]
-        public KernelKind Kernel { get; init; } = KernelKind.Linear;
-
-        [CommandOption("--rbf-threshold <T>")]
-        [Description("RBF bandwidth: sigma = T x sqrt(median squared distance).")]
-        [DefaultValue(0.5)]
-        public double RbfThreshold { get; init; } = 0.5;
 
         [CommandOption("--estimator <ESTIMATOR>")]
         [Description("biased or unbiased HSIC. Default: biased on the whole data; unbiased with --batch-size.")]

@@ -8,7 +8,7 @@ namespace Repscope.Cli.Commands;
 /// <summary><c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations.</summary>
 public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : KernelSettings
     {
         [CommandArgument(0, "<A.npz>")]
         [Description("One array per layer, each of shape (n, ...), all for the same n examples.")]
@@ -30,16 +30,6 @@ public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
         [Description("unbiased (minibatch CKA, paper Eq. 3) or biased (whole-data CKA).")]
         [DefaultValue(HsicEstimator.Unbiased)]
         public HsicEstimator Estimator { get; init; } = HsicEstimator.Unbiased;
-
-        [CommandOption("--kernel <KERNEL>")]
-        [Description("linear or rbf.")]
-        [DefaultValue(KernelKind.Linear)]
-        public KernelKind Kernel { get; init; } = KernelKind.Linear;
-
-        [CommandOption("--rbf-threshold <T>")]
-        [Description("RBF bandwidth: sigma = T x sqrt(median squared distance).")]
-        [DefaultValue(0.5)]
-        public double RbfThreshold { get; init; } = 0.5;
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
