@@ -1,4 +1,5 @@
 using Repscope.Analysis.Statistics;
+using Repscope.Similarity;
 
 namespace Repscope.Analysis;
 
@@ -34,6 +35,15 @@ public sealed record BlockStructureScoreResult(
     /// <summary>Whether the best square is brighter than the reference at all (Strength &gt; 0).</summary>
     public bool Found => Strength > 0;
 }
+
+/// <summary>
+/// The block-structure score of a minibatch CKA map with its bootstrap over batches of test examples.
+/// </summary>
+/// <param name="Point">The score of the map itself (all batches).</param>
+/// <param name="Strength">Percentile bootstrap interval of the strength; each replicate map finds its own best square.
+/// <see cref="Interval.N"/> counts the batches resampled.</param>
+/// <param name="Coverage">Percentile bootstrap interval of the coverage of the replicates' best squares.</param>
+public sealed record BlockStructureScoreBootstrap(BlockStructureScoreResult Point, Interval Strength, Interval Coverage);
 
 /// <summary>
 /// A threshold-free, relative score of block structure (Nguyen, Raghu and Kornblith 2021 show it by
@@ -133,6 +143,27 @@ public static class BlockStructureScore
         return new BlockStructureScoreResult(l, bestFirst, bestLast, layers[bestFirst], layers[bestLast], bestMean,
                                              (bestLast - bestFirst + 1) / (double)l, bestStrength, referenceQuantile, reference,
                                              units, unitCoverage);
+    }
+
+    /// <summary>
+    /// The score of the map of <paramref name="state"/> and its percentile bootstrap interval over batches of test
+    /// examples (<see cref="CkaBatchState.Bootstrap"/>: replicate r from stream r of <paramref name="seed"/>, so the
+    /// interval does not depend on the thread count). Each replicate map is scored afresh (its own reference and
+    /// best square), so the interval includes the uncertainty of where the square is.
+    /// </summary>
+    public static BlockStructureScoreBootstrap Bootstrap(CkaBatchState state, IReadOnlyList<int>? residualBlockOf = null,
+        int replicates = Intervals.DefaultReplicates, ulong seed = Intervals.DefaultSeed, double level = Intervals.DefaultLevel,
+        double referenceQuantile = DefaultReferenceQuantile, int? threads = null)
+    {
+        if (state.IsCrossModel) { throw new RepscopeException("block-structure score: needs a within-model CKA map, got a map across two models"); }
+        var point = Score(state.Result().Values, state.Rows, residualBlockOf, referenceQuantile);
+        var maps = state.Bootstrap(replicates, seed, threads);
+        var scores = new BlockStructureScoreResult[maps.Count];
+        Parallel.For(0, maps.Count, new ParallelOptions { MaxDegreeOfParallelism = threads ?? -1 },
+                     r => scores[r] = Score(maps[r].Values, state.Rows, residualBlockOf, referenceQuantile));
+        return new BlockStructureScoreBootstrap(point,
+            Intervals.Percentile(point.Strength, scores.Select(x => x.Strength).ToArray(), state.Batches, level, seed),
+            Intervals.Percentile(point.Coverage, scores.Select(x => x.Coverage).ToArray(), state.Batches, level, seed));
     }
 
     /// <summary>

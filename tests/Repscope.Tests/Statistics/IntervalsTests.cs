@@ -10,16 +10,7 @@ namespace Repscope.Tests.Statistics;
 /// </summary>
 public class IntervalsTests
 {
-    private static readonly JsonElement Reference = Load();
-
-    private static JsonElement Load()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Repscope.slnx"))) { dir = Path.GetDirectoryName(dir); }
-        Assert.NotNull(dir);
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "tests", "fixtures", "interval_reference.json")));
-        return doc.RootElement.Clone();
-    }
+    private static readonly JsonElement Reference = StatsReferenceTests.LoadFixture("interval_reference.json");
 
     private static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(x => x.GetDouble()).ToArray();
 

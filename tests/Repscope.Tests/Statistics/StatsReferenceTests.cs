@@ -11,14 +11,15 @@ namespace Repscope.Tests.Statistics;
 public class StatsReferenceTests(ITestOutputHelper output)
 {
     private const double Rel = 1e-10;
-    private static readonly JsonElement Reference = Load();
+    private static readonly JsonElement Reference = LoadFixture("stats_reference.json");
 
-    private static JsonElement Load()
+    /// <summary>A JSON file of tests/fixtures/, found from the test binary upwards.</summary>
+    internal static JsonElement LoadFixture(string name)
     {
         string? dir = AppContext.BaseDirectory;
         while (dir is not null && !File.Exists(Path.Combine(dir, "Repscope.slnx"))) { dir = Path.GetDirectoryName(dir); }
         Assert.NotNull(dir);
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "tests", "fixtures", "stats_reference.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "tests", "fixtures", name)));
         return doc.RootElement.Clone();
     }
 
