@@ -20,6 +20,7 @@ app.Configure(config =>
     config.AddCommand<ErrorsCommand>("errors").WithDescription("Do two groups of runs make the same mistakes? Per-example and per-class comparison beside a seed control.");
     config.AddCommand<ClassDiffCommand>("classdiff").WithDescription("Per-class t-tests (Holm-Sidak corrected) between two matrices of per-class accuracies (.npy, rows = seeds).");
     config.AddCommand<CkaCommand>("cka").WithDescription("CKA of two activation matrices (.npy, rows = examples).");
+    config.AddCommand<SimilarityCommand>("similarity").WithDescription("One similarity measure of two activation matrices: cka, cca, svcca, pwcca, procrustes or rsa (.npy, rows = examples).");
     config.AddCommand<HeatmapCommand>("heatmap").WithDescription("All-pairs CKA heatmap of the arrays in an .npz (or between two): cka.json + cka.png.");
     config.AddCommand<VersionCommand>("version").WithDescription("Print the versions of Repscope, TorchSharp and libtorch.");
 });

@@ -24,7 +24,7 @@ public static class Measures
     public static string Label(SimilarityMeasure measure) => measure switch
     {
         SimilarityMeasure.Cka => "CKA",
-        SimilarityMeasure.Cca => "R2CCA (mean squared canonical correlation)",
+        SimilarityMeasure.Cca => "R2CCA",
         SimilarityMeasure.Svcca => "SVCCA",
         SimilarityMeasure.Pwcca => "PWCCA",
         SimilarityMeasure.Procrustes => "Procrustes similarity",
@@ -110,7 +110,9 @@ public static class Measures
                     for (int j = within && IsSymmetric(measure) ? i : 0; j < c; j++)
                     {
                         var (a, b) = (rowSpaces[i], cols[j]);
-                        double value = a.Reason is not null || b.Reason is not null ? double.NaN : Pair(measure, a, b);
+                        double value = a.Reason is not null || b.Reason is not null ? double.NaN
+                            : within && i == j ? 1.0 // exactly, not up to rounding
+                            : Pair(measure, a, b);
                         v[i, j] = value;
                         if (within && IsSymmetric(measure)) { v[j, i] = value; }
                         task.Advance(1);
@@ -136,6 +138,7 @@ public static class Measures
         {
             SimilarityMeasure.Cka => $"{(options.CkaOrDefault.Kernel == KernelKind.Linear ? "linear" : $"RBF ({options.CkaOrDefault.RbfThreshold:g})")} CKA, " +
                                      $"{(options.CkaOrDefault.Estimator == HsicEstimator.Biased ? "biased" : "unbiased")} HSIC",
+            SimilarityMeasure.Cca => "R2CCA (mean squared canonical correlation)",
             SimilarityMeasure.Svcca => $"SVCCA ({100 * options.SvccaVarianceKept:g} % of the variance kept)",
             _ => Label(measure),
         };

@@ -24,6 +24,7 @@ internal static class CliRunner
             config.PropagateExceptions();
             config.AddCommand<CkaCommand>("cka");
             config.AddCommand<HeatmapCommand>("heatmap");
+            config.AddCommand<SimilarityCommand>("similarity");
         });
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
