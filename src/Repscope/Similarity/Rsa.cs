@@ -35,8 +35,18 @@ public static class Rsa
         }
         if (d1.shape[0] != d2.shape[0]) { throw new RepscopeException($"dissimilarity matrices of {d1.shape[0]} and {d2.shape[0]} examples"); }
         if (d1.shape[0] < 3) { throw new UndefinedResultException($"{d1.shape[0]} examples; RSA needs at least 3"); }
-        using var r1 = UnitCentredRanks(d1.to_type(ScalarType.Float64), "first dissimilarity matrix", out string? reason1);
-        using var r2 = UnitCentredRanks(d2.to_type(ScalarType.Float64), "second dissimilarity matrix", out string? reason2);
+        using var scope = torch.NewDisposeScope();
+        var mask = torch.ones(d1.shape[0], d1.shape[0], dtype: ScalarType.Bool).triu(1);
+        return RankCorrelation(d1.masked_select(mask), d2.masked_select(mask), "first dissimilarity matrix", "second dissimilarity matrix");
+    }
+
+    /// <summary>Spearman's rank correlation (average ranks for ties) of two equally long 1-d tensors of finite values.</summary>
+    public static double RankCorrelation(Tensor a, Tensor b, string aName = "a", string bName = "b")
+    {
+        if (a.dim() != 1 || b.dim() != 1 || a.shape[0] != b.shape[0]) { throw new RepscopeException($"{aName} and {bName}: expected two vectors of the same length"); }
+        if (a.shape[0] < 2) { throw new UndefinedResultException($"{aName}: {a.shape[0]} values; a rank correlation needs at least 2"); }
+        using var r1 = UnitCentredRanks(a.to_type(ScalarType.Float64), aName, out string? reason1);
+        using var r2 = UnitCentredRanks(b.to_type(ScalarType.Float64), bName, out string? reason2);
         if ((reason1 ?? reason2) is string reason) { throw new UndefinedResultException(reason); }
         return r1!.dot(r2!).item<double>();
     }
@@ -47,7 +57,8 @@ public static class Rsa
         long n = centred.shape[0];
         var z = RowNormalised(centred, name, out string? reason);
         if (reason is not null) { return LayerSubspace.Undefined(name, n, reason); }
-        var ranks = UnitCentredRanks(Dissimilarity(z!), name, out reason);
+        var d = Dissimilarity(z!);
+        var ranks = UnitCentredRanks(d.masked_select(torch.ones(n, n, dtype: ScalarType.Bool).triu(1)), name, out reason);
         return reason is not null ? LayerSubspace.Undefined(name, n, reason) : LayerSubspace.Ranks(name, n, ranks!);
     }
 
@@ -77,14 +88,12 @@ public static class Rsa
 
     private static Tensor Dissimilarity(Tensor z) => z.mm(z.t()).neg_().add_(1);
 
-    /// <summary>Average ranks of the upper triangle, centred and scaled to unit norm (their dot product is Spearman's ρ).</summary>
-    private static Tensor? UnitCentredRanks(Tensor d, string name, out string? reason)
+    /// <summary>Average ranks of the values, centred and scaled to unit norm (the dot product of two is Spearman's ρ).</summary>
+    private static Tensor? UnitCentredRanks(Tensor values, string name, out string? reason)
     {
         using var scope = torch.NewDisposeScope();
         reason = null;
-        long n = d.shape[0];
-        var upper = d.masked_select(torch.ones(n, n, dtype: ScalarType.Bool).triu(1));
-        var (_, inverse, counts) = upper.unique(sorted: true, return_inverse: true, return_counts: true);
+        var (_, inverse, counts) = values.unique(sorted: true, return_inverse: true, return_counts: true);
         var c = counts!.to_type(ScalarType.Float64);
         var averageRank = c.cumsum(0) - c + (c + 1) / 2; // 1-based ranks, ties share their average
         var r = averageRank.index_select(0, inverse!.flatten());
@@ -92,7 +101,7 @@ public static class Rsa
         double norm = r.norm().item<double>();
         if (!(norm > 0))
         {
-            reason = $"{name}: every pair of examples is equally dissimilar: the rank correlation is undefined";
+            reason = $"{name}: all values are equal (every pair of examples equally dissimilar): the rank correlation is undefined";
             return null;
         }
         return r.div_(norm).MoveToOuterDisposeScope();
