@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope runs [DIR]</c>: a table of the runs under a folder.</summary>
-public sealed class RunsCommand : Command<RunsCommand.Settings>
+public sealed class RunsCommand(Terminal terminal) : Command<RunsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -29,12 +29,12 @@ public sealed class RunsCommand : Command<RunsCommand.Settings>
         var rows = RunDirectory.FindAll(root).Select(r => ToRow(root, r)).ToList();
         if (s.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(rows, JsonDefaults.Options));
+            terminal.WriteLine(JsonSerializer.Serialize(rows, JsonDefaults.Options));
             return 0;
         }
         if (rows.Count == 0)
         {
-            Console.WriteLine($"no runs under {root}");
+            terminal.WriteLine($"no runs under {root}");
             return 0;
         }
         var table = new Table().Border(TableBorder.Simple);
@@ -48,9 +48,8 @@ public sealed class RunsCommand : Command<RunsCommand.Settings>
                 r.TestAccuracy is { } a ? a.ToString("P2", CultureInfo.InvariantCulture) : "",
                 r.State == "broken" ? "[red]broken[/]" : r.State == "partial" ? "[yellow]partial[/]" : "finished");
         }
-        if (Console.IsOutputRedirected) { AnsiConsole.Profile.Width = 160; }
-        AnsiConsole.Write(table);
-        foreach (var r in rows.Where(r => r.Problem is not null)) { Console.WriteLine($"{r.Run}: {r.Problem}"); }
+        terminal.Out.Write(table);
+        foreach (var r in rows.Where(r => r.Problem is not null)) { terminal.WriteLine($"{r.Run}: {r.Problem}"); }
         return 0;
     }
 

@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope similarity X.npy Y.npy --measure M</c>: one similarity measure of two activation matrices.</summary>
-public sealed class SimilarityCommand : Command<SimilarityCommand.Settings>
+public sealed class SimilarityCommand(Terminal terminal) : Command<SimilarityCommand.Settings>
 {
     public sealed class Settings : KernelSettings
     {
@@ -48,22 +48,22 @@ public sealed class SimilarityCommand : Command<SimilarityCommand.Settings>
             throw new RepscopeException($"--estimator and --batch-size apply to --measure cka only; {s.Measure.ToString().ToLowerInvariant()} uses the whole data");
         }
         var (value, error, json, sentence) = s.Measure == SimilarityMeasure.Cka ? Cka(s) : Other(s);
-        if (s.Json) { Console.WriteLine(JsonSerializer.Serialize(json, JsonDefaults.Compact)); }
-        else if (error is null) { Console.WriteLine(sentence); }
+        if (s.Json) { terminal.WriteLine(JsonSerializer.Serialize(json, JsonDefaults.Compact)); }
+        else if (error is null) { terminal.WriteLine(sentence); }
         if (error is not null)
         {
-            Cli.Error(error);
-            return Cli.ExitUserError;
+            terminal.Fail(error);
+            return ExitCode.UserError;
         }
-        return double.IsNaN(value) ? Cli.ExitUserError : 0;
+        return double.IsNaN(value) ? ExitCode.UserError : 0;
     }
 
-    private static (double, string?, Dictionary<string, object?>, string) Cka(Settings s)
+    private (double, string?, Dictionary<string, object?>, string) Cka(Settings s)
     {
         if (s.BatchSize is int b && b < 4) { throw new RepscopeException($"--batch-size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {b}"); }
         var estimator = s.Estimator ?? (s.BatchSize is null ? HsicEstimator.Biased : HsicEstimator.Unbiased);
         var r = CkaFiles.Pair(new CkaPairRequest(s.X, s.Y, s.Kernel, estimator, s.RbfThreshold, s.BatchSize));
-        foreach (string w in r.Warnings) { Cli.Warn(w); }
+        foreach (string w in r.Warnings) { terminal.Warn(w); }
         var json = Base(s, r.Cka, r.N, r.Error);
         json["kernel"] = r.Kernel; json["estimator"] = r.Estimator; json["rbfThreshold"] = r.RbfThreshold;
         json["batchSize"] = r.BatchSize; json["batches"] = r.Batches; json["droppedRows"] = r.DroppedRows;

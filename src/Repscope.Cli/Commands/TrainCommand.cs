@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope train</c>: trains one ResNet into a run directory.</summary>
-public sealed class TrainCommand : Command<TrainCommand.Settings>
+public sealed class TrainCommand(Terminal terminal) : Command<TrainCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -98,7 +98,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         RunInfo info;
         try
         {
-            info = Cli.WithProgress(p => Trainer.Train(options, p, cancellationToken));
+            info = terminal.WithProgress(p => Trainer.Train(options, p, cancellationToken));
         }
         catch (OperationCanceledException)
         {
@@ -106,10 +106,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         }
         var c = info.Config;
         string source = c.DataSource == "full" ? "" : $" ({c.DataSource})";
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        terminal.Note(string.Create(CultureInfo.InvariantCulture,
             $"{info.Architecture}, {info.ParameterCount:N0} parameters, {c.Data}{source}: {c.TrainExamples} train / {info.TestSet.Count} test examples, {info.Epochs.Count} epochs in {ProgressText.Duration(TimeSpan.FromSeconds(info.TrainSeconds))}"));
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test accuracy {info.FinalTestAccuracy:P2}; run in {Path.GetFullPath(options.Out)}"));
-        if (s.Json) { Console.WriteLine(File.ReadAllText(Path.Combine(Path.GetFullPath(options.Out), RunDirectory.RunFile))); }
+        terminal.Note(string.Create(CultureInfo.InvariantCulture, $"test accuracy {info.FinalTestAccuracy:P2}; run in {Path.GetFullPath(options.Out)}"));
+        if (s.Json) { terminal.WriteLine(File.ReadAllText(Path.Combine(Path.GetFullPath(options.Out), RunDirectory.RunFile))); }
         return 0;
     }
 }
