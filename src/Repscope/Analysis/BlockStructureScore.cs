@@ -1,3 +1,5 @@
+using Repscope.Analysis.Statistics;
+
 namespace Repscope.Analysis;
 
 /// <summary>
@@ -165,19 +167,9 @@ public static class BlockStructureScore
         {
             values.Clear();
             for (int i = 0; i + d < l; i++) { if (!double.IsNaN(s[i, i + d])) { values.Add(s[i, i + d]); } }
-            reference[d] = Quantile(values, q);
+            values.Sort();
+            reference[d] = values.Count == 0 ? double.NaN : Intervals.SortedQuantile(values, q);
         }
         return reference;
-    }
-
-    /// <summary>numpy's default quantile (linear interpolation between order statistics); NaN for no values. Sorts <paramref name="values"/>.</summary>
-    internal static double Quantile(List<double> values, double q)
-    {
-        if (values.Count == 0) { return double.NaN; }
-        values.Sort();
-        double position = q * (values.Count - 1);
-        int lo = (int)Math.Floor(position);
-        int hi = Math.Min(lo + 1, values.Count - 1);
-        return values[lo] + (position - lo) * (values[hi] - values[lo]);
     }
 }
