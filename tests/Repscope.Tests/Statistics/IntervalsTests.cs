@@ -10,7 +10,7 @@ namespace Repscope.Tests.Statistics;
 /// </summary>
 public class IntervalsTests
 {
-    private static readonly JsonElement Reference = StatsReferenceTests.LoadFixture("interval_reference.json");
+    private static readonly JsonElement Reference = ReferenceFiles.Load("interval_reference.json");
 
     private static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(x => x.GetDouble()).ToArray();
 

@@ -11,17 +11,7 @@ namespace Repscope.Tests.Statistics;
 public class StatsReferenceTests(ITestOutputHelper output)
 {
     private const double Rel = 1e-10;
-    private static readonly JsonElement Reference = LoadFixture("stats_reference.json");
-
-    /// <summary>A JSON file of tests/fixtures/, found from the test binary upwards.</summary>
-    internal static JsonElement LoadFixture(string name)
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Repscope.slnx"))) { dir = Path.GetDirectoryName(dir); }
-        Assert.NotNull(dir);
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "tests", "fixtures", name)));
-        return doc.RootElement.Clone();
-    }
+    private static readonly JsonElement Reference = ReferenceFiles.Load("stats_reference.json");
 
     private static double Num(JsonElement e) => e.ValueKind == JsonValueKind.String
         ? e.GetString() switch { "nan" => double.NaN, "inf" => double.PositiveInfinity, "-inf" => double.NegativeInfinity, var s => throw new FormatException(s) }
