@@ -30,11 +30,17 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [Description("unbiased (minibatch CKA, paper Eq. 3) or biased (whole-data CKA).")]
         [DefaultValue(HsicEstimator.Unbiased)]
         public HsicEstimator Estimator { get; init; } = HsicEstimator.Unbiased;
+
+        [CommandOption("--measure <MEASURE>")]
+        [Description("cka (streams, minibatch), or cca, svcca, pwcca, procrustes, rsa (whole data; docs/measures.md): writes MEASURE.json + MEASURE.png.")]
+        [DefaultValue(SimilarityMeasure.Cka)]
+        public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
+        if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out, s.Measure, s.BatchSize); }
         if (s.BatchSize is not null && s.Estimator == HsicEstimator.Biased)
         {
             throw new RepscopeException("--batch-size applies to the unbiased minibatch estimator; --estimator biased computes whole-data CKA");
