@@ -21,6 +21,7 @@ app.Configure(config =>
     config.AddCommand<ClassDiffCommand>("classdiff").WithDescription("Per-class t-tests (Holm-Sidak corrected) between two matrices of per-class accuracies (.npy, rows = seeds).");
     config.AddCommand<CkaCommand>("cka").WithDescription("CKA of two activation matrices (.npy, rows = examples).");
     config.AddCommand<HeatmapCommand>("heatmap").WithDescription("All-pairs CKA heatmap of the arrays in an .npz (or between two): cka.json + cka.png.");
+    config.AddCommand<MergeCommand>("merge").WithDescription("Merge the states of a sharded heatmap (heatmap --shard K/N --state S.npz) into cka.json + cka.png.");
     config.AddCommand<VersionCommand>("version").WithDescription("Print the versions of Repscope, TorchSharp and libtorch.");
 });
 return Cli.Run(app, ErrorsCommand.NormalizeArgs(args));
