@@ -90,6 +90,7 @@ JobCompType=jobcomp/none
 ReturnToService=2
 JobRequeue=1
 MinJobAge=600
+KillWait=5
 SchedulerParameters=sched_interval=2
 NodeName=repscope NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=repscope Default=YES MaxTime=INFINITE State=UP
