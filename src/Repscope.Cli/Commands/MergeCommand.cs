@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope merge S1.npz S2.npz ... --out DIR</c>: the CKA map of the sharded states of one heatmap.</summary>
-public sealed class MergeCommand : Command<MergeCommand.Settings>
+public sealed class MergeCommand(Terminal terminal) : Command<MergeCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -22,7 +22,7 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
     {
         if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
         var (result, info) = CkaShards.Merge(s.States);
-        Console.WriteLine($"merged {info.Shards} shard{(info.Shards == 1 ? "" : "s")} of {string.Join(" x ", info.Inputs.Select(i => i.File))}");
-        return HeatmapCommand.Write(result, info.Inputs[0].File, info.CrossModel ? info.Inputs[1].File : null, s.Out);
+        terminal.WriteLine($"merged {info.Shards} shard{(info.Shards == 1 ? "" : "s")} of {string.Join(" x ", info.Inputs.Select(i => i.File))}");
+        return HeatmapCommand.Write(terminal, result, info.Inputs[0].File, info.CrossModel ? info.Inputs[1].File : null, s.Out);
     }
 }

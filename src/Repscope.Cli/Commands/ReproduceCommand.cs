@@ -13,7 +13,7 @@ namespace Repscope.Cli.Commands;
 /// writes results/report.html. With <c>--slurm</c> it submits the same work as Slurm job arrays instead
 /// (docs/slurm.md).
 /// </summary>
-public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
+public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceCommand.Settings>
 {
     public const string QuickData = "fashion-mnist-small";
     public const string FullData = "fashion-mnist";
@@ -87,11 +87,11 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
     {
         var plan = PlanOf(settings);
         var backend = LibraryBackend.For(plan.Scale);
-        if (settings.Slurm) { return Submit(settings, plan, new SlurmGrid(new SlurmClient()), RepscopeInvocation(), Console.Out); }
+        if (settings.Slurm) { return Submit(settings, plan, new SlurmGrid(new SlurmClient()), RepscopeInvocation(), terminal); }
         if (settings.OnlyRun is { } name)
         {
-            var done = Cli.WithProgress(p => GridTasks.AnalyseRun(backend, plan, settings.Out, name, p));
-            Console.WriteLine($"{name}: {string.Join(", ", done.DefaultIfEmpty("no per-run analyses in the grid"))}");
+            var done = terminal.WithProgress(p => GridTasks.AnalyseRun(backend, plan, settings.Out, name, p));
+            terminal.WriteLine($"{name}: {string.Join(", ", done.DefaultIfEmpty("no per-run analyses in the grid"))}");
             return 0;
         }
         new SlurmGrid(new SlurmClient()).EnsureNoActiveJobs(settings.Out, Environment.GetEnvironmentVariable("SLURM_JOB_ID"));
@@ -101,7 +101,7 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
                 + $"({string.Join(", ", unfinished.Take(5).Select(r => r.Name))}{(unfinished.Count > 5 ? ", ..." : "")}); their training failed or was cancelled: "
                 + "see the logs in " + Path.Combine(SlurmGrid.ScriptsDir(settings.Out), "logs") + ", then run `repscope reproduce --slurm` again");
         }
-        return Run(settings, backend, Console.Out, work => Cli.WithProgress(work), plan);
+        return Run(settings, backend, terminal, plan);
     }
 
     private static ExperimentPlan PlanOf(Settings s) => s.Plan is { } file ? PlanFile.Read(file) : ExperimentPlan.For(s.Quick ? GridScale.Quick : GridScale.Full);
@@ -109,30 +109,29 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
     private static string DataOf(Settings s, ExperimentPlan plan) => s.Data ?? (plan.Scale == GridScale.Quick ? QuickData : FullData);
 
     /// <summary>The command without the console: maps settings to options, runs, prints the summary; returns the exit code.</summary>
-    internal static int Run(Settings settings, IReproduceBackend backend, TextWriter output,
-                            Func<Func<IProgressReporter, ReproduceSummary>, ReproduceSummary> withProgress, ExperimentPlan? plan = null)
+    internal static int Run(Settings settings, IReproduceBackend backend, Terminal terminal, ExperimentPlan? plan = null)
     {
         plan ??= PlanOf(settings);
         var options = new ReproduceOptions(plan.Scale, settings.Out, new TrainingSettings(DataOf(settings, plan), null), plan);
-        var summary = withProgress(p => new Reproducer(backend).Run(options, p));
+        var summary = terminal.WithProgress(p => new Reproducer(backend).Run(options, p));
 
-        output.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused; {ProgressText.Duration(summary.Elapsed)}");
+        terminal.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused; {ProgressText.Duration(summary.Elapsed)}");
         foreach (var f in summary.Findings)
         {
-            output.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-27} {f.Claim}");
+            terminal.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-27} {f.Claim}");
         }
-        output.WriteLine($"report: {summary.ReportPath}");
+        terminal.WriteLine($"report: {summary.ReportPath}");
         if (summary.Failures.Count == 0) { return 0; }
-        foreach (string f in summary.Failures) { Cli.Warn(f); }
-        Cli.Error($"{summary.Failures.Count} step(s) failed; the report marks what they fed as not run; run again to retry them");
-        return Cli.ExitUserError;
+        foreach (string f in summary.Failures) { terminal.Warn(f); }
+        terminal.Fail($"{summary.Failures.Count} step(s) failed; the report marks what they fed as not run; run again to retry them");
+        return ExitCode.UserError;
     }
 
     /// <summary>
     /// <c>--slurm</c>: writes the plan and the batch scripts into DIR/slurm/, submits what is missing, prints the
     /// job ids and how to follow them.
     /// </summary>
-    internal static int Submit(Settings s, ExperimentPlan plan, SlurmGrid grid, IReadOnlyList<string> repscope, TextWriter output)
+    internal static int Submit(Settings s, ExperimentPlan plan, SlurmGrid grid, IReadOnlyList<string> repscope, Terminal output)
     {
         string outDir = Path.GetFullPath(s.Out);
         string planFile = Path.Combine(SlurmGrid.ScriptsDir(outDir), SlurmGrid.PlanFileName);

@@ -1,4 +1,5 @@
 using Repscope.Reproduce;
+using Repscope.Runs;
 
 namespace Repscope.Cluster;
 
@@ -17,7 +18,7 @@ public static class GridTasks
         var spec = plan.Runs.FirstOrDefault(r => r.Name == runName)
                    ?? throw new RepscopeException($"run '{runName}' is not in the grid (its runs: {string.Join(", ", plan.Runs.Select(r => r.Name))})");
         string dir = SlurmGrid.RunDir(outDir, spec);
-        if (PlannedRun.Inspect(dir, spec) != PlannedRunState.Finished)
+        if (PlannedRun.Inspect(dir, spec) != RunState.Finished)
         {
             throw new RepscopeException($"{dir}: the run is not finished (its training task failed, was cancelled or is still to run); "
                                         + "running the reproduction again trains it");

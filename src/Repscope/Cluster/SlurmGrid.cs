@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Repscope.Reproduce;
-using Repscope.Training;
+using Repscope.Runs;
 
 namespace Repscope.Cluster;
 
@@ -71,7 +71,7 @@ public sealed class SlurmGrid(SlurmClient client)
 
     /// <summary>Runs of the plan that are not finished (missing or partial), in plan order.</summary>
     public static IReadOnlyList<RunSpec> Unfinished(ExperimentPlan plan, string outDir) =>
-        [.. plan.Runs.Where(r => PlannedRun.Inspect(RunDir(outDir, r), r) != PlannedRunState.Finished)];
+        [.. plan.Runs.Where(r => PlannedRun.Inspect(RunDir(outDir, r), r) != RunState.Finished)];
 
     /// <summary>Runs that have per-run analyses in the plan (within-model CKA, probes and pruning), in plan order.</summary>
     public static IReadOnlyList<RunSpec> AnalysedRuns(ExperimentPlan plan) => [.. plan.LayerRuns.Concat(plan.ProbeAndPrune).Distinct()];
@@ -91,7 +91,7 @@ public sealed class SlurmGrid(SlurmClient client)
     /// <summary>Whether the run's analyses are on disk and newer than its weights (the backend checks their settings when it reads them).</summary>
     public static bool Analysed(ExperimentPlan plan, string outDir, RunSpec r)
     {
-        string model = Path.Combine(RunDir(outDir, r), RunDirectory.ModelFile);
+        string model = Path.Combine(RunDir(outDir, r), RunFormat.ModelFile);
         return File.Exists(model) && AnalysisFiles(plan, outDir, r).All(f => File.Exists(f) && File.GetLastWriteTimeUtc(f) >= File.GetLastWriteTimeUtc(model));
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Repscope.Cli.Commands;
 using Repscope.Cluster;
 using Repscope.Reproduce;
+using Repscope.Runs;
 
 namespace Repscope.Tests.Cluster;
 
@@ -103,7 +104,7 @@ public sealed class SlurmGridTests : IDisposable
         foreach (var r in Plan().Runs.Take(2)) { FinishedRun(r); }
         string partial = Path.Combine(_dir, "runs", Plan().Runs[2].Name);
         Directory.CreateDirectory(partial);
-        File.WriteAllText(Path.Combine(partial, "run.json"), "{\"state\": \"training\", \"config\": {}}");
+        RunFormat.Write(partial, Tests.Reproduce.FakeBackend.RunJson(Plan().Runs[2], Settings, RunState.Training));
         var sub = Submit(fake);
         Assert.Equal(Plan().Runs.Skip(2), sub.Trained);
         Assert.Equal(2, sub.Reused);
@@ -135,10 +136,11 @@ public sealed class SlurmGridTests : IDisposable
     {
         string dir = Path.Combine(_dir, "runs", r.Name);
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "run.json"),
-            $"{{\"state\": \"finished\", \"config\": {{\"depth\": {r.Depth}, \"width\": {r.Width}, \"epochs\": {r.Epochs}, \"seed\": {r.Seed}, \"trainExamples\": {r.TrainExamples}}}}}");
-        foreach (string f in PlannedRun.FinishedFiles) { File.WriteAllText(Path.Combine(dir, f), ""); }
+        foreach (string f in RunFormat.FinishedFiles) { File.WriteAllText(Path.Combine(dir, f), "x"); }
+        RunFormat.Write(dir, Tests.Reproduce.FakeBackend.RunJson(r, Settings, RunState.Finished));
     }
+
+    private static readonly TrainingSettings Settings = new("fashion-mnist-small", null);
 
     [Fact]
     public void Parses_what_sbatch_squeue_and_sacct_print()
