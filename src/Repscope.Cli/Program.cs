@@ -16,7 +16,8 @@ app.Configure(config =>
     config.AddCommand<PcCommand>("pc").WithDescription("First principal components: their similarity across layers and CKA without them.");
     config.AddCommand<ProbeCommand>("probe").WithDescription("Linear probe accuracy of every block output and residual branch of a run.");
     config.AddCommand<PruneCommand>("prune").WithDescription("Delete residual blocks from the end of each stage and measure accuracy.");
-    config.AddCommand<ExportCommand>("export").WithDescription("Write a run's activations at its layer taps for chosen examples to .npz.");
+    config.AddCommand<TapsCommand>("taps").WithDescription("Every tensor of an ONNX model that can be tapped (op, type, shape), the default taps marked.");
+    config.AddCommand<ExportCommand>("export").WithDescription("Write the activations of a run or an ONNX model at its taps for chosen examples to .npz.");
     config.AddCommand<ErrorsCommand>("errors").WithDescription("Do two groups of runs make the same mistakes? Per-example and per-class comparison beside a seed control.");
     config.AddCommand<ClassDiffCommand>("classdiff").WithDescription("Per-class t-tests (Holm-Sidak corrected) between two matrices of per-class accuracies (.npy, rows = seeds).");
     config.AddCommand<CkaCommand>("cka").WithDescription("CKA of two activation matrices (.npy, rows = examples).");

@@ -24,6 +24,10 @@ internal static class CliRunner
             config.PropagateExceptions();
             config.AddCommand<CkaCommand>("cka");
             config.AddCommand<HeatmapCommand>("heatmap");
+            config.AddCommand<TapsCommand>("taps");
+            config.AddCommand<ExportCommand>("export");
+            config.AddCommand<LayersCommand>("layers");
+            config.AddCommand<CompareCommand>("compare");
         });
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
