@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class CompareCommand : Command<CompareCommand.Settings>
+public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.Settings>
 {
     public sealed class Settings : StreamSettings
     {
@@ -22,21 +22,21 @@ public sealed class CompareCommand : Command<CompareCommand.Settings>
     {
         var reports = s.Runs.Any(ActivationSources.IsOnnx)
             ? CompareSources(s)
-            : Cli.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
+            : terminal.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
         foreach (var r in reports)
         {
-            foreach (var w in r.Warnings) { Cli.Warn(w); }
-            Console.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
+            foreach (var w in r.Warnings) { terminal.Warn(w); }
+            terminal.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         }
-        Console.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
+        terminal.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
         return 0;
     }
 
-    private static IReadOnlyList<CompareReport> CompareSources(Settings s)
+    private IReadOnlyList<CompareReport> CompareSources(Settings s)
     {
         if (s.Runs.Length < 2) { throw new RepscopeException("compare needs at least two runs or models"); }
         var inputs = s.OnnxInputs(s.Examples);
-        return Cli.WithProgress(p =>
+        return terminal.WithProgress(p =>
         {
             var sources = new List<IActivationSource>();
             try

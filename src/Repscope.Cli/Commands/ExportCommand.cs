@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class ExportCommand : Command<ExportCommand.Settings>
+public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Settings>
 {
     public sealed class Settings : OnnxInputSettings
     {
@@ -13,7 +13,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         public string Run { get; init; } = "";
 
         [CommandOption("-o|--out <NPZ>")]
-        [Description("The .npz to write: one float32 array per tap ([n, C, H, W]), plus labels and indices (runs); for ONNX models one array per tap named after it, and OUT.json beside it mapping member names to tap names.")]
+        [Description("The .npz to write: one float32 array per tap ([[n, C, H, W]]), plus labels and indices (runs); for ONNX models one array per tap named after it, and OUT.json beside it mapping member names to tap names.")]
         public string Out { get; init; } = "";
 
         [CommandOption("--examples <N>")]
@@ -51,22 +51,22 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (examples < 1) { throw new RepscopeException($"--examples must be positive, got {examples}"); }
             indices = Enumerable.Range(0, examples).Select(i => (long)i).ToArray();
         }
-        var (arrays, n) = Cli.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
-        Console.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
+        var (arrays, n) = terminal.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
+        terminal.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
         return 0;
     }
 
-    private static int ExportOnnx(Settings s)
+    private int ExportOnnx(Settings s)
     {
         if (s.Indices is not null) { throw new RepscopeException("--indices applies to run directories; for an ONNX model, write the examples you want into the --input file"); }
         if (s.Examples is < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
         var inputs = s.OnnxInputs(s.Examples);
-        var report = Cli.WithProgress(p =>
+        var report = terminal.WithProgress(p =>
         {
             using var source = (OnnxSource)ActivationSources.Open(s.Run, new StreamOptions(BatchSize: Math.Max(4, s.BatchSize)), inputs, s.TapList, p);
             return SourceAnalyses.Export(source, s.Out, s.BatchSize, p);
         });
-        Console.WriteLine($"wrote {s.Out}: {report.Members.Count} taps for {report.Examples} examples; member names to tap names in {SourceAnalyses.MappingPath(s.Out)}");
+        terminal.WriteLine($"wrote {s.Out}: {report.Members.Count} taps for {report.Examples} examples; member names to tap names in {SourceAnalyses.MappingPath(s.Out)}");
         return 0;
     }
 }

@@ -66,7 +66,7 @@ public class BlockSettings : StreamSettings
     }
 }
 
-public sealed class LayersCommand : Command<LayersCommand.Settings>
+public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Settings>
 {
     public sealed class Settings : BlockSettings
     {
@@ -93,7 +93,7 @@ public sealed class LayersCommand : Command<LayersCommand.Settings>
         {
             folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
             var inputs = s.OnnxInputs(s.Examples);
-            r = Cli.WithProgress(p =>
+            r = terminal.WithProgress(p =>
             {
                 using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), inputs, s.TapList, p);
                 return SourceAnalyses.Layers(source, folder, s.Stream(s.Epochs), blocks, pc, p);
@@ -102,12 +102,12 @@ public sealed class LayersCommand : Command<LayersCommand.Settings>
         else
         {
             if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
-            r = Cli.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+            r = terminal.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
         }
-        foreach (var w in r.Warnings) { Cli.Warn(w); }
-        Console.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
-        Console.WriteLine(AnalysisText.Blocks(r.BlockStructure));
-        Console.WriteLine($"wrote {Path.Combine(folder, "layers.json")}, layers.png, layers_pc1.png");
+        foreach (var w in r.Warnings) { terminal.Warn(w); }
+        terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
+        terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
+        terminal.WriteLine($"wrote {Path.Combine(folder, "layers.json")}, layers.png, layers_pc1.png");
         return 0;
     }
 }

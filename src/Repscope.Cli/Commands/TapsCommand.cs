@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope taps MODEL.onnx [--json]</c>: every tensor that can be tapped, the default set marked.</summary>
-public sealed class TapsCommand : Command<TapsCommand.Settings>
+public sealed class TapsCommand(Terminal terminal) : Command<TapsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -39,7 +39,7 @@ public sealed class TapsCommand : Command<TapsCommand.Settings>
             tensors.Select(t => new TapEntry(t.Index, t.Name, t.OpType, t.ElementType, t.Shape, marked.Contains(t.Name))).ToList());
         if (s.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(listing, JsonDefaults.Options));
+            terminal.WriteLine(JsonSerializer.Serialize(listing, JsonDefaults.Options));
             return 0;
         }
         var table = new Table().Border(TableBorder.Simple)
@@ -50,10 +50,9 @@ public sealed class TapsCommand : Command<TapsCommand.Settings>
                               t.ElementType ?? "?", t.Shape is null ? "?" : "[" + string.Join(", ", t.Shape) + "]"];
             table.AddRow(cells.Select(Markup.Escape).ToArray());
         }
-        if (Console.IsOutputRedirected) { AnsiConsole.Profile.Width = 200; }
-        AnsiConsole.Write(table);
-        Console.WriteLine($"{graph.Path}: {listing.Tensors.Count} tensors, opset {graph.Opset}, inputs {string.Join(", ", graph.Inputs.Select(i => $"{i.Name} {i.ElementType} [{string.Join(", ", i.Shape ?? [])}]"))}");
-        Console.WriteLine($"* default taps ({defaults.Count}): {Rule}");
+        terminal.Out.Write(table);
+        terminal.WriteLine($"{graph.Path}: {listing.Tensors.Count} tensors, opset {graph.Opset}, inputs {string.Join(", ", graph.Inputs.Select(i => $"{i.Name} {i.ElementType} [{string.Join(", ", i.Shape ?? [])}]"))}");
+        terminal.WriteLine($"* default taps ({defaults.Count}): {Rule}");
         return 0;
     }
 }

@@ -11,16 +11,7 @@ namespace Repscope.Tests.Statistics;
 public class StatsReferenceTests(ITestOutputHelper output)
 {
     private const double Rel = 1e-10;
-    private static readonly JsonElement Reference = Load();
-
-    private static JsonElement Load()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Repscope.slnx"))) { dir = Path.GetDirectoryName(dir); }
-        Assert.NotNull(dir);
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "tests", "fixtures", "stats_reference.json")));
-        return doc.RootElement.Clone();
-    }
+    private static readonly JsonElement Reference = ReferenceFiles.Load("stats_reference.json");
 
     private static double Num(JsonElement e) => e.ValueKind == JsonValueKind.String
         ? e.GetString() switch { "nan" => double.NaN, "inf" => double.PositiveInfinity, "-inf" => double.NegativeInfinity, var s => throw new FormatException(s) }
