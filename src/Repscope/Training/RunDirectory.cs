@@ -79,6 +79,8 @@ public sealed class RunDirectory
     public static IReadOnlyList<RunStatus> FindAll(string root)
     {
         string dir = System.IO.Path.GetFullPath(root);
+        if (File.Exists(dir) && System.IO.Path.GetFileName(dir) == RunFile) { dir = System.IO.Path.GetDirectoryName(dir)!; }
+        else if (File.Exists(dir)) { throw new RepscopeException($"{dir}: a file, not a folder: give the folder that holds the runs (or a run directory)"); }
         if (!Directory.Exists(dir)) { throw new RepscopeException($"{dir}: folder not found"); }
         var found = new List<RunStatus>();
         void Walk(string d)
