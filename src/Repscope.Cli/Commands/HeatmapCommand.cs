@@ -8,7 +8,7 @@ namespace Repscope.Cli.Commands;
 /// <summary><c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations.</summary>
 public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.Settings>
 {
-    public sealed class Settings : KernelSettings
+    public sealed class Settings : CkaSettings
     {
         [CommandArgument(0, "<A.npz>")]
         [Description("One array per layer, each of shape (n, ...), all for the same n examples.")]
@@ -22,30 +22,35 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [Description("Folder for cka.json and cka.png (created if needed).")]
         public string? Out { get; init; }
 
-        [CommandOption("--batch-size <B>")]
-        [Description("Rows per minibatch for the unbiased estimator (paper Eq. 3). Default: 256, the paper's setting.")]
-        public int? BatchSize { get; init; }
+        [CommandOption("--layers <NAMES>")]
+        [Description("Comma-separated array names or patterns (* and ?), e.g. 'stem,block*'. Default: every array except 1-D integer ones (labels, indices), which are skipped with a note.")]
+        public string? Layers { get; init; }
 
-        [CommandOption("--estimator <ESTIMATOR>")]
-        [Description("unbiased (minibatch CKA, paper Eq. 3) or biased (whole-data CKA).")]
-        [DefaultValue(HsicEstimator.Unbiased)]
-        public HsicEstimator Estimator { get; init; } = HsicEstimator.Unbiased;
+        [CommandOption("--strict")]
+        [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
+        public bool Strict { get; init; }
+
+        public override Spectre.Console.ValidationResult Validate() =>
+            string.IsNullOrWhiteSpace(Out) ? Spectre.Console.ValidationResult.Error("--out DIR is required (the folder for cka.json and cka.png)") : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
-        if (s.BatchSize is not null && s.Estimator == HsicEstimator.Biased)
-        {
-            throw new RepscopeException("--batch-size applies to the unbiased minibatch estimator; --estimator biased computes whole-data CKA");
-        }
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? 256, s.Estimator, s.Kernel, s.RbfThreshold);
+        OutputPath.CheckFolder(s.Out!, "--out");
+        var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
+        foreach (string note in result.Notes ?? []) { terminal.Note(note); }
         foreach (string w in result.Warnings) { terminal.Warn(w); }
 
-        string json = Path.Combine(s.Out, "cka.json");
-        string png = Path.Combine(s.Out, "cka.png");
-        result.Matrix.WriteJson(json);
+        Directory.CreateDirectory(s.Out!);
+        string json = Path.Combine(s.Out!, "cka.json");
+        string png = Path.Combine(s.Out!, "cka.png");
+        var m = result.Matrix.ToJson();
+        var inputs = new[] { s.A }.Concat(s.B is null ? [] : [s.B]).Select(InputFile.Of).ToList();
+        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, CkaHeatmapSettings.Of(request, result), inputs,
+                                                      Provenance.Of(context.Arguments), result.Notes ?? []));
         string title = s.B is null ? $"CKA between the layers of {Path.GetFileName(s.A)}" : $"CKA: {Path.GetFileName(s.A)} vs {Path.GetFileName(s.B)}";
         Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
         {
@@ -57,16 +62,21 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
         terminal.WriteLine($"wrote {json}");
         terminal.WriteLine($"wrote {png}");
-        // A constant layer is bad input: the map is still written (nothing lost, null / grey where
-        // undefined), but the command says so in one line and exits non-zero.
+        // A constant layer makes some cells undefined; the map is complete and marks them (null / grey):
+        // a warning and exit 0, or with --strict an error and exit 2 (docs/errors.md).
         var constant = ConstantLayers(result.Matrix, s.A, s.B ?? s.A).ToList();
-        if (constant.Count > 0)
+        int undefined = result.Matrix.Values.Cast<double>().Count(double.IsNaN);
+        if (undefined == 0) { return ExitCode.Ok; }
+        string what = (constant.Count > 0
+            ? $"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): "
+            : "") + $"CKA undefined in {undefined} of {result.Matrix.Values.Length} cells (null in cka.json, grey in cka.png)";
+        if (s.Strict)
         {
-            terminal.Fail($"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): " +
-                      "CKA undefined there (null in cka.json, grey in cka.png)");
+            terminal.Fail(what + " (--strict)");
             return ExitCode.UserError;
         }
-        return 0;
+        terminal.Warn(what);
+        return ExitCode.Ok;
     }
 
     /// <summary>Layers whose whole row or column is undefined, named with their file.</summary>
