@@ -19,12 +19,21 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         public string? B { get; init; }
 
         [CommandOption("--out <DIR>")]
-        [Description("Folder for cka.json and cka.png (created if needed).")]
+        [Description("Folder for cka.json and the figure (cka.png, or --format) (created if needed).")]
         public string? Out { get; init; }
 
         [CommandOption("--layers <NAMES>")]
         [Description("Comma-separated array names or patterns (* and ?), e.g. 'stem,block*'. Default: every array except 1-D integer ones (labels, indices), which are skipped with a note.")]
         public string? Layers { get; init; }
+
+        [CommandOption("--format <FORMAT>")]
+        [Description("Figure format: png, svg or pdf (cka.png, cka.svg or cka.pdf).")]
+        [DefaultValue(FigureFormat.Png)]
+        public FigureFormat Format { get; init; } = FigureFormat.Png;
+
+        [CommandOption("--origin-bottom-left")]
+        [Description("Draw the first layer at the bottom left, as the paper's figures do (default: top left, as a matrix is printed).")]
+        public bool OriginBottomLeft { get; init; }
 
         [CommandOption("--strict")]
         [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
@@ -46,7 +55,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
 
         Directory.CreateDirectory(s.Out!);
         string json = Path.Combine(s.Out!, "cka.json");
-        string png = Path.Combine(s.Out!, "cka.png");
+        string png = Path.Combine(s.Out!, "cka" + s.Format.Extension());
         var m = result.Matrix.ToJson();
         var inputs = new[] { s.A }.Concat(s.B is null ? [] : [s.B]).Select(InputFile.Of).ToList();
         AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, CkaHeatmapSettings.Of(request, result), inputs,
@@ -57,6 +66,8 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
             RowAxisLabel = $"{Path.GetFileName(s.A)} layer",
             ColumnAxisLabel = $"{Path.GetFileName(s.B ?? s.A)} layer",
             Subtitle = result.Description,
+            Format = s.Format,
+            OriginBottomLeft = s.OriginBottomLeft,
         });
 
         terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");

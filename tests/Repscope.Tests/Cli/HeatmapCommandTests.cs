@@ -223,4 +223,33 @@ public sealed class HeatmapCommandTests : IDisposable
             Assert.Null(v[i][3]);
         }
     }
+
+    [Fact]
+    public void FiguresAsSvgAndPdfAndWithTheOriginAtTheBottomLeft()
+    {
+        string a = WriteNpz("a.npz", 40, 13);
+        string outDir = Path.Combine(_dir, "fig");
+        Assert.Equal(0, CliRunner.Run("heatmap", a, "--out", outDir, "--format", "svg").ExitCode);
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(outDir, "cka.svg")));
+        Assert.Contains("conv1", File.ReadAllText(Path.Combine(outDir, "cka.svg")));
+        Assert.Equal(0, CliRunner.Run("heatmap", a, "--out", outDir, "--format", "pdf").ExitCode);
+        Assert.Equal("%PDF", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(Path.Combine(outDir, "cka.pdf"))[..4]));
+
+        // Row 0 = 1, everything else 0: its cell is yellow (viridis 1) at the top left, or at the bottom left with the option.
+        var m = new CkaMatrix(["r0", "r1"], ["c0", "c1"], new double[,] { { 1, 0 }, { 0, 0 } });
+        foreach (bool bottom in new[] { false, true })
+        {
+            var options = new Repscope.Reporting.HeatmapOptions { OriginBottomLeft = bottom, Annotate = false };
+            var plot = Repscope.Reporting.Heatmap.Build(m, "t", options, out int w, out int h);
+            using var bitmap = SKBitmap.Decode(plot.GetImageBytes(w, h, ScottPlot.ImageFormat.Png));
+            SKColor At(double x, double y)
+            {
+                var p = plot.GetPixel(new ScottPlot.Coordinates(x, y));
+                return bitmap.GetPixel((int)p.X, (int)p.Y);
+            }
+            SKColor row0 = At(0, bottom ? 0 : 1), other = At(0, bottom ? 1 : 0);
+            Assert.True(row0.Red > 200 && row0.Green > 200 && row0.Blue < 100, $"bottom={bottom}: row 0 drawn {row0}");   // yellow
+            Assert.True(other.Red < 100 && other.Blue > 60, $"bottom={bottom}: row 1 drawn {other}");                     // purple
+        }
+    }
 }
