@@ -43,6 +43,7 @@ public static class App
         Command<ErrorsCommand>("errors", "Do two groups of runs make the same mistakes? Per-example and per-class comparison beside a seed control."),
         Command<ClassDiffCommand>("classdiff", "Per-class t-tests (Holm-Sidak corrected) between two matrices of per-class accuracies (.npy, rows = seeds)."),
         Command<CkaCommand>("cka", "CKA of two activation matrices (.npy, rows = examples)."),
+        Command<SimilarityCommand>("similarity", "One similarity measure of two activation matrices: cka, cca, svcca, pwcca, procrustes or rsa (.npy, rows = examples)."),
         Command<HeatmapCommand>("heatmap", "All-pairs CKA heatmap of the arrays in an .npz (or between two): cka.json + cka.png."),
         Command<VersionCommand>("version", "Print the versions of Repscope, TorchSharp and libtorch."),
     ];

@@ -35,6 +35,11 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [Description("Draw the first layer at the bottom left, as the paper's figures do (default: top left, as a matrix is printed).")]
         public bool OriginBottomLeft { get; init; }
 
+        [CommandOption("--measure <MEASURE>")]
+        [Description("cka (streams, minibatch), or cca, svcca, pwcca, procrustes, rsa (whole data; docs/measures.md): writes MEASURE.json + MEASURE.png.")]
+        [DefaultValue(SimilarityMeasure.Cka)]
+        public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
+
         [CommandOption("--strict")]
         [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
         public bool Strict { get; init; }
@@ -46,6 +51,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         OutputPath.CheckFolder(s.Out!, "--out");
+        if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
@@ -59,7 +65,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         var m = result.Matrix.ToJson();
         var inputs = new[] { s.A }.Concat(s.B is null ? [] : [s.B]).Select(InputFile.Of).ToList();
         AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, CkaHeatmapSettings.Of(request, result), inputs,
-                                                      Provenance.Of(context.Arguments), result.Notes ?? []));
+                                                      CommandProvenance.Of(context.Arguments), result.Notes ?? []));
         string title = s.B is null ? $"CKA between the layers of {Path.GetFileName(s.A)}" : $"CKA: {Path.GetFileName(s.A)} vs {Path.GetFileName(s.B)}";
         Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
         {

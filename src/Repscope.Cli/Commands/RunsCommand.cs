@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
-using Repscope.Training;
+using Repscope.Runs;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -26,7 +26,7 @@ public sealed class RunsCommand(Terminal terminal) : Command<RunsCommand.Setting
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         string root = Path.GetFullPath(s.Dir);
-        var rows = RunDirectory.FindAll(root).Select(r => ToRow(root, r)).ToList();
+        var rows = RunFormat.FindAll(root).Select(r => ToRow(root, r)).ToList();
         if (s.Json)
         {
             terminal.WriteLine(JsonSerializer.Serialize(rows, JsonDefaults.Options));
@@ -56,7 +56,7 @@ public sealed class RunsCommand(Terminal terminal) : Command<RunsCommand.Setting
     private static Row ToRow(string root, RunStatus r)
     {
         string name = Path.GetRelativePath(root, r.Path);
-        string state = r.State switch { RunState.Finished => "finished", RunState.Partial => "partial", _ => "broken" };
+        string state = r.State switch { RunState.Finished => "finished", RunState.Training => "partial", _ => "broken" };
         if (r.Info is not { } i) { return new Row(name, state, null, null, null, null, null, null, null, null, r.Problem); }
         var c = i.Config;
         string data = c.DataSource == "test-split-only" && c.Data != "fashion-mnist-small" ? $"{c.Data} (shipped split)" :

@@ -290,4 +290,4 @@ public sealed record CkaHeatmapSettings(string Measure, KernelKind Kernel, doubl
 
 /// <summary>cka.json of <c>heatmap</c>: the matrix (as <see cref="CkaMatrixJson"/>: null where undefined), how it was computed and from what.</summary>
 public sealed record CkaHeatmapJson(string[] Rows, string[] Columns, double[][] Values, CkaHeatmapSettings Settings,
-                                    IReadOnlyList<InputFile> Inputs, Provenance Provenance, IReadOnlyList<string> Notes);
+                                    IReadOnlyList<InputFile> Inputs, CommandProvenance Provenance, IReadOnlyList<string> Notes);

@@ -192,7 +192,7 @@ public sealed class HeatmapCommandTests : IDisposable
         Assert.Equal(a, inputs[0].GetProperty("path").GetString());
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(b))), inputs[1].GetProperty("sha256").GetString());
         var provenance = j.GetProperty("provenance");
-        Assert.Equal(Provenance.Build.Version, provenance.GetProperty("version").GetString());
+        Assert.Equal(CommandProvenance.Build.Version, provenance.GetProperty("version").GetString());
         Assert.Contains("heatmap", provenance.GetProperty("commandLine").GetString());
         Assert.Contains("--shuffle 3", provenance.GetProperty("commandLine").GetString());
         Assert.Equal(CkaMatrix.ReadJson(Path.Combine(outDir, "cka.json")).Rows, ["conv1", "block1", "block2"]); // the matrix reader still reads it

@@ -17,7 +17,7 @@ public sealed class MessagesTests : IDisposable
         File.WriteAllText(file, "x");
         var o = CliRunner.Run("runs", file);
         Assert.Equal(2, o.ExitCode);
-        Assert.Equal($"repscope: error: {file}: a file, not a folder: give the folder that holds the runs (or a run directory)", o.ErrorLine);
+        Assert.Equal($"repscope: error: {file}: a file, not a folder of runs", o.ErrorLine);
     }
 
     [Fact]

@@ -9,13 +9,13 @@ namespace Repscope;
 /// made it, and the input files with their SHA-256. Written into every result file that records
 /// its settings, and shown in the report instead of a bare assembly version.
 /// </summary>
-public sealed record Provenance(string Version, string? GitCommit, string? CommandLine)
+public sealed record CommandProvenance(string Version, string? GitCommit, string? CommandLine)
 {
     /// <summary>This build's version and commit, with <paramref name="args"/> as the command line (after "repscope").</summary>
-    public static Provenance Of(IEnumerable<string>? args = null)
+    public static CommandProvenance Of(IEnumerable<string>? args = null)
     {
         var (version, commit) = Build;
-        return new Provenance(version, commit, args is null ? null : CommandLineText(args));
+        return new CommandProvenance(version, commit, args is null ? null : CommandLineText(args));
     }
 
     /// <summary>Repscope's version and the git commit of the build (null when it was built outside git).</summary>
@@ -30,7 +30,7 @@ public sealed record Provenance(string Version, string? GitCommit, string? Comma
 
     private static (string, string?) ReadBuild()
     {
-        var assembly = typeof(Provenance).Assembly;
+        var assembly = typeof(CommandProvenance).Assembly;
         string info = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
                       ?? assembly.GetName().Version?.ToString() ?? "unknown";
         int plus = info.IndexOf('+');
