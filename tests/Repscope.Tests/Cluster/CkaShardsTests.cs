@@ -106,15 +106,15 @@ public sealed class CkaShardsTests : IDisposable
     }
 
     [Fact]
-    public void A_trailing_batch_too_small_is_dropped_once_with_its_warning()
+    public void Uneven_batches_follow_the_unsharded_plan_and_drop_no_row()
     {
-        string a = Stack("a.npz", 130, 4, 5, 7); // 2 batches of 64 and one of 2 rows
+        string a = Stack("a.npz", 130, 4, 5, 7); // the plan: 2 batches of 65 rows (CkaPlan: equal batches, none dropped)
         var request = new CkaHeatmapRequest(a, null, BatchSize: 64);
         var whole = CkaFiles.Heatmap(request);
         var (merged, _) = CkaShards.Merge(Shards(request, 2));
         AssertSame(whole.Matrix, merged.Matrix);
-        Assert.Equal((2, 2L), (merged.Batches, merged.DroppedRows));
-        Assert.Equal(whole.Warnings, merged.Warnings);
+        Assert.Equal((2, 0L), (merged.Batches, merged.DroppedRows));
+        Assert.Equal(whole.Description, merged.Description);
     }
 
     [Fact]
