@@ -1,3 +1,4 @@
+using Repscope.Cluster;
 using System.ComponentModel;
 using Repscope.Reporting;
 using Repscope.Similarity;
@@ -5,7 +6,11 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-/// <summary><c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations.</summary>
+/// <summary>
+/// <c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations. With
+/// <c>--shard K/N --state S.npz</c>: only the K-th of N slices of the minibatches, written as an accumulator
+/// state for <c>repscope merge</c> (docs/slurm.md).
+/// </summary>
 public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.Settings>
 {
     public sealed class Settings : CkaSettings
@@ -35,6 +40,14 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [Description("Draw the first layer at the bottom left, as the paper's figures do (default: top left, as a matrix is printed).")]
         public bool OriginBottomLeft { get; init; }
 
+        [CommandOption("--shard <K/N>")]
+        [Description("Only the K-th of N slices of the minibatches (1 <= K <= N); with --state. `repscope merge` of all N states gives the whole map.")]
+        public string? Shard { get; init; }
+
+        [CommandOption("--state <S.npz>")]
+        [Description("With --shard: where to write the slice's accumulator state (sums, settings, the inputs' SHA-256).")]
+        public string? State { get; init; }
+
         [CommandOption("--measure <MEASURE>")]
         [Description("cka (streams, minibatch), or cca, svcca, pwcca, procrustes, rsa (whole data; docs/measures.md): writes MEASURE.json + MEASURE.png.")]
         [DefaultValue(SimilarityMeasure.Cka)]
@@ -45,11 +58,13 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         public bool Strict { get; init; }
 
         public override Spectre.Console.ValidationResult Validate() =>
-            string.IsNullOrWhiteSpace(Out) ? Spectre.Console.ValidationResult.Error("--out DIR is required (the folder for cka.json and cka.png)") : base.Validate();
+            string.IsNullOrWhiteSpace(Out) && Shard is null && State is null
+                ? Spectre.Console.ValidationResult.Error("--out DIR is required (the folder for cka.json and cka.png)") : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        if (s.Shard is not null || s.State is not null) { return Shard(s); }
         OutputPath.CheckFolder(s.Out!, "--out");
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -57,23 +72,55 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
         foreach (string note in result.Notes ?? []) { terminal.Note(note); }
-        foreach (string w in result.Warnings) { terminal.Warn(w); }
+        return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,
+                     new Figure(s.Format, s.OriginBottomLeft), s.Strict);
+    }
 
-        Directory.CreateDirectory(s.Out!);
-        string json = Path.Combine(s.Out!, "cka.json");
-        string png = Path.Combine(s.Out!, "cka" + s.Format.Extension());
+    private int Shard(Settings s)
+    {
+        if (s.Shard is null || string.IsNullOrWhiteSpace(s.State)) { throw new RepscopeException("--shard K/N and --state S.npz go together"); }
+        if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
+        if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
+        if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
+        OutputPath.CheckFile(s.State, "--state");
+        var shard = ShardSpec.Parse(s.Shard);
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
+        var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State, p));
+        var plan = new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed);
+        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {plan.Count} "
+                           + $"({info.Rows.Count} x {info.Columns.Count} layers, n = {info.Examples})");
+        terminal.WriteLine($"wrote {s.State}");
+        return ExitCode.Ok;
+    }
+
+    /// <summary>How the figure is drawn.</summary>
+    internal sealed record Figure(FigureFormat Format = FigureFormat.Png, bool OriginBottomLeft = false);
+
+    /// <summary>
+    /// Writes cka.json (matrix, settings, inputs with SHA-256, provenance) and the figure for a map of
+    /// <paramref name="a"/> (against <paramref name="b"/>), as `heatmap` and `merge` do; returns the exit code:
+    /// 0, with a warning when some cells are undefined (2 with <paramref name="strict"/>).
+    /// </summary>
+    internal static int Write(Terminal terminal, CkaHeatmapResult result, CkaHeatmapSettings settings, string a, string? b, string outDir,
+                              IEnumerable<string> arguments, Figure? figure = null, bool strict = false)
+    {
+        figure ??= new Figure();
+        foreach (string w in result.Warnings) { terminal.Warn(w); }
+        Directory.CreateDirectory(outDir);
+        string json = Path.Combine(outDir, "cka.json");
+        string png = Path.Combine(outDir, "cka" + figure.Format.Extension());
         var m = result.Matrix.ToJson();
-        var inputs = new[] { s.A }.Concat(s.B is null ? [] : [s.B]).Select(InputFile.Of).ToList();
-        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, CkaHeatmapSettings.Of(request, result), inputs,
-                                                      CommandProvenance.Of(context.Arguments), result.Notes ?? []));
-        string title = s.B is null ? $"CKA between the layers of {Path.GetFileName(s.A)}" : $"CKA: {Path.GetFileName(s.A)} vs {Path.GetFileName(s.B)}";
+        var inputs = new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
+        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
+                                                      CommandProvenance.Of(arguments), result.Notes ?? []));
+        string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";
         Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
         {
-            RowAxisLabel = $"{Path.GetFileName(s.A)} layer",
-            ColumnAxisLabel = $"{Path.GetFileName(s.B ?? s.A)} layer",
+            RowAxisLabel = $"{Path.GetFileName(a)} layer",
+            ColumnAxisLabel = $"{Path.GetFileName(b ?? a)} layer",
             Subtitle = result.Description,
-            Format = s.Format,
-            OriginBottomLeft = s.OriginBottomLeft,
+            Format = figure.Format,
+            OriginBottomLeft = figure.OriginBottomLeft,
         });
 
         terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
@@ -81,13 +128,13 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         terminal.WriteLine($"wrote {png}");
         // A constant layer makes some cells undefined; the map is complete and marks them (null / grey):
         // a warning and exit 0, or with --strict an error and exit 2 (docs/errors.md).
-        var constant = ConstantLayers(result.Matrix, s.A, s.B ?? s.A).ToList();
+        var constant = ConstantLayers(result.Matrix, a, b ?? a).ToList();
         int undefined = result.Matrix.Values.Cast<double>().Count(double.IsNaN);
         if (undefined == 0) { return ExitCode.Ok; }
         string what = (constant.Count > 0
             ? $"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): "
-            : "") + $"CKA undefined in {undefined} of {result.Matrix.Values.Length} cells (null in cka.json, grey in cka.png)";
-        if (s.Strict)
+            : "") + $"CKA undefined in {undefined} of {result.Matrix.Values.Length} cells (null in cka.json, grey in {Path.GetFileName(png)})";
+        if (strict)
         {
             terminal.Fail(what + " (--strict)");
             return ExitCode.UserError;

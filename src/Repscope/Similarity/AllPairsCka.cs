@@ -33,12 +33,14 @@ public static class AllPairsCka
     public static CkaMatrix Minibatch(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
                                       IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
                                       BatchPlan plan, KernelKind kernel, double rbfThreshold,
-                                      IProgressReporter? progress, out MinibatchCkaAccumulator accumulator)
+                                      IProgressReporter? progress, out MinibatchCkaAccumulator accumulator,
+                                      int firstBatch = 0, int endBatch = -1)
     {
         long n = CheckLayers(rows, rowNames, columns, columnNames);
         if (plan.Rows != n) { throw new ArgumentException($"the plan is for {plan.Rows} rows, the layers have {n}", nameof(plan)); }
-        return Accumulate(rows, rowNames, columns, columnNames, kernel, rbfThreshold, progress, plan.Count,
-                          k => (plan.Start((int)k), plan.Length((int)k)), plan.Order(), out accumulator);
+        if (endBatch < 0) { endBatch = plan.Count; }
+        return Accumulate(rows, rowNames, columns, columnNames, kernel, rbfThreshold, progress, endBatch - firstBatch,
+                          k => (plan.Start(firstBatch + (int)k), plan.Length(firstBatch + (int)k)), plan.Order(), out accumulator);
     }
 
     private static CkaMatrix Accumulate(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,

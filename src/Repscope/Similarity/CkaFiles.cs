@@ -99,18 +99,17 @@ public static class CkaFiles
             var rowNames = a.Select(l => l.Name).ToArray();
             var cols = b?.Select(l => l.Data).ToArray();
             var colNames = b?.Select(l => l.Name).ToArray();
-            string kernel = r.Kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {r.RbfThreshold:g})";
             if (plan.Batches is not { } batches)
             {
                 if (plan.Estimator == HsicEstimator.Unbiased && n < 4) { throw new UndefinedResultException($"{r.A}: {n} rows; the unbiased HSIC needs at least 4"); }
                 var m = AllPairsCka.WholeData(rows, rowNames, cols, colNames, new CkaOptions(r.Kernel, plan.Estimator, r.RbfThreshold), progress);
-                return new CkaHeatmapResult(m, n, 1, 0, warnings, $"{kernel} CKA, {plan.Describe()} (n = {n})", plan, notes);
+                return new CkaHeatmapResult(m, n, 1, 0, warnings, Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
             }
             if (n < 4) { throw new UndefinedResultException($"{r.A}: {n} rows; the unbiased HSIC needs at least 4"); }
             if (batches.ShuffleSeed is null && LooksSorted(rows[0])) { warnings.Add(SortedWarning(r.A)); }
             var mb = AllPairsCka.Minibatch(rows, rowNames, cols, colNames, batches, r.Kernel, r.RbfThreshold, progress, out var acc);
             return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, [.. warnings, .. acc.Warnings],
-                $"{kernel} CKA, {plan.Describe()} (n = {n})", plan, notes);
+                Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
         }
         finally
         {
@@ -118,6 +117,10 @@ public static class CkaFiles
             foreach (var l in b ?? []) { l.Data.Dispose(); }
         }
     }
+
+    /// <summary>How a CKA map was computed, for its subtitle and the console (the same for a sharded and an unsharded run).</summary>
+    public static string Description(KernelKind kernel, double rbfThreshold, CkaPlan plan, long n) =>
+        $"{(kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})")} CKA, {plan.Describe()} (n = {n})";
 
     private static string SortedWarning(string file) =>
         $"{file}: consecutive rows look sorted (neighbours are much more alike than random pairs, as when saved class by class) and the minibatches follow file order; drop --no-shuffle";
@@ -279,10 +282,12 @@ internal static partial class NativeHeap
 public sealed record CkaHeatmapSettings(string Measure, KernelKind Kernel, double? RbfThreshold, HsicEstimator Estimator, int? BatchSize,
                                         int Batches, string? BatchRows, long? ShuffleSeed, long N, long DroppedRows)
 {
-    public static CkaHeatmapSettings Of(CkaHeatmapRequest r, CkaHeatmapResult result)
+    public static CkaHeatmapSettings Of(CkaHeatmapRequest r, CkaHeatmapResult result) => Of(r.Kernel, r.RbfThreshold, result);
+
+    public static CkaHeatmapSettings Of(KernelKind kernel, double rbfThreshold, CkaHeatmapResult result)
     {
         var b = result.Plan?.Batches;
-        return new CkaHeatmapSettings("cka", r.Kernel, r.Kernel == KernelKind.Rbf ? r.RbfThreshold : null, result.Plan?.Estimator ?? HsicEstimator.Biased,
+        return new CkaHeatmapSettings("cka", kernel, kernel == KernelKind.Rbf ? rbfThreshold : null, result.Plan?.Estimator ?? HsicEstimator.Biased,
             b?.BatchSize, result.Batches, b is null ? null : b.LargestBatch > b.SmallestBatch ? $"{b.SmallestBatch}-{b.LargestBatch}" : $"{b.SmallestBatch}",
             b?.ShuffleSeed, result.N, result.DroppedRows);
     }
