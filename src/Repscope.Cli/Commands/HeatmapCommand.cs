@@ -1,5 +1,5 @@
-using System.ComponentModel;
 using Repscope.Cluster;
+using System.ComponentModel;
 using Repscope.Reporting;
 using Repscope.Similarity;
 using Spectre.Console.Cli;
@@ -71,7 +71,9 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
-        return Write(terminal, result, request, context.Arguments, s.Out!, s.Format, s.OriginBottomLeft, s.Strict);
+        foreach (string note in result.Notes ?? []) { terminal.Note(note); }
+        return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,
+                     new Figure(s.Format, s.OriginBottomLeft), s.Strict);
     }
 
     private int Shard(Settings s)
@@ -79,37 +81,37 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (s.Shard is null || string.IsNullOrWhiteSpace(s.State)) { throw new RepscopeException("--shard K/N and --state S.npz go together"); }
         if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
         if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
-        if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator: the biased one needs every example at once"); }
-        if (s.Layers is not null) { throw new RepscopeException("--layers is not supported with --shard: every array of the inputs is accumulated"); }
+        if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
+        OutputPath.CheckFile(s.State, "--state");
         var shard = ShardSpec.Parse(s.Shard);
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
         var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State, p));
-        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of the plan's "
+        var plan = new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed);
+        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {plan.Count} "
                            + $"({info.Rows.Count} x {info.Columns.Count} layers, n = {info.Examples})");
         terminal.WriteLine($"wrote {s.State}");
         return ExitCode.Ok;
     }
 
-    /// <summary>
-    /// Writes cka.json (map, settings, inputs' SHA-256, provenance) and the figure for a map of the request's inputs,
-    /// as `heatmap` and `merge` do (<paramref name="inputs"/>: the inputs' checksums when already known, e.g. from shard states);
-    /// undefined cells warn (exit 0) or, with <paramref name="strict"/>, fail (exit 2).
-    /// </summary>
-    internal static int Write(Terminal terminal, CkaHeatmapResult result, CkaHeatmapRequest request, IReadOnlyList<string> arguments,
-                              string outDir, FigureFormat format = FigureFormat.Png, bool originBottomLeft = false, bool strict = false,
-                              IReadOnlyList<InputFile>? inputs = null)
-    {
-        foreach (string note in result.Notes ?? []) { terminal.Note(note); }
-        foreach (string w in result.Warnings) { terminal.Warn(w); }
-        string a = request.A;
-        string? b = request.B;
+    /// <summary>How the figure is drawn.</summary>
+    internal sealed record Figure(FigureFormat Format = FigureFormat.Png, bool OriginBottomLeft = false);
 
+    /// <summary>
+    /// Writes cka.json (matrix, settings, inputs with SHA-256, provenance) and the figure for a map of
+    /// <paramref name="a"/> (against <paramref name="b"/>), as `heatmap` and `merge` do; returns the exit code:
+    /// 0, with a warning when some cells are undefined (2 with <paramref name="strict"/>).
+    /// </summary>
+    internal static int Write(Terminal terminal, CkaHeatmapResult result, CkaHeatmapSettings settings, string a, string? b, string outDir,
+                              IEnumerable<string> arguments, Figure? figure = null, bool strict = false)
+    {
+        figure ??= new Figure();
+        foreach (string w in result.Warnings) { terminal.Warn(w); }
         Directory.CreateDirectory(outDir);
         string json = Path.Combine(outDir, "cka.json");
-        string png = Path.Combine(outDir, "cka" + format.Extension());
+        string png = Path.Combine(outDir, "cka" + figure.Format.Extension());
         var m = result.Matrix.ToJson();
-        inputs ??= [.. new[] { a }.Concat(b is null ? [] : [b]).Select(InputFile.Of)];
-        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, CkaHeatmapSettings.Of(request, result), inputs,
+        var inputs = new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
+        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
                                                       CommandProvenance.Of(arguments), result.Notes ?? []));
         string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";
         Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
@@ -117,8 +119,8 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
             RowAxisLabel = $"{Path.GetFileName(a)} layer",
             ColumnAxisLabel = $"{Path.GetFileName(b ?? a)} layer",
             Subtitle = result.Description,
-            Format = format,
-            OriginBottomLeft = originBottomLeft,
+            Format = figure.Format,
+            OriginBottomLeft = figure.OriginBottomLeft,
         });
 
         terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
@@ -131,7 +133,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (undefined == 0) { return ExitCode.Ok; }
         string what = (constant.Count > 0
             ? $"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): "
-            : "") + $"CKA undefined in {undefined} of {result.Matrix.Values.Length} cells (null in cka.json, grey in cka.png)";
+            : "") + $"CKA undefined in {undefined} of {result.Matrix.Values.Length} cells (null in cka.json, grey in {Path.GetFileName(png)})";
         if (strict)
         {
             terminal.Fail(what + " (--strict)");

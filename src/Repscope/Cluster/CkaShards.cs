@@ -33,8 +33,8 @@ public sealed record ShardInput(string File, long Bytes, string Sha256);
 
 /// <summary>The settings and provenance stored with a CKA accumulator state; states merge only when all of it but the shard agrees.</summary>
 public sealed record CkaStateInfo(string Format, int Shard, int Shards, long FirstBatch, long EndBatch, long Examples, int BatchSize,
-                                  long? ShuffleSeed, KernelKind Kernel, double RbfThreshold, bool CrossModel, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns,
-                                  IReadOnlyList<ShardInput> Inputs);
+                                  KernelKind Kernel, double RbfThreshold, bool CrossModel, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns,
+                                  IReadOnlyList<ShardInput> Inputs, long? ShuffleSeed = null);
 
 /// <summary>
 /// All-pairs minibatch CKA split across jobs. Minibatch CKA (paper Eq. 3) is a ratio of sums over batches,
@@ -57,6 +57,8 @@ public static class CkaShards
         {
             throw new RepscopeException("only minibatch CKA (the unbiased estimator) can be split into shards: the biased estimator needs every example at once");
         }
+        int batchSize = r.BatchSize ?? CkaPlan.DefaultBatchSize;
+        if (batchSize < 4) { throw new RepscopeException($"batch size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {batchSize}"); }
         new CkaOptions(r.Kernel, HsicEstimator.Unbiased, r.RbfThreshold).Validate();
         var inputs = new List<ShardInput> { Describe(r.A) };
         if (r.B is not null) { inputs.Add(Describe(r.B)); }
@@ -69,8 +71,8 @@ public static class CkaShards
             {
                 throw new RepscopeException($"{r.B} has {b[0].Data.shape[0]} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
             }
-            // The batches of the unsharded run (CkaPlan's rule: equal batches, seeded order), sliced.
-            var plan = Plan(n, r.BatchSize ?? CkaPlan.DefaultBatchSize, r.ShuffleSeed).Batches!;
+            // The batches of one unsharded run (CkaPlan: equal batches, seeded order); this shard sums a contiguous run of them.
+            var plan = new BatchPlan(n, batchSize, r.ShuffleSeed);
             var (first, end) = shard.Batches(plan.Count);
             var rowNames = a.Select(l => l.Name).ToArray();
             var colNames = b?.Select(l => l.Name).ToArray();
@@ -83,10 +85,10 @@ public static class CkaShards
             else
             {
                 AllPairsCka.Minibatch([.. a.Select(l => l.Data)], rowNames, b?.Select(l => l.Data).ToArray(), colNames,
-                                      plan, (int)first, (int)end, r.Kernel, r.RbfThreshold, progress, out acc);
+                                      plan, r.Kernel, r.RbfThreshold, progress, out acc, (int)first, (int)end);
             }
-            var info = new CkaStateInfo(Format, shard.Index, shard.Count, first, end, n, plan.BatchSize, plan.ShuffleSeed, r.Kernel, r.RbfThreshold,
-                                        b is not null, rowNames, colNames ?? rowNames, inputs);
+            var info = new CkaStateInfo(Format, shard.Index, shard.Count, first, end, n, batchSize, r.Kernel, r.RbfThreshold,
+                                        b is not null, rowNames, colNames ?? rowNames, inputs, r.ShuffleSeed);
             Write(statePath, info, acc.Sums());
             return info;
         }
@@ -129,7 +131,7 @@ public static class CkaShards
         }
         var m = total!.Result();
         // The same description as the unsharded run's, so that the written map is the same too.
-        var plan = Plan(info.Examples, info.BatchSize, info.ShuffleSeed);
+        var plan = new CkaPlan(HsicEstimator.Unbiased, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed));
         string description = CkaFiles.Description(info.Kernel, info.RbfThreshold, plan, info.Examples);
         return (new CkaHeatmapResult(m, info.Examples, total.Batches, total.DroppedRows, total.Warnings, description, plan), info);
     }

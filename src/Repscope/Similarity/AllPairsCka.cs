@@ -33,26 +33,14 @@ public static class AllPairsCka
     public static CkaMatrix Minibatch(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
                                       IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
                                       BatchPlan plan, KernelKind kernel, double rbfThreshold,
-                                      IProgressReporter? progress, out MinibatchCkaAccumulator accumulator)
-        => Minibatch(rows, rowNames, columns, columnNames, plan, 0, plan.Count, kernel, rbfThreshold, progress, out accumulator);
-
-    /// <summary>
-    /// The batches [<paramref name="firstBatch"/>, <paramref name="endBatch"/>) of <paramref name="plan"/> only: one
-    /// slice of a computation split across jobs, whose accumulators merge into the whole plan's.
-    /// </summary>
-    public static CkaMatrix Minibatch(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
-                                      IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
-                                      BatchPlan plan, int firstBatch, int endBatch, KernelKind kernel, double rbfThreshold,
-                                      IProgressReporter? progress, out MinibatchCkaAccumulator accumulator)
+                                      IProgressReporter? progress, out MinibatchCkaAccumulator accumulator,
+                                      int firstBatch = 0, int endBatch = -1)
     {
         long n = CheckLayers(rows, rowNames, columns, columnNames);
         if (plan.Rows != n) { throw new ArgumentException($"the plan is for {plan.Rows} rows, the layers have {n}", nameof(plan)); }
-        if (firstBatch < 0 || endBatch > plan.Count || firstBatch > endBatch)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstBatch), $"batches [{firstBatch}, {endBatch}) are not within the plan's {plan.Count}");
-        }
+        if (endBatch < 0) { endBatch = plan.Count; }
         return Accumulate(rows, rowNames, columns, columnNames, kernel, rbfThreshold, progress, endBatch - firstBatch,
-                          k => (plan.Start((int)(firstBatch + k)), plan.Length((int)(firstBatch + k))), plan.Order(), out accumulator);
+                          k => (plan.Start(firstBatch + (int)k), plan.Length(firstBatch + (int)k)), plan.Order(), out accumulator);
     }
 
     private static CkaMatrix Accumulate(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,

@@ -118,11 +118,9 @@ public static class CkaFiles
         }
     }
 
-    /// <summary>How a CKA map was computed, for its subtitle and the console: the same text for one run and for merged shards.</summary>
+    /// <summary>How a CKA map was computed, for its subtitle and the console (the same for a sharded and an unsharded run).</summary>
     public static string Description(KernelKind kernel, double rbfThreshold, CkaPlan plan, long n) =>
-        $"{KernelText(kernel, rbfThreshold)} CKA, {plan.Describe()} (n = {n})";
-
-    private static string KernelText(KernelKind kernel, double rbfThreshold) => kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})";
+        $"{(kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})")} CKA, {plan.Describe()} (n = {n})";
 
     private static string SortedWarning(string file) =>
         $"{file}: consecutive rows look sorted (neighbours are much more alike than random pairs, as when saved class by class) and the minibatches follow file order; drop --no-shuffle";
@@ -284,10 +282,12 @@ internal static partial class NativeHeap
 public sealed record CkaHeatmapSettings(string Measure, KernelKind Kernel, double? RbfThreshold, HsicEstimator Estimator, int? BatchSize,
                                         int Batches, string? BatchRows, long? ShuffleSeed, long N, long DroppedRows)
 {
-    public static CkaHeatmapSettings Of(CkaHeatmapRequest r, CkaHeatmapResult result)
+    public static CkaHeatmapSettings Of(CkaHeatmapRequest r, CkaHeatmapResult result) => Of(r.Kernel, r.RbfThreshold, result);
+
+    public static CkaHeatmapSettings Of(KernelKind kernel, double rbfThreshold, CkaHeatmapResult result)
     {
         var b = result.Plan?.Batches;
-        return new CkaHeatmapSettings("cka", r.Kernel, r.Kernel == KernelKind.Rbf ? r.RbfThreshold : null, result.Plan?.Estimator ?? HsicEstimator.Biased,
+        return new CkaHeatmapSettings("cka", kernel, kernel == KernelKind.Rbf ? rbfThreshold : null, result.Plan?.Estimator ?? HsicEstimator.Biased,
             b?.BatchSize, result.Batches, b is null ? null : b.LargestBatch > b.SmallestBatch ? $"{b.SmallestBatch}-{b.LargestBatch}" : $"{b.SmallestBatch}",
             b?.ShuffleSeed, result.N, result.DroppedRows);
     }
