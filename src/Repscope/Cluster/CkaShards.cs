@@ -136,14 +136,6 @@ public static class CkaShards
         return (new CkaHeatmapResult(m, info.Examples, total.Batches, total.DroppedRows, total.Warnings, description, plan), info);
     }
 
-    /// <summary>The request an unsharded `heatmap` would have had, for the settings written with the merged map.</summary>
-    public static CkaHeatmapRequest Request(CkaStateInfo info) =>
-        new(info.Inputs[0].File, info.CrossModel ? info.Inputs[1].File : null, info.BatchSize, HsicEstimator.Unbiased,
-            info.Kernel, info.RbfThreshold, info.ShuffleSeed);
-
-    private static CkaPlan Plan(long examples, int batchSize, long? shuffleSeed) =>
-        CkaPlan.Choose(examples, batchSize, HsicEstimator.Unbiased, shuffleSeed);
-
     private static string? Mismatch(CkaStateInfo a, CkaStateInfo b)
     {
         if (a.Shards != b.Shards) { return $"it is one of {b.Shards} shards, not {a.Shards},"; }
