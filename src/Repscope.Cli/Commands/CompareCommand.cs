@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -20,13 +20,13 @@ public sealed class CompareCommand : Command<CompareCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var reports = Cli.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
-        foreach (var r in reports)
+        var written = Cli.WithProgress(p => CompareWorkflow.Run(s.Runs, s.Out, s.Stream(), p));
+        foreach (var r in written.Select(w => w.Result))
         {
             foreach (var w in r.Warnings) { Cli.Warn(w); }
             Console.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         }
-        Console.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
+        Console.WriteLine($"wrote {written.Count} map(s) into {s.Out}");
         return 0;
     }
 }

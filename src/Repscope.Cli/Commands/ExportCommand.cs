@@ -1,5 +1,6 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Models;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -27,8 +28,8 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
 
         [CommandOption("--layers <SET>")]
         [Description("blocks, branches or all (as in `repscope layers`).")]
-        [DefaultValue(LayerSelection.Blocks)]
-        public LayerSelection Layers { get; init; } = LayerSelection.Blocks;
+        [DefaultValue(TapSet.Blocks)]
+        public TapSet Layers { get; init; } = TapSet.Blocks;
 
         [CommandOption("--batch-size <N>")]
         [DefaultValue(256)]
@@ -50,8 +51,8 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (s.Examples < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
             indices = Enumerable.Range(0, s.Examples).Select(i => (long)i).ToArray();
         }
-        var (arrays, n) = Cli.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
-        Console.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
+        var r = Cli.WithProgress(p => ExportWorkflow.Run(s.Run, s.Out, indices, s.Layers, s.BatchSize, p)).Result;
+        Console.WriteLine($"wrote {s.Out}: {r.Taps.Count} taps + labels + indices for {r.Examples} examples");
         return 0;
     }
 }

@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using Repscope.Analysis;
+using Repscope.Models;
 using Repscope.Spectral;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -19,8 +21,8 @@ public class StreamSettings : CommandSettings
 
     [CommandOption("--layers <SET>")]
     [Description("Layer taps: blocks (stem + every residual block output), branches (also each block's branch before the addition) or all (also the convolutions, norms and ReLUs inside blocks).")]
-    [DefaultValue(LayerSelection.Blocks)]
-    public LayerSelection Layers { get; init; } = LayerSelection.Blocks;
+    [DefaultValue(TapSet.Blocks)]
+    public TapSet Layers { get; init; } = TapSet.Blocks;
 
     [CommandOption("--seed <N>")]
     [Description("Seed of shuffles and random projections.")]
@@ -83,11 +85,12 @@ public sealed class LayersCommand : Command<LayersCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var r = Cli.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        var written = Cli.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        var r = written.Result;
         foreach (var w in r.Warnings) { Cli.Warn(w); }
         Console.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         Console.WriteLine(AnalysisText.Blocks(r.BlockStructure));
-        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "layers.json")}, layers.png, layers_pc1.png");
+        Console.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

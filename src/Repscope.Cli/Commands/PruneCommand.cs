@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -28,7 +28,8 @@ public sealed class PruneCommand : Command<PruneCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var r = Cli.WithProgress(p => RunAnalyses.Prune(s.Run, s.BatchSize, s.RefitHead, s.Seed, null, p));
+        var written = Cli.WithProgress(p => PruneWorkflow.Run(s.Run, s.BatchSize, s.RefitHead, s.Seed, null, p));
+        var r = written.Result;
         var res = r.Result;
         Console.WriteLine($"{r.Architecture}: no block deleted {res.Baseline:P2} on {res.EvaluationExamples} examples" +
                           (r.RunTestAccuracy is { } a && !s.RefitHead ? $" (run.json: {a:P2})" : ""));
@@ -38,7 +39,7 @@ public sealed class PruneCommand : Command<PruneCommand.Settings>
                 (x.RefitAccuracy is { } f ? $" (refit {f:P1})" : "") + (x.InBlockStructure ? "*" : ""))));
         }
         if (r.BlockStructureSource is not null) { Console.WriteLine("  * the deleted block lies in the block structure"); }
-        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "prune.json")}, prune.png");
+        Console.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

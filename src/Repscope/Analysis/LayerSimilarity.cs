@@ -1,3 +1,4 @@
+using Repscope.Models;
 using Repscope.Similarity;
 using Repscope.Spectral;
 using TorchSharp;
@@ -17,8 +18,8 @@ public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstCompone
 /// <param name="Cka">Within-model CKA of the layers as they are.</param>
 /// <param name="Pc1Cosines">Squared cosine similarity of the layers' first principal components in example space.</param>
 /// <param name="CkaWithoutPc1">Within-model CKA after removing every layer's first principal component.</param>
-public sealed record PcResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, CkaMatrix Pc1Cosines, CkaMatrix CkaWithoutPc1,
-                              BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings);
+public sealed record PrincipalComponentsResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, CkaMatrix Pc1Cosines, CkaMatrix CkaWithoutPc1,
+                                               BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Streaming layer-similarity analyses over <see cref="ActivationPass"/>es: nothing is stored per
@@ -79,7 +80,7 @@ public static class LayerSimilarity
     /// First principal components, their squared cosines in example space, and the within-model CKA with and without
     /// every layer's first component. Runs <paramref name="pass"/> <see cref="FirstComponentOptions.Passes"/> + 1 times.
     /// </summary>
-    public static PcResult PrincipalComponents(IReadOnlyList<string> layers, ActivationPass pass,
+    public static PrincipalComponentsResult PrincipalComponents(IReadOnlyList<string> layers, ActivationPass pass,
         FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null)
     {
         var within = WithinModel(layers, [pass], pcOptions, blockOptions);
@@ -109,7 +110,7 @@ public static class LayerSimilarity
         var cosines = new CkaMatrix(layers, layers, FirstComponents.SquaredCosines(components));
         var blocksWithout = BlockStructure.Detect(without.Values, layers, null, blockOptions);
         var warnings = within.Warnings.Concat(removed.Warnings).Distinct().ToList();
-        return new PcResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings);
+        return new PrincipalComponentsResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings);
     }
 
     private static void RunRemainingPasses(List<FirstComponentAccumulator> pcs, ActivationPass pass)

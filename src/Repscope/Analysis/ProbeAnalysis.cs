@@ -1,10 +1,11 @@
+using Repscope.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Repscope.Analysis;
 
 /// <summary>A probe of one layer, with how its features were made.</summary>
-public sealed record LayerProbe(string Layer, string Pooling, ProbeResult Result);
+public sealed record LayerProbe(string Layer, string Pooling, ProbeFit Result);
 
 /// <summary>
 /// Linear probes on many layers over one <see cref="ActivationPass"/>: the first <c>trainExamples</c> rows of the

@@ -1,3 +1,4 @@
+using Repscope.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,6 +42,16 @@ public sealed record ProbePooling(long Channels, long Height, long Width, long O
         return new ProbePooling(channels, height, width, s, s);
     }
 
+    /// <summary>
+    /// <see cref="For"/> the tap <paramref name="layer"/> of a CIFAR-style ResNet with <paramref name="features"/> flattened
+    /// features, its [C, H, W] shape inferred by <see cref="LayerNames.SpatialShape"/> (a flat vector when it does not fit).
+    /// </summary>
+    public static ProbePooling ForLayer(string layer, long features, long inputHeight, long inputWidth, int maxFeatures)
+    {
+        var shape = LayerNames.SpatialShape(layer, features, inputHeight, inputWidth) ?? (features, 1, 1);
+        return For(shape.C, shape.H, shape.W, maxFeatures);
+    }
+
     /// <summary>[b, C*H*W] (or [b, C, H, W]) activations to [b, Features] float32 probe features.</summary>
     public Tensor Apply(Tensor batch)
     {
@@ -59,8 +70,8 @@ public sealed record ProbePooling(long Channels, long Height, long Width, long O
 }
 
 /// <summary>The accuracy of one linear probe.</summary>
-public sealed record ProbeResult(string Layer, long Features, long TrainExamples, long TestExamples,
-                                 double TrainAccuracy, double TestAccuracy, double TestLoss, int Iterations);
+public sealed record ProbeFit(string Layer, long Features, long TrainExamples, long TestExamples,
+                              double TrainAccuracy, double TestAccuracy, double TestLoss, int Iterations);
 
 /// <summary>
 /// Linear probes (Alain &amp; Bengio 2016): a multinomial logistic regression trained on a layer's
@@ -70,8 +81,8 @@ public sealed record ProbeResult(string Layer, long Features, long TrainExamples
 /// </summary>
 public static class LinearProbe
 {
-    public static ProbeResult Fit(string layer, Tensor trainFeatures, long[] trainLabels, Tensor testFeatures, long[] testLabels,
-                                  int classes, ProbeOptions? options = null)
+    public static ProbeFit Fit(string layer, Tensor trainFeatures, long[] trainLabels, Tensor testFeatures, long[] testLabels,
+                              int classes, ProbeOptions? options = null)
     {
         options ??= ProbeOptions.Default;
         if (trainFeatures.shape[0] != trainLabels.Length || testFeatures.shape[0] != testLabels.Length)
@@ -123,7 +134,7 @@ public static class LinearProbe
             var logits = xte.matmul(w) + bias;
             double testAccuracy = logits.argmax(1).eq(yte).to(ScalarType.Float64).mean().item<double>();
             double testLoss = torch.nn.functional.cross_entropy(logits, yte).item<float>();
-            return new ProbeResult(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations);
+            return new ProbeFit(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations);
         }
     }
 }

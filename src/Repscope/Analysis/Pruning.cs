@@ -12,8 +12,8 @@ public sealed record PruneStep(int Stage, int Deleted, IReadOnlyList<string> Del
 
 /// <summary>Accuracy as residual blocks are deleted from the end of each stage, without retraining.</summary>
 /// <param name="Baseline">Accuracy with no block deleted.</param>
-public sealed record PruneResult(double Baseline, double? RefitBaseline, long EvaluationExamples, long RefitExamples,
-                                 IReadOnlyList<PruneStep> Steps);
+public sealed record PruningResult(double Baseline, double? RefitBaseline, long EvaluationExamples, long RefitExamples,
+                                   IReadOnlyList<PruneStep> Steps);
 
 /// <summary>
 /// Block deletion (Veit et al. 2016; Nguyen et al. 2021, Sec. 6): for every stage separately, delete its last
@@ -24,7 +24,7 @@ public sealed record PruneResult(double Baseline, double? RefitBaseline, long Ev
 /// </summary>
 public static class Pruning
 {
-    public static PruneResult Run(ResNet model, ImageDataset evaluation, ImageDataset? refitData, int batchSize,
+    public static PruningResult Run(ResNet model, ImageDataset evaluation, ImageDataset? refitData, int batchSize,
                                   IReadOnlySet<string>? blockStructureLayers = null, ProbeOptions? refitOptions = null,
                                   IProgressReporter? progress = null)
     {
@@ -51,7 +51,7 @@ public static class Pruning
                 }
             }
             task.Complete($"baseline {baseline:P2}");
-            return new PruneResult(baseline, refitBaseline, evaluation.Count, refitData?.Count ?? 0, steps);
+            return new PruningResult(baseline, refitBaseline, evaluation.Count, refitData?.Count ?? 0, steps);
         }
         finally
         {
