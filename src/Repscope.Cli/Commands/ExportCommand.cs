@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class ExportCommand : Command<ExportCommand.Settings>
+public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -14,7 +14,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         public string Run { get; init; } = "";
 
         [CommandOption("-o|--out <NPZ>")]
-        [Description("The .npz to write: one float32 array per tap ([n, C, H, W]), plus labels and indices.")]
+        [Description("The .npz to write: one float32 array per tap ([[n, C, H, W]]), plus labels and indices.")]
         public string Out { get; init; } = "";
 
         [CommandOption("--examples <N>")]
@@ -51,8 +51,8 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (s.Examples < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
             indices = Enumerable.Range(0, s.Examples).Select(i => (long)i).ToArray();
         }
-        var r = Cli.WithProgress(p => ExportWorkflow.Run(s.Run, s.Out, indices, s.Layers, s.BatchSize, p)).Result;
-        Console.WriteLine($"wrote {s.Out}: {r.Taps.Count} taps + labels + indices for {r.Examples} examples");
+        var r = terminal.WithProgress(p => ExportWorkflow.Run(s.Run, s.Out, indices, s.Layers, s.BatchSize, p)).Result;
+        terminal.WriteLine($"wrote {s.Out}: {r.Taps.Count} taps + labels + indices for {r.Examples} examples");
         return 0;
     }
 }

@@ -68,7 +68,7 @@ public class BlockSettings : StreamSettings
     }
 }
 
-public sealed class LayersCommand : Command<LayersCommand.Settings>
+public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Settings>
 {
     public sealed class Settings : BlockSettings
     {
@@ -85,12 +85,12 @@ public sealed class LayersCommand : Command<LayersCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var written = Cli.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        var written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
         var r = written.Result;
-        foreach (var w in r.Warnings) { Cli.Warn(w); }
-        Console.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
-        Console.WriteLine(AnalysisText.Blocks(r.BlockStructure));
-        Console.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        foreach (var w in r.Warnings) { terminal.Warn(w); }
+        terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
+        terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

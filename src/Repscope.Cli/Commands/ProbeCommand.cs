@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class ProbeCommand : Command<ProbeCommand.Settings>
+public sealed class ProbeCommand(Terminal terminal) : Command<ProbeCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -58,16 +58,16 @@ public sealed class ProbeCommand : Command<ProbeCommand.Settings>
         if (s.WeightDecay < 0) { throw new RepscopeException($"--weight-decay must be >= 0, got {s.WeightDecay}"); }
         if (s.MemoryMb < 1) { throw new RepscopeException($"--memory-mb must be positive, got {s.MemoryMb}"); }
         var options = new ProbeOptions(s.MaxFeatures, s.WeightDecay, s.Iterations, s.Seed);
-        var written = Cli.WithProgress(p => ProbeWorkflow.Run(s.Run, new StreamOptions(s.Examples, s.BatchSize, TapSet.Branches, 1, s.Seed),
-                                                         s.TrainExamples, options, (long)s.MemoryMb << 20, p));
+        var written = terminal.WithProgress(p => ProbeWorkflow.Run(s.Run, new StreamOptions(s.Examples, s.BatchSize, TapSet.Branches, 1, s.Seed),
+                                                                  s.TrainExamples, options, (long)s.MemoryMb << 20, p));
         var r = written.Result;
-        Console.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} training / {r.TestExamples} held-out examples, {r.Seconds:F1}s");
+        terminal.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} training / {r.TestExamples} held-out examples, {r.Seconds:F1}s");
         foreach (var p in r.Probes)
         {
-            Console.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");
+            terminal.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");
         }
-        if (r.BlockStructureSource is null) { Console.WriteLine("no layers.json yet: run `repscope layers` first to mark the block structure"); }
-        Console.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        if (r.BlockStructureSource is null) { terminal.WriteLine("no layers.json yet: run `repscope layers` first to mark the block structure"); }
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

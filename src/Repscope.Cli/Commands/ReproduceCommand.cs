@@ -10,7 +10,7 @@ namespace Repscope.Cli.Commands;
 /// paper's experiments need (reusing finished runs, resuming partial ones), runs every analysis and
 /// writes results/report.html.
 /// </summary>
-public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
+public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceCommand.Settings>
 {
     public const string QuickData = "fashion-mnist-small";
     public const string FullData = "fashion-mnist";
@@ -35,26 +35,25 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        Run(settings, LibraryBackend.For(settings.Quick ? GridScale.Quick : GridScale.Full), Console.Out, work => Cli.WithProgress(work));
+        Run(settings, LibraryBackend.For(settings.Quick ? GridScale.Quick : GridScale.Full), terminal);
 
     /// <summary>The command without the console: maps settings to options, runs, prints the summary; returns the exit code.</summary>
-    internal static int Run(Settings settings, IReproduceBackend backend, TextWriter output,
-                            Func<Func<IProgressReporter, ReproduceSummary>, ReproduceSummary> withProgress)
+    internal static int Run(Settings settings, IReproduceBackend backend, Terminal terminal)
     {
         var scale = settings.Quick ? GridScale.Quick : GridScale.Full;
         string data = settings.Data ?? (settings.Quick ? QuickData : FullData);
         var options = new ReproduceOptions(scale, settings.Out, new TrainingSettings(data, null));
-        var summary = withProgress(p => new Reproducer(backend).Run(options, p));
+        var summary = terminal.WithProgress(p => new Reproducer(backend).Run(options, p));
 
-        output.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused; {ProgressText.Duration(summary.Elapsed)}");
+        terminal.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused; {ProgressText.Duration(summary.Elapsed)}");
         foreach (var f in summary.Findings)
         {
-            output.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-27} {f.Claim}");
+            terminal.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-27} {f.Claim}");
         }
-        output.WriteLine($"report: {summary.ReportPath}");
+        terminal.WriteLine($"report: {summary.ReportPath}");
         if (summary.Failures.Count == 0) { return 0; }
-        foreach (string f in summary.Failures) { Cli.Warn(f); }
-        Cli.Error($"{summary.Failures.Count} step(s) failed; the report marks what they fed as not run; run again to retry them");
-        return Cli.ExitUserError;
+        foreach (string f in summary.Failures) { terminal.Warn(f); }
+        terminal.Fail($"{summary.Failures.Count} step(s) failed; the report marks what they fed as not run; run again to retry them");
+        return ExitCode.UserError;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Repscope.Runs;
 
 namespace Repscope.Reproduce;
 
@@ -6,8 +7,8 @@ namespace Repscope.Reproduce;
 /// <param name="Data">Data set name, e.g. "fashion-mnist".</param>
 /// <param name="DataPath">Folder holding it (null: the copy shipped in the repository).</param>
 /// <param name="TestExamples">Evaluate (and analyse) on this many test examples, the same for every run; null: all.</param>
-public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = 128, double LearningRate = 0.1,
-                                      double WeightDecay = 5e-4, double Momentum = 0.9, bool Augment = true, int? TestExamples = null);
+public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = TrainingDefaults.BatchSize, double LearningRate = TrainingDefaults.Lr,
+                                      double WeightDecay = TrainingDefaults.WeightDecay, double Momentum = TrainingDefaults.Momentum, bool Augment = true, int? TestExamples = null);
 
 /// <summary>A block structure found in a within-model CKA matrix: layers First..Last (inclusive, indices into the layer list).</summary>
 /// <param name="MeanCka">Mean pairwise CKA inside the block.</param>

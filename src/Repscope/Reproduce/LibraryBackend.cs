@@ -2,6 +2,7 @@ using System.Text.Json;
 using Repscope.Analysis;
 using Repscope.Analysis.Errors;
 using Repscope.Data;
+using Repscope.Runs;
 using Repscope.Models;
 using Repscope.Training;
 using Repscope.Workflows;
@@ -60,7 +61,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public LayersResult Layers(string runDir, IProgressReporter progress)
     {
-        string folder = RunOutputs.AnalysisFolder(runDir);
+        string folder = RunFormat.AnalysisPath(runDir);
         var heatmap = Path.Combine(folder, "layers.png");
         var pc = Path.Combine(folder, "layers_pc1.png");
         using var cached = Cached(runDir, "layers.json", heatmap, pc);
@@ -91,7 +92,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public ProbeCurve Probe(string runDir, IProgressReporter progress)
     {
-        string png = Path.Combine(RunOutputs.AnalysisFolder(runDir), "probe.png");
+        string png = Path.Combine(RunFormat.AnalysisPath(runDir), "probe.png");
         using var cached = Cached(runDir, "probe.json", png);
         if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
             && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
@@ -110,7 +111,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public PruneCurve Prune(string runDir, IProgressReporter progress)
     {
-        string png = Path.Combine(RunOutputs.AnalysisFolder(runDir), "prune.png");
+        string png = Path.Combine(RunFormat.AnalysisPath(runDir), "prune.png");
         using var cached = Cached(runDir, "prune.json", png);
         if (cached is { } doc && doc.RootElement.TryGetProperty("refitHead", out var refit) && refit.ValueKind == JsonValueKind.False)
         {
@@ -149,8 +150,8 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     /// </summary>
     private static JsonDocument? Cached(string runDir, string json, params string[] figures)
     {
-        string path = Path.Combine(RunOutputs.AnalysisFolder(runDir), json);
-        string model = Path.Combine(runDir, RunDirectory.ModelFile);
+        string path = Path.Combine(RunFormat.AnalysisPath(runDir), json);
+        string model = Path.Combine(runDir, RunFormat.ModelFile);
         if (!File.Exists(path) || !File.Exists(model) || figures.Any(f => !File.Exists(f))) { return null; }
         if (File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(model)) { return null; }
         try { return JsonDocument.Parse(File.ReadAllText(path)); }

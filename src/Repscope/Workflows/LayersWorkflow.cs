@@ -3,6 +3,7 @@ using System.Text.Json;
 using Repscope.Analysis;
 using Repscope.Data;
 using Repscope.Models;
+using Repscope.Runs;
 using Repscope.Spectral;
 
 namespace Repscope.Workflows;
@@ -40,7 +41,7 @@ public static class LayersWorkflow
             var r = LayerSimilarity.WithinModel(layers, passes, pcOptions, blockOptions);
             var result = new LayersResult(run, model.Architecture, data.Count, options.BatchSize, options.Epochs, options.Taps, r.Batches,
                                           layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
-            string folder = RunOutputs.AnalysisFolder(run);
+            string folder = RunFormat.AnalysisPath(run);
             string json = Path.Combine(folder, JsonFile), heatmap = Path.Combine(folder, HeatmapFile), pc1 = Path.Combine(folder, Pc1File);
             AtomicFile.WriteJson(json, result);
             AnalysisPlots.WithinModelHeatmap(heatmap, r.Cka, $"{model.Architecture}: CKA between layers", r.Blocks);
@@ -71,7 +72,7 @@ public static class LayersWorkflow
     /// <summary>The result of an earlier run of <see cref="Run"/> on <paramref name="run"/> (RUN/analysis/layers.json) and its path, if there is one.</summary>
     public static (LayersResult Result, string Path)? TryRead(string run)
     {
-        string path = Path.Combine(RunOutputs.AnalysisFolder(run), JsonFile);
+        string path = Path.Combine(RunFormat.AnalysisPath(run), JsonFile);
         return File.Exists(path) ? (Read(path), path) : null;
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Repscope.Analysis;
 using Repscope.Models;
+using Repscope.Runs;
 using Repscope.Spectral;
 
 namespace Repscope.Workflows;
@@ -36,7 +37,7 @@ public static class PcWorkflow
         var result = new PcResult(run, model.Architecture, data.Count, options.BatchSize, options.Taps, layers,
                                   r.Components.Select(c => c.Fraction).ToList(), r.Pc1Cosines.ValueRows(), r.Cka.ValueRows(),
                                   r.CkaWithoutPc1.ValueRows(), r.Blocks, r.BlocksWithoutPc1, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
-        string folder = RunOutputs.AnalysisFolder(run);
+        string folder = RunFormat.AnalysisPath(run);
         string json = Path.Combine(folder, JsonFile), cosines = Path.Combine(folder, CosineFile),
                without = Path.Combine(folder, CkaWithoutPc1File), fraction = Path.Combine(folder, FractionFile);
         AtomicFile.WriteJson(json, result);

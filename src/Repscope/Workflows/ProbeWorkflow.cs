@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Repscope.Analysis;
 using Repscope.Data;
 using Repscope.Models;
+using Repscope.Runs;
 
 namespace Repscope.Workflows;
 
@@ -49,7 +50,7 @@ public static class ProbeWorkflow
         var blocks = known?.Result.BlockStructure.Blocks ?? [];
         var result = new ProbeResult(run, model.Architecture, train, data.Count - train, probeOptions, options.Seed, probes, blocks, known?.Path,
                                      clock.Elapsed.TotalSeconds);
-        string folder = RunOutputs.AnalysisFolder(run);
+        string folder = RunFormat.AnalysisPath(run);
         string json = Path.Combine(folder, JsonFile), plot = Path.Combine(folder, PlotFile);
         AtomicFile.WriteJson(json, result);
         AnalysisPlots.ProbeAccuracy(plot, $"{model.Architecture}: linear probe accuracy", probes, blocks);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Repscope.Analysis;
 using Repscope.Data;
+using Repscope.Runs;
 
 namespace Repscope.Workflows;
 
@@ -43,7 +44,7 @@ public static class PruneWorkflow
             var result = Pruning.Run(model, evaluation, fit, batchSize, inBlocks, refitOptions, progress);
             var pruned = new PruneResult(run, model.Architecture, input.Directory.Info.FinalTestAccuracy, refitHead, seed, result, blocks, known?.Path,
                                          clock.Elapsed.TotalSeconds);
-            string folder = RunOutputs.AnalysisFolder(run);
+            string folder = RunFormat.AnalysisPath(run);
             string json = Path.Combine(folder, JsonFile), plot = Path.Combine(folder, PlotFile);
             AtomicFile.WriteJson(json, pruned);
             AnalysisPlots.Pruning(plot, $"{model.Architecture}: accuracy as blocks are deleted", result);

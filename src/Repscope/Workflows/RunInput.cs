@@ -4,13 +4,6 @@ using Repscope.Training;
 
 namespace Repscope.Workflows;
 
-/// <summary>Where the workflows of one run write: RUN/analysis/.</summary>
-public static class RunOutputs
-{
-    /// <summary>RUN/analysis, built on the run path as given (relative stays relative).</summary>
-    public static string AnalysisFolder(string run) => Path.Combine(run, RunDirectory.AnalysisFolder);
-}
-
 /// <summary>A finished run opened for analysis: its model and (the first N of) the test examples it was evaluated on.</summary>
 internal sealed class RunInput : IDisposable
 {
