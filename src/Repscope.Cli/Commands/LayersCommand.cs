@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary>Options shared by the commands that stream a run's test examples through its model.</summary>
-public class StreamSettings : CommandSettings
+public class StreamSettings : OnnxInputSettings
 {
     [CommandOption("--examples <N>")]
     [Description("Use the first N test examples (default: all), the same ones in the same order for every model.")]
@@ -73,8 +73,12 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public sealed class Settings : BlockSettings
     {
         [CommandArgument(0, "<RUN>")]
-        [Description("Run directory written by `repscope train`.")]
+        [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data and --out).")]
         public string Run { get; init; } = "";
+
+        [CommandOption("-o|--out <DIR>")]
+        [Description("ONNX models: folder for layers.json and the PNGs (a run's go into RUN/analysis/).")]
+        public string? Out { get; init; }
 
         [CommandOption("--epochs <N>")]
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
@@ -85,7 +89,22 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        Written<LayersResult> written;
+        if (ActivationSources.IsOnnx(s.Run))
+        {
+            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
+            var inputs = s.OnnxInputs(s.Examples);
+            written = terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), inputs, s.TapList, p);
+                return LayersWorkflow.Run(source, folder, s.Stream(s.Epochs), blocks, pc, p);
+            });
+        }
+        else
+        {
+            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
+            written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        }
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Repscope.Analysis;
-using Repscope.Data;
 using Repscope.Models;
 using Repscope.Runs;
 using Repscope.Spectral;
@@ -14,9 +13,9 @@ public sealed record LayersResult(string Run, string Architecture, long Examples
                                   BlockStructureResult BlockStructure, FirstComponentOptions PcOptions, IReadOnlyList<string> Warnings, double Seconds);
 
 /// <summary>
-/// `repscope layers`: streams a run's test examples through its model, computes minibatch CKA between every pair of
+/// `repscope layers`: streams a run's test examples (or an ONNX model's inputs) through the model, computes minibatch CKA between every pair of
 /// taps, the first principal component of each and the block structure (<see cref="LayerSimilarity.WithinModel"/>),
-/// and writes RUN/analysis/layers.json, layers.png (heatmap) and layers_pc1.png (PC1 fraction across depth).
+/// and writes layers.json, layers.png (heatmap) and layers_pc1.png (PC1 fraction across depth) into RUN/analysis/ or a chosen folder.
 /// </summary>
 public static class LayersWorkflow
 {
@@ -24,35 +23,42 @@ public static class LayersWorkflow
     public const string HeatmapFile = "layers.png";
     public const string Pc1File = "layers_pc1.png";
 
+    /// <summary>A run: its first <see cref="StreamOptions.Examples"/> test examples; writes into RUN/analysis/.</summary>
     public static Written<LayersResult> Run(string run, StreamOptions options, BlockOptions? blockOptions = null,
                                             FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
     {
+        using var source = new RunSource(run, options);
+        return Run(source, RunFormat.AnalysisPath(run), options, blockOptions, pcOptions, progress);
+    }
+
+    /// <summary>
+    /// Any activation source (a run or an ONNX model); writes into <paramref name="outFolder"/>. Epochs after the first
+    /// stream the examples in a seeded shuffle, which needs a <see cref="RunSource"/>.
+    /// </summary>
+    public static Written<LayersResult> Run(IActivationSource source, string outFolder, StreamOptions options, BlockOptions? blockOptions = null,
+                                            FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
+    {
+        options.Validate();
+        if (options.Epochs != 1 && source is not RunSource)
+        {
+            throw new RepscopeException($"{source.Path}: --epochs above 1 needs a run directory (its test set is shuffled per epoch); got {options.Epochs}");
+        }
         progress ??= ProgressReporter.None;
         pcOptions ??= FirstComponentOptions.Default;
         var clock = Stopwatch.StartNew();
-        using var input = RunInput.Open(run, options);
-        var (model, data) = (input.Model, input.Data);
-        var layers = model.TapNames(options.Taps);
-        // Epoch 1 in test-set order, every later epoch in its own seeded shuffle.
-        var shuffles = Enumerable.Range(1, options.Epochs - 1).Select(e => data.Subset(Subsets.Shuffled(data.Count, options.Seed + e))).ToList();
-        try
-        {
-            var passes = new[] { data }.Concat(shuffles).Select(d => Activations.Pass(model, d, options.BatchSize, options.Taps, progress)).ToList();
-            var r = LayerSimilarity.WithinModel(layers, passes, pcOptions, blockOptions);
-            var result = new LayersResult(run, model.Architecture, data.Count, options.BatchSize, options.Epochs, options.Taps, r.Batches,
-                                          layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
-            string folder = RunFormat.AnalysisPath(run);
-            string json = Path.Combine(folder, JsonFile), heatmap = Path.Combine(folder, HeatmapFile), pc1 = Path.Combine(folder, Pc1File);
-            AtomicFile.WriteJson(json, result);
-            AnalysisPlots.WithinModelHeatmap(heatmap, r.Cka, $"{model.Architecture}: CKA between layers", r.Blocks);
-            AnalysisPlots.AcrossDepth(pc1, $"{model.Architecture}: variance explained by the first principal component",
-                                      "fraction of variance (PC1)", layers, [("PC1 fraction", r.Pc1Fractions)], r.Blocks, (0, 1));
-            return new Written<LayersResult>(result, [json, heatmap, pc1]);
-        }
-        finally
-        {
-            foreach (var s in shuffles) { s.Dispose(); }
-        }
+        var layers = source.Layers;
+        // Epoch 1 in example order, every later epoch in its own seeded shuffle.
+        var passes = new List<ActivationPass> { source.Pass(0, source.Examples, options.BatchSize, progress) };
+        passes.AddRange(Enumerable.Range(1, options.Epochs - 1).Select(e => ((RunSource)source).ShuffledPass(options.Seed + e, options.BatchSize, progress)));
+        var r = LayerSimilarity.WithinModel(layers, passes, pcOptions, blockOptions);
+        var result = new LayersResult(source.Path, source.Architecture, source.Examples, options.BatchSize, options.Epochs, source.Taps, r.Batches,
+                                      layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
+        string json = Path.Combine(outFolder, JsonFile), heatmap = Path.Combine(outFolder, HeatmapFile), pc1 = Path.Combine(outFolder, Pc1File);
+        AtomicFile.WriteJson(json, result);
+        AnalysisPlots.WithinModelHeatmap(heatmap, r.Cka, $"{source.Architecture}: CKA between layers", r.Blocks);
+        AnalysisPlots.AcrossDepth(pc1, $"{source.Architecture}: variance explained by the first principal component",
+                                  "fraction of variance (PC1)", layers, [("PC1 fraction", r.Pc1Fractions)], r.Blocks, (0, 1));
+        return new Written<LayersResult>(result, [json, heatmap, pc1]);
     }
 
     /// <summary>Reads a layers.json written by <see cref="Run"/>; anything else is a RepscopeException naming the file.</summary>

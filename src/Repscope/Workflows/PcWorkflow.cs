@@ -30,7 +30,7 @@ public static class PcWorkflow
         progress ??= ProgressReporter.None;
         pcOptions ??= FirstComponentOptions.Default;
         var clock = Stopwatch.StartNew();
-        using var input = RunInput.Open(run, options);
+        using var input = new RunSource(run, options);
         var (model, data) = (input.Model, input.Data);
         var layers = model.TapNames(options.Taps);
         var r = LayerSimilarity.PrincipalComponents(layers, Activations.Pass(model, data, options.BatchSize, options.Taps, progress), pcOptions, blockOptions);

@@ -30,7 +30,7 @@ public static class ProbeWorkflow
     {
         progress ??= ProgressReporter.None;
         var clock = Stopwatch.StartNew();
-        using var input = RunInput.Open(run, options);
+        using var input = new RunSource(run, options);
         var model = input.Model;
         using var data = input.Data.Subset(Subsets.Shuffled(input.Data.Count, options.Seed));
         long train = trainExamples ?? data.Count / 2;

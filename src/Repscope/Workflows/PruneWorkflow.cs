@@ -26,7 +26,7 @@ public static class PruneWorkflow
     {
         if (batchSize < 1) { throw new RepscopeException($"--batch-size must be positive, got {batchSize}"); }
         var clock = Stopwatch.StartNew();
-        using var input = RunInput.Open(run);
+        using var input = RunSource.Open(run);
         var (model, test) = (input.Model, input.Data);
         ImageDataset evaluation = test;
         ImageDataset? fit = null;
