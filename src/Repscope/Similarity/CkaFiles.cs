@@ -219,7 +219,7 @@ public static class CkaFiles
 
     private static bool IsIdentity(double[] values) => values.Select((v, i) => v == i).All(b => b);
 
-    private static Tensor ToLayerTensor(NdArray array, string source)
+    internal static Tensor ToLayerTensor(NdArray array, string source)
     {
         if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
         if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
