@@ -187,7 +187,7 @@ public sealed class SlurmGrid(SlurmClient client)
             for (int i = 0; i < runs.Count; i++)
             {
                 string dir = runDir(runs[i]);
-                b.AppendLine($"  {i}) # {runs[i].Architecture}, {runs[i].DataLabel}, {runs[i].Epochs} epochs, seed {runs[i].Seed}");
+                b.AppendLine($"  {i}) # {runs[i].Architecture}, {runs[i].DataLabel}, {runs[i].Epochs} epoch{(runs[i].Epochs == 1 ? "" : "s")}, seed {runs[i].Seed}");
                 b.AppendLine($"     run={Quote(dir)}");
                 b.AppendLine($"     train=({Join(commands.Train(runs[i], dir))}) ;;");
             }
