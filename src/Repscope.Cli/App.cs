@@ -46,6 +46,7 @@ public static class App
         Command<CkaCommand>("cka", "CKA of two activation matrices (.npy, rows = examples)."),
         Command<SimilarityCommand>("similarity", "One similarity measure of two activation matrices: cka, cca, svcca, pwcca, procrustes or rsa (.npy, rows = examples)."),
         Command<HeatmapCommand>("heatmap", "All-pairs CKA heatmap of the arrays in an .npz (or between two): cka.json + cka.png."),
+        Command<MergeCommand>("merge", "Merge the states of a sharded heatmap (heatmap --shard K/N --state S.npz) into cka.json + cka.png."),
         Command<VersionCommand>("version", "Print the versions of Repscope, TorchSharp and libtorch."),
     ];
 

@@ -87,13 +87,12 @@ public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Set
                           (result.Tested < result.Classes.Count ? $"; {result.Classes.Count - result.Tested} undefined, left out" : ""));
         foreach (var c in result.ByDifference().Where(c => c.Significant))
         {
-            terminal.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}" +
-                              (c.Note is null ? "" : " (zero variance in both groups: every run has the same accuracy)"));
+            terminal.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}");
         }
-        int fragile = result.Classes.Count(c => c.Note is not null);
-        if (fragile > 0)
+        int constant = result.Classes.Count(c => c.Undefined == TTest.ZeroVarianceDifferentMeans);
+        if (constant > 0)
         {
-            terminal.Warn($"{what}: {fragile} with zero variance in both groups and different means (p = 0 as scipy; with few runs this can be chance)");
+            terminal.Warn($"{what}: {constant} with zero variance in both groups and different means: undefined (no p-value), left out of the correction");
         }
     }
 }
