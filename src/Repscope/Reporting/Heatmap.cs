@@ -6,6 +6,12 @@ namespace Repscope.Reporting;
 /// <summary>A rectangle drawn over the heatmap around cells [RowStart..RowEnd] x [ColumnStart..ColumnEnd] (inclusive), e.g. a detected block.</summary>
 public sealed record HeatmapBlock(int RowStart, int RowEnd, int ColumnStart, int ColumnEnd, string? Label = null)
 {
+    /// <summary>Outline colour as hex (default red).</summary>
+    public string Colour { get; init; } = "#FF0000";
+
+    /// <summary>A dashed outline (e.g. to tell a scored square from threshold blocks).</summary>
+    public bool Dashed { get; init; }
+
     /// <summary>A block on the diagonal of a within-model map: layers first..last.</summary>
     public static HeatmapBlock Diagonal(int first, int last, string? label = null) => new(first, last, first, last, label);
 }
@@ -114,16 +120,19 @@ public static class Heatmap
         {
             double top = Math.Max(Y(block.RowStart), Y(block.RowEnd)) + 0.5, bottom = Math.Min(Y(block.RowStart), Y(block.RowEnd)) - 0.5;
             var r = plot.Add.Rectangle(block.ColumnStart - 0.5, block.ColumnEnd + 0.5, bottom, top);
+            var colour = Color.FromHex(block.Colour);
             r.FillStyle.Color = Colors.Transparent;
-            r.LineStyle.Color = Colors.Red;
+            r.LineStyle.Color = colour;
             r.LineStyle.Width = 3;
+            if (block.Dashed) { r.LineStyle.Pattern = LinePattern.Dashed; }
             if (block.Label is not null)
             {
-                var t = plot.Add.Text(block.Label, block.ColumnStart - 0.4, top - 0.1);
-                t.LabelFontColor = Colors.Red;
+                var t = block.Dashed ? plot.Add.Text(block.Label, block.ColumnEnd + 0.4, bottom + 0.1)
+                                     : plot.Add.Text(block.Label, block.ColumnStart - 0.4, top - 0.1);
+                t.LabelFontColor = colour;
                 t.LabelFontSize = 13;
                 t.LabelBold = true;
-                t.LabelAlignment = Alignment.UpperLeft;
+                t.LabelAlignment = block.Dashed ? Alignment.LowerRight : Alignment.UpperLeft;
             }
         }
         if (options.Annotate ?? (rows <= 12 && cols <= 12))

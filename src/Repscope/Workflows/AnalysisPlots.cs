@@ -12,17 +12,37 @@ public static class AnalysisPlots
 {
     private static readonly Color BlockShade = Color.FromHex("#d62728").WithAlpha(0.12);
 
-    /// <summary>A within-model heatmap with stage boundaries (dashed) and detected blocks (red squares).</summary>
-    public static void WithinModelHeatmap(string path, CkaMatrix m, string title, BlockStructureResult? blocks, string colourBar = "CKA")
+    /// <summary>
+    /// A within-model heatmap with stage boundaries (dashed white), blocks over the threshold (red squares) and, given
+    /// <paramref name="score"/>, the best square of the relative block-structure score (dashed orange, "S") with its
+    /// strength and interval in the subtitle.
+    /// </summary>
+    public static void WithinModelHeatmap(string path, CkaMatrix m, string title, BlockStructureResult? blocks, string colourBar = "CKA",
+                                          BlockStructureScoreBootstrap? score = null)
     {
         var boundaries = LayerNames.StageBoundaries(m.Rows);
+        var squares = blocks?.Blocks.Select((b, k) => HeatmapBlock.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [];
+        if (score is { Point.Found: true }) { squares.Add(HeatmapBlock.Diagonal(score.Point.First, score.Point.Last, "S") with { Colour = ScoreColour, Dashed = true }); }
         Heatmap.Save(path, m, title, new HeatmapOptions
         {
             RowBoundaries = boundaries,
             ColumnBoundaries = boundaries,
-            Blocks = blocks?.Blocks.Select((b, k) => HeatmapBlock.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [],
+            Blocks = squares,
             ColourBarLabel = colourBar,
+            Subtitle = score is null ? null : ScoreText(score),
         });
+    }
+
+    private const string ScoreColour = "#FF7F0E";
+
+    /// <summary>"block-structure strength 0.231 [0.180, 0.270] (S: layers a..b, 40 % of layers)": one line for a figure.</summary>
+    public static string ScoreText(BlockStructureScoreBootstrap score)
+    {
+        string ci = score.Strength.Undefined is null ? FormattableString.Invariant($" [{score.Strength.Low:F3}, {score.Strength.High:F3}]") : "";
+        var p = score.Point;
+        return p.Found
+            ? FormattableString.Invariant($"block-structure strength {p.Strength:F3}{ci} (S, dashed: {p.FirstLayer}..{p.LastLayer}, {p.Coverage:P0} of layers)")
+            : FormattableString.Invariant($"block-structure strength {p.Strength:F3}{ci}: no square brighter than the reference");
     }
 
     /// <summary>A cross-model heatmap with both models' stage boundaries.</summary>
