@@ -1,5 +1,6 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Models;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -9,7 +10,7 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
     public sealed class Settings : StreamSettings
     {
         [CommandArgument(0, "<RUNS>")]
-        [Description("Two or more run directories evaluated on the same test examples; every pair is compared.")]
+        [Description("Two or more run directories or ONNX models (MODEL.onnx, fed by --input or --data) on the same examples; every pair is compared.")]
         public string[] Runs { get; init; } = [];
 
         [CommandOption("-o|--out <DIR>")]
@@ -20,13 +21,35 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var reports = terminal.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
-        foreach (var r in reports)
+        OutputPath.CheckFolder(s.Out, "--out");
+        var written = s.Runs.Any(ActivationSources.IsOnnx)
+            ? CompareSources(s)
+            : terminal.WithProgress(p => CompareWorkflow.Run(s.Runs, s.Out, s.Stream(), p));
+        foreach (var r in written.Select(w => w.Result))
         {
             foreach (var w in r.Warnings) { terminal.Warn(w); }
             terminal.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         }
-        terminal.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
+        terminal.WriteLine($"wrote {written.Count} map(s) into {s.Out}");
         return 0;
+    }
+
+    private IReadOnlyList<Written<CompareResult>> CompareSources(Settings s)
+    {
+        if (s.Runs.Length < 2) { throw new RepscopeException("compare needs at least two runs or models"); }
+        var inputs = s.OnnxInputs(s.Examples);
+        return terminal.WithProgress(p =>
+        {
+            var sources = new List<IActivationSource>();
+            try
+            {
+                foreach (var path in s.Runs) { sources.Add(ActivationSources.Open(path, s.Stream(), inputs, s.TapList, p)); }
+                return CompareWorkflow.Run(sources, s.Out, s.Stream(), p);
+            }
+            finally
+            {
+                foreach (var source in sources) { source.Dispose(); }
+            }
+        });
     }
 }

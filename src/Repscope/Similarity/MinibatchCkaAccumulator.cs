@@ -144,6 +144,30 @@ public sealed class MinibatchCkaAccumulator
         _warnings.AddRange(other._warnings);
     }
 
+    /// <summary>What the accumulator has summed so far (to store it, e.g. between jobs, and <see cref="Restore"/> it).</summary>
+    public MinibatchCkaSums Sums() =>
+        new((double[,])_cross.Clone(), (double[])_rowSelf.Clone(), (double[])_columnSelf.Clone(), Batches, Examples, DroppedRows, [.. _warnings]);
+
+    /// <summary>An accumulator holding <paramref name="sums"/> (from <see cref="Sums"/>): adding to it or merging it goes on from there.</summary>
+    public static MinibatchCkaAccumulator Restore(IReadOnlyList<string> rows, IReadOnlyList<string> columns, bool crossModel,
+                                                  KernelKind kernel, double rbfThreshold, MinibatchCkaSums sums)
+    {
+        var a = new MinibatchCkaAccumulator(rows, columns, crossModel, kernel, rbfThreshold);
+        if (sums.Cross.GetLength(0) != a._rows.Length || sums.Cross.GetLength(1) != a._columns.Length
+            || sums.RowSelf.Length != a._rows.Length || sums.ColumnSelf.Length != a._columns.Length)
+        {
+            throw new RepscopeException($"CKA sums of shape {sums.Cross.GetLength(0)} x {sums.Cross.GetLength(1)} do not fit {a._rows.Length} x {a._columns.Length} layers");
+        }
+        Array.Copy(sums.Cross, a._cross, sums.Cross.Length);
+        Array.Copy(sums.RowSelf, a._rowSelf, sums.RowSelf.Length);
+        if (crossModel) { Array.Copy(sums.ColumnSelf, a._columnSelf, sums.ColumnSelf.Length); }
+        a.Batches = sums.Batches;
+        a.Examples = sums.Examples;
+        a.DroppedRows = sums.DroppedRows;
+        a._warnings.AddRange(sums.Warnings);
+        return a;
+    }
+
     /// <summary>The CKA matrix; NaN where a layer was constant in every batch (or no batch was added).</summary>
     public CkaMatrix Result() => ToMatrix(_rows, _columns, _crossModel, _cross, _rowSelf, _columnSelf);
 
@@ -397,3 +421,10 @@ public sealed class MinibatchCkaAccumulator
         return centredSquares <= tolerance * tolerance * (centredSquares + meanSquares);
     }
 }
+
+/// <summary>
+/// The running sums of a <see cref="MinibatchCkaAccumulator"/>: per pair of layers the sum over batches of
+/// HSIC1(row, column), per layer the sum of HSIC1(layer, layer), and the counts.
+/// </summary>
+public sealed record MinibatchCkaSums(double[,] Cross, double[] RowSelf, double[] ColumnSelf, int Batches, long Examples, long DroppedRows,
+                                      IReadOnlyList<string> Warnings);

@@ -1,9 +1,11 @@
+using Repscope.Analysis;
+using Repscope.Models;
 using Repscope.Reporting;
 using Repscope.Similarity;
 using ScottPlot;
 using PlotStyle = Repscope.Reporting.PlotStyle;
 
-namespace Repscope.Analysis;
+namespace Repscope.Workflows;
 
 /// <summary>The figures of the analyses: heatmaps with stages and blocks marked, and quantities across depth.</summary>
 public static class AnalysisPlots
@@ -81,8 +83,23 @@ public static class AnalysisPlots
         PlotStyle.SavePng(plot, path, Math.Max(800, 60 + 22 * layers.Count), 560 + 7 * layers.Max(l => l.Length));
     }
 
+    /// <summary>
+    /// Probe accuracy across depth: x = the stem and the residual block outputs; a block's branch (before the addition)
+    /// is drawn at its block's position. <paramref name="blockStructure"/> (found on any layer list) is shaded where its ends lie on that axis.
+    /// </summary>
+    public static void ProbeAccuracy(string path, string title, IReadOnlyList<LayerProbe> probes, IReadOnlyList<Block> blockStructure)
+    {
+        var axis = probes.Select(p => p.Layer).Where(l => !LayerNames.IsBranch(l)).ToList();
+        var byName = probes.ToDictionary(p => p.Layer, p => p.Result.TestAccuracy);
+        var outputs = axis.Select(l => byName[l]).ToList();
+        var branches = axis.Select(l => byName.TryGetValue(l + ".branch", out double v) ? v : double.NaN).ToList();
+        AcrossDepth(path, title, "held-out accuracy", axis,
+                    [("block output (after the addition)", outputs), ("branch (before the addition)", branches)],
+                    BlockStructure.OnAxis(axis, blockStructure), (0, 1));
+    }
+
     /// <summary>Accuracy against the number of blocks deleted from the end of each stage; deletions inside the block structure in red.</summary>
-    public static void Pruning(string path, string title, PruneResult r)
+    public static void Pruning(string path, string title, PruningResult r)
     {
         var plot = new Plot();
         PlotStyle.Apply(plot);
