@@ -29,13 +29,18 @@ if [[ -f "$SLURM_CONF" ]] && alive "$ctld"; then
     for _ in $(seq 100); do [[ -z "$(squeue -h -t R,CG -o %A 2>/dev/null)" ]] && break; sleep 0.1; done
   fi
 fi
-# Job steps (slurmstepd and what it started) outlive slurmd: stop those of this instance by pid.
+# Job steps (slurmstepd and what it started) outlive slurmd: stop those of this instance (their environment
+# names this SLURM_CONF) by pid.
 steps="$(for p in /proc/[0-9]*; do
   [[ "$(cat "$p/comm" 2>/dev/null)" == slurmstepd ]] || continue
-  tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$dir" && echo "${p#/proc/}"
+  tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF" && echo "${p#/proc/}"
 done)"
+# ... and the processes of the job under each step (proctrack/linuxproc: its descendants), found before anything stops.
+descendants() { local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done; }
+jobs_left="$(for pid in $steps; do descendants "$pid"; done)"
 stop_pid "$slurmd" slurmd
 stop_pid "$ctld" slurmctld
+for pid in $jobs_left; do kill -KILL "$pid" 2>/dev/null; done
 for pid in $steps; do stop_pid "$pid" slurmstepd; done
 stop_pid "$(pid_of "$dir/munge/munged.pid")" munged
 if [[ "${2:-}" == --remove ]]; then rm -rf "$dir"; fi

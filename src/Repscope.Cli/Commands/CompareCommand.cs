@@ -20,6 +20,7 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputPath.CheckFolder(s.Out, "--out");
         var reports = s.Runs.Any(ActivationSources.IsOnnx)
             ? CompareSources(s)
             : terminal.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));

@@ -37,6 +37,7 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Out)) { throw new RepscopeException("export needs --out FILE.npz"); }
+        OutputPath.CheckFile(s.Out, "--out");
         if (s.BatchSize < 1) { throw new RepscopeException($"--batch-size must be positive, got {s.BatchSize}"); }
         if (ActivationSources.IsOnnx(s.Run)) { return ExportOnnx(s); }
         long[] indices;

@@ -351,7 +351,13 @@ public static class RunAnalyses
 
     private static ImageDataset Examples(ImageDataset test, int? examples)
     {
-        if (examples is null || examples >= test.Count) { return test; }
+        if (examples > test.Count)
+        {
+            long count = test.Count;
+            test.Dispose();
+            throw new RepscopeException($"{examples} examples asked for, but the test set has only {count}");
+        }
+        if (examples is null || examples == test.Count) { return test; }
         using (test) { return test.Subset(Enumerable.Range(0, examples.Value).Select(i => (long)i).ToArray()); }
     }
 

@@ -130,6 +130,24 @@ public sealed class OnnxInputs
         start == 0 && count == Examples ? this
         : new OnnxInputs(Arrays.ToDictionary(kv => kv.Key, kv => Rows(kv.Value, start, count)), count, Labels[(int)start..(int)(start + count)]);
 
+    /// <summary>Row <paramref name="row"/> of an array as an array of one row.</summary>
+    public static NdArray Slice1(NdArray a, long row) => Rows(a, row, 1);
+
+    /// <summary>Arrays of the same dtype and row shape stacked along the first dimension.</summary>
+    public static NdArray Stack(string name, IReadOnlyList<NdArray> parts)
+    {
+        var shape = parts[0].Shape;
+        shape[0] = parts.Sum(p => p.Rows);
+        var data = Array.CreateInstance(parts[0].DType.ClrType(), parts.Sum(p => p.Length));
+        long offset = 0;
+        foreach (var p in parts)
+        {
+            Array.Copy(p.Data, 0, data, offset, p.Length);
+            offset += p.Length;
+        }
+        return NdArray.Create(name, data, shape);
+    }
+
     /// <summary>Rows [start, start + count) of an array, as a new array.</summary>
     internal static NdArray Rows(NdArray a, long start, long count)
     {

@@ -101,8 +101,12 @@ public sealed class SimilarityCommandTests : IDisposable
                         NdArray.FromTensor("dead", torch.zeros(60, 3, dtype: ScalarType.Float64))]);
         string outDir = Path.Combine(_dir, "out");
         var o = CliRunner.Run("heatmap", npz, "--measure", "pwcca", "--out", outDir);
-        Assert.Equal(2, o.ExitCode);
-        Assert.Contains("layer 'dead': constant", o.ErrorLine);
+        Assert.Equal(0, o.ExitCode);   // complete map, undefined cells marked: a warning (docs/errors.md)
+        Assert.Contains("repscope: warning: ", o.Err);
+        Assert.Contains("layer 'dead': constant", o.Err);
+        var strict = CliRunner.Run("heatmap", npz, "--measure", "pwcca", "--out", outDir, "--strict");
+        Assert.Equal(2, strict.ExitCode);
+        Assert.Contains("layer 'dead': constant", strict.ErrorLine);
         Assert.True(File.Exists(Path.Combine(outDir, "pwcca.png")));
         var m = CkaMatrix.ReadJson(Path.Combine(outDir, "pwcca.json"));
         var layers = new[] { l0, l1, l2 };
