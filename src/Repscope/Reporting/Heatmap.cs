@@ -127,8 +127,8 @@ public static class Heatmap
             if (block.Dashed) { r.LineStyle.Pattern = LinePattern.Dashed; }
             if (block.Label is not null)
             {
-                var t = block.Dashed ? plot.Add.Text(block.Label, block.ColumnEnd + 0.4, bottom + 0.1)
-                                     : plot.Add.Text(block.Label, block.ColumnStart - 0.4, top - 0.1);
+                // Threshold blocks are labelled at their top left corner, a dashed (scored) square at its bottom right.
+                var t = block.Dashed ? plot.Add.Text(block.Label, block.ColumnEnd + 0.4, bottom + 0.1) : plot.Add.Text(block.Label, block.ColumnStart - 0.4, top - 0.1);
                 t.LabelFontColor = colour;
                 t.LabelFontSize = 13;
                 t.LabelBold = true;
