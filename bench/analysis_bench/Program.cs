@@ -12,7 +12,7 @@ int examples = args.Length > 0 ? int.Parse(args[0]) : 10000;
 int depth = args.Length > 1 ? int.Parse(args[1]) : 56;
 double width = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
 int batch = args.Length > 3 ? int.Parse(args[3]) : 256;
-var selection = args.Length > 4 ? Enum.Parse<LayerSelection>(args[4], ignoreCase: true) : LayerSelection.Branches;
+var selection = args.Length > 4 ? Enum.Parse<TapSet>(args[4], ignoreCase: true) : TapSet.Branches;
 int threads = Environment.ProcessorCount;
 torch.set_num_threads(threads);
 
@@ -26,7 +26,7 @@ using var data = new ImageDataset("synthetic-cifar", new RawImages(pixels, label
 pixels = null;
 using var model = ResNet.Cifar(depth, width, residual: true, classes: 10);
 model.Initialise(new torch.Generator(1));
-var layers = RunAnalyses.TapNames(model, selection);
+var layers = model.TapNames(selection);
 long baseline = Process.GetCurrentProcess().WorkingSet64;
 Console.WriteLine($"{model.Architecture}, {layers.Count} taps ({selection}), {examples} examples, batch {batch}, {threads} threads; working set before: {baseline / 1048576} MiB");
 
@@ -36,23 +36,23 @@ var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
 int passes = 0;
 var progress = new LineProgressReporter(Console.Error, TimeSpan.FromSeconds(30));
-ActivationPass pass = onBatch => { passes++; RunAnalyses.Pass(model, data, selection, batch, progress)(onBatch); };
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress)(onBatch); };
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
 double seconds = clock.Elapsed.TotalSeconds;
 // A forward pass alone, for scale.
 clock.Restart();
-RunAnalyses.Pass(model, data, LayerSelection.Blocks, batch, ProgressReporter.None)((_, _) => { });
+Activations.Pass(model, data, batch, TapSet.Blocks)((_, _) => { });
 double forward = clock.Elapsed.TotalSeconds;
 Console.WriteLine($"within-model analysis: {seconds:F1} s ({passes} passes over the data: 1 CKA + PC1, {pcOptions.Passes - 1} more for PC1; one plain forward pass: {forward:F1} s)");
 Console.WriteLine($"peak working set: {Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64) / 1048576} MiB (sampled every 0.2 s and the OS peak); data set in memory: {data.Images.NumberOfElements * 4 / 1048576} MiB float32");
 Console.WriteLine($"all activations of all taps would be: {layers.Count} taps, {EstimateBytes(model, selection, examples) / 1048576} MiB float32");
 Console.WriteLine($"block structure (random weights): {r.Blocks.Blocks.Count} block(s), level {r.Blocks.Level:F3}");
 
-static long EstimateBytes(ResNet model, LayerSelection selection, long n)
+static long EstimateBytes(ResNet model, TapSet selection, long n)
 {
     long total = 0;
     using var one = new ImageDataset("one", new RawImages(new byte[3 * 32 * 32], [0], 3, 32, 32), 10,
         Enumerable.Range(0, 10).Select(c => $"c{c}").ToArray(), new Normalisation([127.5, 127.5, 127.5], [64.0, 64.0, 64.0]));
-    RunAnalyses.Pass(model, one, selection, 1, ProgressReporter.None)((_, taps) => { foreach (var t in taps) { total += t.shape[1]; } });
+    Activations.Pass(model, one, 1, selection)((_, taps) => { foreach (var t in taps) { total += t.shape[1]; } });
     return total * 4 * n;
 }

@@ -44,7 +44,7 @@ double ort = Best(() =>
         var part = inputs.Slice(s, n).Arrays[graph.Inputs[0].Name];
         using var value = OrtValue.CreateTensorValueFromMemory(part.ToFloat32(), part.Shape);
         using var outs = session.Run(new RunOptions(), [graph.Inputs[0].Name], [value], taps.ToArray());
-        kept.Add(outs.Select(o => torch.tensor(o.GetTensorDataAsSpan<float>().ToArray(), [n, -1])).ToList());
+        kept.Add(outs.Select(o => { var d = o.GetTensorDataAsSpan<float>().ToArray(); return torch.tensor(d, [n, d.Length / n]); }).ToList());
     }
     return sw.Elapsed.TotalSeconds;
 });

@@ -72,6 +72,12 @@ public sealed class ClassDiffCommand(Terminal terminal) : Command<ClassDiffComma
         }
         if (columns == 0) { throw new RepscopeException($"{path}: has no classes (0 columns)"); }
         double[] data = array.ToFloat64();
+        int bad = Array.FindIndex(data, v => v is < 0 or > 1);
+        if (bad >= 0)
+        {
+            string hint = data.Where(double.IsFinite).All(v => v is >= 0 and <= 100) ? " (percentages? divide them by 100)" : "";
+            throw new RepscopeException($"{path}: row {bad / columns}, column {bad % columns}: accuracy {data[bad].ToString(CultureInfo.InvariantCulture)} is outside [0, 1]{hint}");
+        }
         var m = new double[rows, columns];
         for (long i = 0; i < rows; i++) { for (long j = 0; j < columns; j++) { m[i, j] = data[i * columns + j]; } }
         return m;

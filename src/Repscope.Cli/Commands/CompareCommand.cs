@@ -1,5 +1,6 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Models;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -20,19 +21,20 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var reports = s.Runs.Any(ActivationSources.IsOnnx)
+        OutputPath.CheckFolder(s.Out, "--out");
+        var written = s.Runs.Any(ActivationSources.IsOnnx)
             ? CompareSources(s)
-            : terminal.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
-        foreach (var r in reports)
+            : terminal.WithProgress(p => CompareWorkflow.Run(s.Runs, s.Out, s.Stream(), p));
+        foreach (var r in written.Select(w => w.Result))
         {
             foreach (var w in r.Warnings) { terminal.Warn(w); }
             terminal.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         }
-        terminal.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
+        terminal.WriteLine($"wrote {written.Count} map(s) into {s.Out}");
         return 0;
     }
 
-    private IReadOnlyList<CompareReport> CompareSources(Settings s)
+    private IReadOnlyList<Written<CompareResult>> CompareSources(Settings s)
     {
         if (s.Runs.Length < 2) { throw new RepscopeException("compare needs at least two runs or models"); }
         var inputs = s.OnnxInputs(s.Examples);
@@ -42,7 +44,7 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
             try
             {
                 foreach (var path in s.Runs) { sources.Add(ActivationSources.Open(path, s.Stream(), inputs, s.TapList, p)); }
-                return SourceAnalyses.Compare(sources, s.Out, s.Stream(), p);
+                return CompareWorkflow.Run(sources, s.Out, s.Stream(), p);
             }
             finally
             {

@@ -54,6 +54,7 @@ public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Set
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        OutputPath.CheckFolder(settings.Out!, "--out");
         var options = new ErrorOptions(settings.A!, settings.B!, settings.Out!)
         {
             Control = settings.Control,

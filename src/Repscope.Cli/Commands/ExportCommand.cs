@@ -1,5 +1,6 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Models;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -26,8 +27,8 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
 
         [CommandOption("--layers <SET>")]
         [Description("blocks, branches or all (as in `repscope layers`).")]
-        [DefaultValue(LayerSelection.Blocks)]
-        public LayerSelection Layers { get; init; } = LayerSelection.Blocks;
+        [DefaultValue(TapSet.Blocks)]
+        public TapSet Layers { get; init; } = TapSet.Blocks;
 
         [CommandOption("--batch-size <N>")]
         [DefaultValue(256)]
@@ -37,6 +38,7 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Out)) { throw new RepscopeException("export needs --out FILE.npz"); }
+        OutputPath.CheckFile(s.Out, "--out");
         if (s.BatchSize < 1) { throw new RepscopeException($"--batch-size must be positive, got {s.BatchSize}"); }
         if (ActivationSources.IsOnnx(s.Run)) { return ExportOnnx(s); }
         long[] indices;
@@ -51,8 +53,8 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
             if (examples < 1) { throw new RepscopeException($"--examples must be positive, got {examples}"); }
             indices = Enumerable.Range(0, examples).Select(i => (long)i).ToArray();
         }
-        var (arrays, n) = terminal.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
-        terminal.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
+        var r = terminal.WithProgress(p => ExportWorkflow.Run(s.Run, s.Out, indices, s.Layers, s.BatchSize, p)).Result;
+        terminal.WriteLine($"wrote {s.Out}: {r.Taps.Count} taps + labels + indices for {r.Examples} examples");
         return 0;
     }
 
@@ -61,12 +63,12 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
         if (s.Indices is not null) { throw new RepscopeException("--indices applies to run directories; for an ONNX model, write the examples you want into the --input file"); }
         if (s.Examples is < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
         var inputs = s.OnnxInputs(s.Examples);
-        var report = terminal.WithProgress(p =>
+        var (report, files) = terminal.WithProgress(p =>
         {
             using var source = (OnnxSource)ActivationSources.Open(s.Run, new StreamOptions(BatchSize: Math.Max(4, s.BatchSize)), inputs, s.TapList, p);
-            return SourceAnalyses.Export(source, s.Out, s.BatchSize, p);
+            return ExportWorkflow.Run(source, s.Out, s.BatchSize, p);
         });
-        terminal.WriteLine($"wrote {s.Out}: {report.Members.Count} taps for {report.Examples} examples; member names to tap names in {SourceAnalyses.MappingPath(s.Out)}");
+        terminal.WriteLine($"wrote {s.Out}: {report.Members.Count} taps for {report.Examples} examples; member names to tap names in {files[1]}");
         return 0;
     }
 }

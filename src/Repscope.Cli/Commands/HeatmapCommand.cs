@@ -1,5 +1,5 @@
-using System.ComponentModel;
 using Repscope.Cluster;
+using System.ComponentModel;
 using Repscope.Reporting;
 using Repscope.Similarity;
 using Spectre.Console.Cli;
@@ -13,7 +13,7 @@ namespace Repscope.Cli.Commands;
 /// </summary>
 public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.Settings>
 {
-    public sealed class Settings : KernelSettings
+    public sealed class Settings : CkaSettings
     {
         [CommandArgument(0, "<A.npz>")]
         [Description("One array per layer, each of shape (n, ...), all for the same n examples.")]
@@ -24,17 +24,21 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         public string? B { get; init; }
 
         [CommandOption("--out <DIR>")]
-        [Description("Folder for cka.json and cka.png (created if needed).")]
+        [Description("Folder for cka.json and the figure (cka.png, or --format) (created if needed).")]
         public string? Out { get; init; }
 
-        [CommandOption("--batch-size <B>")]
-        [Description("Rows per minibatch for the unbiased estimator (paper Eq. 3). Default: 256, the paper's setting.")]
-        public int? BatchSize { get; init; }
+        [CommandOption("--layers <NAMES>")]
+        [Description("Comma-separated array names or patterns (* and ?), e.g. 'stem,block*'. Default: every array except 1-D integer ones (labels, indices), which are skipped with a note.")]
+        public string? Layers { get; init; }
 
-        [CommandOption("--estimator <ESTIMATOR>")]
-        [Description("unbiased (minibatch CKA, paper Eq. 3) or biased (whole-data CKA).")]
-        [DefaultValue(HsicEstimator.Unbiased)]
-        public HsicEstimator Estimator { get; init; } = HsicEstimator.Unbiased;
+        [CommandOption("--format <FORMAT>")]
+        [Description("Figure format: png, svg or pdf (cka.png, cka.svg or cka.pdf).")]
+        [DefaultValue(FigureFormat.Png)]
+        public FigureFormat Format { get; init; } = FigureFormat.Png;
+
+        [CommandOption("--origin-bottom-left")]
+        [Description("Draw the first layer at the bottom left, as the paper's figures do (default: top left, as a matrix is printed).")]
+        public bool OriginBottomLeft { get; init; }
 
         [CommandOption("--shard <K/N>")]
         [Description("Only the K-th of N slices of the minibatches (1 <= K <= N); with --state. `repscope merge` of all N states gives the whole map.")]
@@ -48,20 +52,28 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [Description("cka (streams, minibatch), or cca, svcca, pwcca, procrustes, rsa (whole data; docs/measures.md): writes MEASURE.json + MEASURE.png.")]
         [DefaultValue(SimilarityMeasure.Cka)]
         public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
+
+        [CommandOption("--strict")]
+        [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
+        public bool Strict { get; init; }
+
+        public override Spectre.Console.ValidationResult Validate() =>
+            string.IsNullOrWhiteSpace(Out) && Shard is null && State is null
+                ? Spectre.Console.ValidationResult.Error("--out DIR is required (the folder for cka.json and cka.png)") : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         if (s.Shard is not null || s.State is not null) { return Shard(s); }
-        if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
-        if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out, s.Measure, s.BatchSize); }
-        if (s.BatchSize is not null && s.Estimator == HsicEstimator.Biased)
-        {
-            throw new RepscopeException("--batch-size applies to the unbiased minibatch estimator; --estimator biased computes whole-data CKA");
-        }
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? 256, s.Estimator, s.Kernel, s.RbfThreshold);
+        OutputPath.CheckFolder(s.Out!, "--out");
+        if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
+        var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
-        return Write(terminal, result, s.A, s.B, s.Out);
+        foreach (string note in result.Notes ?? []) { terminal.Note(note); }
+        return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,
+                     new Figure(s.Format, s.OriginBottomLeft), s.Strict);
     }
 
     private int Shard(Settings s)
@@ -70,43 +82,65 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
         if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
         if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
+        OutputPath.CheckFile(s.State, "--state");
         var shard = ShardSpec.Parse(s.Shard);
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? 256, s.Estimator, s.Kernel, s.RbfThreshold);
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
         var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State, p));
-        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {(info.Examples + info.BatchSize - 1) / info.BatchSize} "
+        var plan = new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed);
+        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {plan.Count} "
                            + $"({info.Rows.Count} x {info.Columns.Count} layers, n = {info.Examples})");
         terminal.WriteLine($"wrote {s.State}");
-        return 0;
+        return ExitCode.Ok;
     }
 
-    /// <summary>Writes cka.json and cka.png for a map of <paramref name="a"/> (against <paramref name="b"/>), as `heatmap` and `merge` do.</summary>
-    internal static int Write(Terminal terminal, CkaHeatmapResult result, string a, string? b, string outDir)
+    /// <summary>How the figure is drawn.</summary>
+    internal sealed record Figure(FigureFormat Format = FigureFormat.Png, bool OriginBottomLeft = false);
+
+    /// <summary>
+    /// Writes cka.json (matrix, settings, inputs with SHA-256, provenance) and the figure for a map of
+    /// <paramref name="a"/> (against <paramref name="b"/>), as `heatmap` and `merge` do; returns the exit code:
+    /// 0, with a warning when some cells are undefined (2 with <paramref name="strict"/>).
+    /// </summary>
+    internal static int Write(Terminal terminal, CkaHeatmapResult result, CkaHeatmapSettings settings, string a, string? b, string outDir,
+                              IEnumerable<string> arguments, Figure? figure = null, bool strict = false)
     {
+        figure ??= new Figure();
         foreach (string w in result.Warnings) { terminal.Warn(w); }
+        Directory.CreateDirectory(outDir);
         string json = Path.Combine(outDir, "cka.json");
-        string png = Path.Combine(outDir, "cka.png");
-        result.Matrix.WriteJson(json);
+        string png = Path.Combine(outDir, "cka" + figure.Format.Extension());
+        var m = result.Matrix.ToJson();
+        var inputs = new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
+        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
+                                                      CommandProvenance.Of(arguments), result.Notes ?? []));
         string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";
         Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
         {
             RowAxisLabel = $"{Path.GetFileName(a)} layer",
             ColumnAxisLabel = $"{Path.GetFileName(b ?? a)} layer",
             Subtitle = result.Description,
+            Format = figure.Format,
+            OriginBottomLeft = figure.OriginBottomLeft,
         });
 
         terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
         terminal.WriteLine($"wrote {json}");
         terminal.WriteLine($"wrote {png}");
-        // A constant layer is bad input: the map is still written (nothing lost, null / grey where
-        // undefined), but the command says so in one line and exits non-zero.
+        // A constant layer makes some cells undefined; the map is complete and marks them (null / grey):
+        // a warning and exit 0, or with --strict an error and exit 2 (docs/errors.md).
         var constant = ConstantLayers(result.Matrix, a, b ?? a).ToList();
-        if (constant.Count > 0)
+        int undefined = result.Matrix.Values.Cast<double>().Count(double.IsNaN);
+        if (undefined == 0) { return ExitCode.Ok; }
+        string what = (constant.Count > 0
+            ? $"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): "
+            : "") + $"CKA undefined in {undefined} of {result.Matrix.Values.Length} cells (null in cka.json, grey in {Path.GetFileName(png)})";
+        if (strict)
         {
-            terminal.Fail($"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): " +
-                      "CKA undefined there (null in cka.json, grey in cka.png)");
+            terminal.Fail(what + " (--strict)");
             return ExitCode.UserError;
         }
-        return 0;
+        terminal.Warn(what);
+        return ExitCode.Ok;
     }
 
     /// <summary>Layers whose whole row or column is undefined, named with their file.</summary>

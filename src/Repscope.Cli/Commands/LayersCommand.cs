@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using Repscope.Analysis;
+using Repscope.Models;
 using Repscope.Spectral;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -19,8 +21,8 @@ public class StreamSettings : OnnxInputSettings
 
     [CommandOption("--layers <SET>")]
     [Description("Layer taps: blocks (stem + every residual block output), branches (also each block's branch before the addition) or all (also the convolutions, norms and ReLUs inside blocks).")]
-    [DefaultValue(LayerSelection.Blocks)]
-    public LayerSelection Layers { get; init; } = LayerSelection.Blocks;
+    [DefaultValue(TapSet.Blocks)]
+    public TapSet Layers { get; init; } = TapSet.Blocks;
 
     [CommandOption("--seed <N>")]
     [Description("Seed of shuffles and random projections.")]
@@ -87,27 +89,27 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        string folder = RunAnalyses.AnalysisFolder(s.Run);
-        LayersReport r;
+        Written<LayersResult> written;
         if (ActivationSources.IsOnnx(s.Run))
         {
-            folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
+            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
             var inputs = s.OnnxInputs(s.Examples);
-            r = terminal.WithProgress(p =>
+            written = terminal.WithProgress(p =>
             {
                 using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), inputs, s.TapList, p);
-                return SourceAnalyses.Layers(source, folder, s.Stream(s.Epochs), blocks, pc, p);
+                return LayersWorkflow.Run(source, folder, s.Stream(s.Epochs), blocks, pc, p);
             });
         }
         else
         {
             if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
-            r = terminal.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+            written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
         }
+        var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
-        terminal.WriteLine($"wrote {Path.Combine(folder, "layers.json")}, layers.png, layers_pc1.png");
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

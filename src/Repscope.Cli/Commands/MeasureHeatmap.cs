@@ -6,7 +6,7 @@ namespace Repscope.Cli.Commands;
 /// <summary><c>repscope heatmap A.npz [B.npz] --measure M</c> for the whole-data measures (everything but CKA).</summary>
 internal static class MeasureHeatmap
 {
-    public static int Run(Terminal terminal, string a, string? b, string outFolder, SimilarityMeasure measure, int? batchSize)
+    public static int Run(Terminal terminal, string a, string? b, string outFolder, SimilarityMeasure measure, int? batchSize, bool strict)
     {
         string name = measure.ToString().ToLowerInvariant();
         if (batchSize is not null) { throw new RepscopeException($"--batch-size applies to --measure cka only; {name} needs the whole data"); }
@@ -27,9 +27,13 @@ internal static class MeasureHeatmap
         terminal.WriteLine($"{map.Matrix.Rows.Count} x {map.Matrix.Columns.Count} map, {map.Description}");
         terminal.WriteLine($"wrote {json}");
         terminal.WriteLine($"wrote {png}");
-        // Undefined layers (constant, or p >= n for R2CCA / PWCCA): the map is written with null / grey there,
-        // each reason is one line, and the exit code says the map is incomplete.
-        foreach (string reason in map.Undefined) { terminal.Fail($"{(b is null ? a : $"{a} / {b}")}: {reason}"); }
-        return map.Undefined.Count > 0 ? ExitCode.UserError : 0;
+        // Undefined layers (constant, or p >= n for R2CCA / PWCCA): the map is complete with null / grey there,
+        // each reason is one warning line and the exit code 0; with --strict they are errors, exit 2 (docs/errors.md).
+        foreach (string reason in map.Undefined)
+        {
+            string line = $"{(b is null ? a : $"{a} / {b}")}: {reason}";
+            if (strict) { terminal.Fail(line + " (--strict)"); } else { terminal.Warn(line); }
+        }
+        return map.Undefined.Count > 0 && strict ? ExitCode.UserError : ExitCode.Ok;
     }
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Repscope.Cluster;
+using Repscope.Similarity;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -23,6 +24,7 @@ public sealed class MergeCommand(Terminal terminal) : Command<MergeCommand.Setti
         if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
         var (result, info) = CkaShards.Merge(s.States);
         terminal.WriteLine($"merged {info.Shards} shard{(info.Shards == 1 ? "" : "s")} of {string.Join(" x ", info.Inputs.Select(i => i.File))}");
-        return HeatmapCommand.Write(terminal, result, info.Inputs[0].File, info.CrossModel ? info.Inputs[1].File : null, s.Out);
+        return HeatmapCommand.Write(terminal, result, CkaHeatmapSettings.Of(info.Kernel, info.RbfThreshold, result),
+                                    info.Inputs[0].File, info.CrossModel ? info.Inputs[1].File : null, s.Out, context.Arguments);
     }
 }

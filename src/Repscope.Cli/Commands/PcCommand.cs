@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Repscope.Analysis;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -16,12 +17,13 @@ public sealed class PcCommand(Terminal terminal) : Command<PcCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var r = terminal.WithProgress(p => RunAnalyses.PrincipalComponents(s.Run, s.Stream(), blocks, pc, p));
+        var written = terminal.WithProgress(p => PcWorkflow.Run(s.Run, s.Stream(), blocks, pc, p));
+        var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         terminal.WriteLine("with PC1:    " + AnalysisText.Blocks(r.BlockStructure));
         terminal.WriteLine("without PC1: " + AnalysisText.Blocks(r.BlockStructureWithoutPc1));
-        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "pc.json")}, pc.png, pc_cka_without_pc1.png, pc_fraction.png");
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

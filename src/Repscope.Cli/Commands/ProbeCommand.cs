@@ -1,5 +1,7 @@
 using System.ComponentModel;
 using Repscope.Analysis;
+using Repscope.Models;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -56,15 +58,16 @@ public sealed class ProbeCommand(Terminal terminal) : Command<ProbeCommand.Setti
         if (s.WeightDecay < 0) { throw new RepscopeException($"--weight-decay must be >= 0, got {s.WeightDecay}"); }
         if (s.MemoryMb < 1) { throw new RepscopeException($"--memory-mb must be positive, got {s.MemoryMb}"); }
         var options = new ProbeOptions(s.MaxFeatures, s.WeightDecay, s.Iterations, s.Seed);
-        var r = terminal.WithProgress(p => RunAnalyses.Probe(s.Run, new StreamOptions(s.Examples, s.BatchSize, LayerSelection.Branches, 1, s.Seed),
-                                                         s.TrainExamples, options, (long)s.MemoryMb << 20, p));
+        var written = terminal.WithProgress(p => ProbeWorkflow.Run(s.Run, new StreamOptions(s.Examples, s.BatchSize, TapSet.Branches, 1, s.Seed),
+                                                                  s.TrainExamples, options, (long)s.MemoryMb << 20, p));
+        var r = written.Result;
         terminal.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} training / {r.TestExamples} held-out examples, {r.Seconds:F1}s");
         foreach (var p in r.Probes)
         {
             terminal.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");
         }
         if (r.BlockStructureSource is null) { terminal.WriteLine("no layers.json yet: run `repscope layers` first to mark the block structure"); }
-        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "probe.json")}, probe.png");
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using Repscope.Analysis;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -28,7 +28,8 @@ public sealed class PruneCommand(Terminal terminal) : Command<PruneCommand.Setti
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var r = terminal.WithProgress(p => RunAnalyses.Prune(s.Run, s.BatchSize, s.RefitHead, s.Seed, null, p));
+        var written = terminal.WithProgress(p => PruneWorkflow.Run(s.Run, s.BatchSize, s.RefitHead, s.Seed, null, p));
+        var r = written.Result;
         var res = r.Result;
         terminal.WriteLine($"{r.Architecture}: no block deleted {res.Baseline:P2} on {res.EvaluationExamples} examples" +
                           (r.RunTestAccuracy is { } a && !s.RefitHead ? $" (run.json: {a:P2})" : ""));
@@ -38,7 +39,7 @@ public sealed class PruneCommand(Terminal terminal) : Command<PruneCommand.Setti
                 (x.RefitAccuracy is { } f ? $" (refit {f:P1})" : "") + (x.InBlockStructure ? "*" : ""))));
         }
         if (r.BlockStructureSource is not null) { terminal.WriteLine("  * the deleted block lies in the block structure"); }
-        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "prune.json")}, prune.png");
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }
 }

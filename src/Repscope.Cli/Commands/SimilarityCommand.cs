@@ -8,7 +8,7 @@ namespace Repscope.Cli.Commands;
 /// <summary><c>repscope similarity X.npy Y.npy --measure M</c>: one similarity measure of two activation matrices.</summary>
 public sealed class SimilarityCommand(Terminal terminal) : Command<SimilarityCommand.Settings>
 {
-    public sealed class Settings : KernelSettings
+    public sealed class Settings : CkaSettings
     {
         [CommandArgument(0, "<X.npy>")]
         [Description("Activations of the first representation: shape (n, ...), one row per example (PWCCA takes its weights from X).")]
@@ -22,14 +22,6 @@ public sealed class SimilarityCommand(Terminal terminal) : Command<SimilarityCom
         [Description("cka, cca (mean squared canonical correlation), svcca, pwcca, procrustes or rsa (docs/measures.md).")]
         [DefaultValue(SimilarityMeasure.Cka)]
         public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
-
-        [CommandOption("--estimator <ESTIMATOR>")]
-        [Description("cka only: biased or unbiased HSIC. Default: biased on the whole data; unbiased with --batch-size.")]
-        public HsicEstimator? Estimator { get; init; }
-
-        [CommandOption("--batch-size <B>")]
-        [Description("cka only: minibatch CKA (paper Eq. 3) over consecutive batches of B rows. Default: whole data.")]
-        public int? BatchSize { get; init; }
 
         [CommandOption("--svcca-variance <F>")]
         [Description("svcca only: keep the fewest singular directions holding at least this fraction of the variance.")]
@@ -60,14 +52,13 @@ public sealed class SimilarityCommand(Terminal terminal) : Command<SimilarityCom
 
     private (double, string?, Dictionary<string, object?>, string) Cka(Settings s)
     {
-        if (s.BatchSize is int b && b < 4) { throw new RepscopeException($"--batch-size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {b}"); }
-        var estimator = s.Estimator ?? (s.BatchSize is null ? HsicEstimator.Biased : HsicEstimator.Unbiased);
-        var r = CkaFiles.Pair(new CkaPairRequest(s.X, s.Y, s.Kernel, estimator, s.RbfThreshold, s.BatchSize));
+        var r = CkaFiles.Pair(new CkaPairRequest(s.X, s.Y, s.Kernel, s.Estimator, s.RbfThreshold, s.BatchSize, s.ShuffleSeed));
         foreach (string w in r.Warnings) { terminal.Warn(w); }
         var json = Base(s, r.Cka, r.N, r.Error);
         json["kernel"] = r.Kernel; json["estimator"] = r.Estimator; json["rbfThreshold"] = r.RbfThreshold;
         json["batchSize"] = r.BatchSize; json["batches"] = r.Batches; json["droppedRows"] = r.DroppedRows;
-        string how = r.BatchSize is int bs ? $"minibatch, {r.Batches} batches of {bs}" : "whole data";
+        json["shuffleSeed"] = r.Plan?.Batches?.ShuffleSeed;
+        string how = r.Plan?.Batches is { } plan ? $"minibatch: {plan.Describe()}" : "whole data";
         var options = new MeasureOptions(new CkaOptions(r.Kernel, r.Estimator, s.RbfThreshold));
         return (r.Cka, r.Error, json, $"CKA = {r.Cka:F6} ({Measures.Describe(SimilarityMeasure.Cka, options)}, {how}, n = {r.N})");
     }

@@ -133,4 +133,38 @@ public static class BlockStructure
         if (double.IsNaN(x) || double.IsNaN(y)) { return double.NegativeInfinity; }
         return Math.Min(x, y);
     }
+
+    /// <summary>
+    /// Blocks found on some list of layers re-expressed on <paramref name="axis"/> by their first and last layer names.
+    /// A layer inside a residual block ("stage2.block3.branch.conv1") maps to the nearest enclosing layer on the axis
+    /// ("stage2.block3"); a block whose ends are not on the axis is left out. Coverage and level are NaN (not measured on this axis).
+    /// </summary>
+    public static BlockStructureResult OnAxis(IReadOnlyList<string> axis, IReadOnlyList<Block> blocks)
+    {
+        var mapped = new List<Block>();
+        foreach (var b in blocks)
+        {
+            int first = IndexOnAxis(axis, b.FirstLayer), last = IndexOnAxis(axis, b.LastLayer);
+            if (first >= 0 && last >= first) { mapped.Add(b with { First = first, Last = last }); }
+        }
+        return new BlockStructureResult(BlockOptions.Default, axis.Count, mapped, double.NaN, double.NaN);
+    }
+
+    /// <summary>The names of the layers inside <paramref name="blocks"/> (found on <paramref name="layers"/>).</summary>
+    public static IReadOnlySet<string> LayersIn(IReadOnlyList<string> layers, IReadOnlyList<Block> blocks)
+    {
+        var inside = new HashSet<string>();
+        foreach (var b in blocks) { for (int i = b.First; i <= b.Last; i++) { inside.Add(layers[i]); } }
+        return inside;
+    }
+
+    private static int IndexOnAxis(IReadOnlyList<string> axis, string layer)
+    {
+        for (string l = layer; ; l = l[..l.LastIndexOf('.')])
+        {
+            int i = axis.ToList().IndexOf(l);
+            if (i >= 0) { return i; }
+            if (!l.Contains('.')) { return -1; }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using Repscope.Analysis.Statistics;
+using Repscope.Models;
 using Repscope.Similarity;
 
 namespace Repscope.Analysis;

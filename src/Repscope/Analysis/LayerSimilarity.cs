@@ -1,4 +1,5 @@
 using Repscope.Analysis.Statistics;
+using Repscope.Models;
 using Repscope.Similarity;
 using Repscope.Spectral;
 using TorchSharp;
@@ -25,8 +26,8 @@ public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstCompone
 /// <param name="Cka">Within-model CKA of the layers as they are.</param>
 /// <param name="Pc1Cosines">Squared cosine similarity of the layers' first principal components in example space.</param>
 /// <param name="CkaWithoutPc1">Within-model CKA after removing every layer's first principal component.</param>
-public sealed record PcResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, CkaMatrix Pc1Cosines, CkaMatrix CkaWithoutPc1,
-                              BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings)
+public sealed record PrincipalComponentsResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, CkaMatrix Pc1Cosines, CkaMatrix CkaWithoutPc1,
+                                               BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings)
 {
     /// <summary>The block-structure score of <see cref="Cka"/> with its interval.</summary>
     public BlockStructureScoreBootstrap? Score { get; init; }
@@ -116,7 +117,7 @@ public static class LayerSimilarity
     /// First principal components, their squared cosines in example space, and the within-model CKA with and without
     /// every layer's first component. Runs <paramref name="pass"/> <see cref="FirstComponentOptions.Passes"/> + 1 times.
     /// </summary>
-    public static PcResult PrincipalComponents(IReadOnlyList<string> layers, ActivationPass pass,
+    public static PrincipalComponentsResult PrincipalComponents(IReadOnlyList<string> layers, ActivationPass pass,
         FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
     {
         var within = WithinModel(layers, [pass], pcOptions, blockOptions, scoreOptions);
@@ -146,7 +147,7 @@ public static class LayerSimilarity
         var cosines = new CkaMatrix(layers, layers, FirstComponents.SquaredCosines(components));
         var blocksWithout = BlockStructure.Detect(without.Values, layers, null, blockOptions);
         var warnings = within.Warnings.Concat(removed.Warnings).Distinct().ToList();
-        return new PcResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings)
+        return new PrincipalComponentsResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings)
         {
             Score = within.Score,
             ScoreWithoutPc1 = ScoreOf(removed.BatchState(), layers, scoreOptions),

@@ -1,3 +1,4 @@
+using Repscope.Models;
 using Repscope.Similarity;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,11 +1,12 @@
 using Repscope.Analysis.Statistics;
+using Repscope.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Repscope.Analysis;
 
 /// <summary>A probe of one layer, with how its features were made.</summary>
-public sealed record LayerProbe(string Layer, string Pooling, ProbeResult Result);
+public sealed record LayerProbe(string Layer, string Pooling, ProbeFit Result);
 
 /// <summary>
 /// Linear probes on many layers. <see cref="Run"/>: over one <see cref="ActivationPass"/>, the first
@@ -13,7 +14,7 @@ public sealed record LayerProbe(string Layer, string Pooling, ProbeResult Result
 /// pass (e.g. training images) and tested on another (held-out test images). The pooled features of as many layers
 /// as fit in <c>memoryBudgetBytes</c> are gathered per pass, their probes fitted, then the next group: memory
 /// stays bounded by the budget (plus one batch), at the cost of one pass per group. Every probe's result carries
-/// per-example correctness on its test examples (<see cref="ProbeResult.TestCorrect"/>).
+/// per-example correctness on its test examples (<see cref="ProbeFit.TestCorrect"/>).
 /// </summary>
 public static class ProbeAnalysis
 {
@@ -70,7 +71,7 @@ public static class ProbeAnalysis
     /// first and last layer of a block structure), accuracy(to) - accuracy(from), with a paired percentile bootstrap
     /// interval over the test examples both were scored on.
     /// </summary>
-    public static Interval AccuracyChange(ProbeResult from, ProbeResult to, int replicates = Intervals.DefaultReplicates,
+    public static Interval AccuracyChange(ProbeFit from, ProbeFit to, int replicates = Intervals.DefaultReplicates,
                                           ulong seed = Intervals.DefaultSeed, double level = Intervals.DefaultLevel)
     {
         if (from.TestCorrect is null || to.TestCorrect is null)

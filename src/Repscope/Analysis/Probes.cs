@@ -1,3 +1,4 @@
+using Repscope.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,6 +42,16 @@ public sealed record ProbePooling(long Channels, long Height, long Width, long O
         return new ProbePooling(channels, height, width, s, s);
     }
 
+    /// <summary>
+    /// <see cref="For"/> the tap <paramref name="layer"/> of a CIFAR-style ResNet with <paramref name="features"/> flattened
+    /// features, its [C, H, W] shape inferred by <see cref="LayerNames.SpatialShape"/> (a flat vector when it does not fit).
+    /// </summary>
+    public static ProbePooling ForLayer(string layer, long features, long inputHeight, long inputWidth, int maxFeatures)
+    {
+        var shape = LayerNames.SpatialShape(layer, features, inputHeight, inputWidth) ?? (features, 1, 1);
+        return For(shape.C, shape.H, shape.W, maxFeatures);
+    }
+
     /// <summary>[b, C*H*W] (or [b, C, H, W]) activations to [b, Features] float32 probe features.</summary>
     public Tensor Apply(Tensor batch)
     {
@@ -59,7 +70,7 @@ public sealed record ProbePooling(long Channels, long Height, long Width, long O
 }
 
 /// <summary>The accuracy of one linear probe.</summary>
-public sealed record ProbeResult(string Layer, long Features, long TrainExamples, long TestExamples,
+public sealed record ProbeFit(string Layer, long Features, long TrainExamples, long TestExamples,
                                  double TrainAccuracy, double TestAccuracy, double TestLoss, int Iterations)
 {
     /// <summary>
@@ -76,11 +87,11 @@ public sealed record ProbeResult(string Layer, long Features, long TrainExamples
 /// (pooled) activations to predict the class, scored on held-out examples. Features are standardised
 /// with the training examples' mean and standard deviation; the fit is full-batch L-BFGS on the mean
 /// cross-entropy plus (lambda / 2) ||W||^2, in float32, from a seeded initialisation. The result carries the
-/// per-example correctness on the held-out examples (<see cref="ProbeResult.TestCorrect"/>).
+/// per-example correctness on the held-out examples (<see cref="ProbeFit.TestCorrect"/>).
 /// </summary>
 public static class LinearProbe
 {
-    public static ProbeResult Fit(string layer, Tensor trainFeatures, long[] trainLabels, Tensor testFeatures, long[] testLabels,
+    public static ProbeFit Fit(string layer, Tensor trainFeatures, long[] trainLabels, Tensor testFeatures, long[] testLabels,
                                   int classes, ProbeOptions? options = null)
     {
         options ??= ProbeOptions.Default;
@@ -134,7 +145,7 @@ public static class LinearProbe
             var correct = logits.argmax(1).eq(yte);
             double testAccuracy = correct.to(ScalarType.Float64).mean().item<double>();
             double testLoss = torch.nn.functional.cross_entropy(logits, yte).item<float>();
-            return new ProbeResult(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations)
+            return new ProbeFit(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations)
             {
                 TestCorrect = correct.data<bool>().ToArray(),
             };

@@ -18,7 +18,7 @@ public sealed record PruneStep(int Stage, int Deleted, IReadOnlyList<string> Del
 
 /// <summary>Accuracy as residual blocks are deleted from the end of each stage, without retraining.</summary>
 /// <param name="Baseline">Accuracy with no block deleted.</param>
-public sealed record PruneResult(double Baseline, double? RefitBaseline, long EvaluationExamples, long RefitExamples,
+public sealed record PruningResult(double Baseline, double? RefitBaseline, long EvaluationExamples, long RefitExamples,
                                  IReadOnlyList<PruneStep> Steps)
 {
     /// <summary>Per evaluation example: whether the unpruned model gets it right (mean: <see cref="Baseline"/>). Not in JSON.</summary>
@@ -49,7 +49,7 @@ public sealed record PruneResult(double Baseline, double? RefitBaseline, long Ev
 /// </summary>
 public static class Pruning
 {
-    public static PruneResult Run(ResNet model, ImageDataset evaluation, ImageDataset? refitData, int batchSize,
+    public static PruningResult Run(ResNet model, ImageDataset evaluation, ImageDataset? refitData, int batchSize,
                                   IReadOnlySet<string>? blockStructureLayers = null, ProbeOptions? refitOptions = null,
                                   IProgressReporter? progress = null)
     {
@@ -76,7 +76,7 @@ public static class Pruning
                 }
             }
             task.Complete($"baseline {baseline:P2}");
-            return new PruneResult(baseline, refitBaseline, evaluation.Count, refitData?.Count ?? 0, steps) { BaselineCorrect = baselineCorrect };
+            return new PruningResult(baseline, refitBaseline, evaluation.Count, refitData?.Count ?? 0, steps) { BaselineCorrect = baselineCorrect };
         }
         finally
         {

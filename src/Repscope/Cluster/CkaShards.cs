@@ -34,7 +34,7 @@ public sealed record ShardInput(string File, long Bytes, string Sha256);
 /// <summary>The settings and provenance stored with a CKA accumulator state; states merge only when all of it but the shard agrees.</summary>
 public sealed record CkaStateInfo(string Format, int Shard, int Shards, long FirstBatch, long EndBatch, long Examples, int BatchSize,
                                   KernelKind Kernel, double RbfThreshold, bool CrossModel, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns,
-                                  IReadOnlyList<ShardInput> Inputs);
+                                  IReadOnlyList<ShardInput> Inputs, long? ShuffleSeed = null);
 
 /// <summary>
 /// All-pairs minibatch CKA split across jobs. Minibatch CKA (paper Eq. 3) is a ratio of sums over batches,
@@ -48,17 +48,18 @@ public sealed record CkaStateInfo(string Format, int Shard, int Shards, long Fir
 /// </summary>
 public static class CkaShards
 {
-    public const string Format = "repscope-cka-state/1";
+    public const string Format = "repscope-cka-state/2";
 
     /// <summary>Accumulates slice <paramref name="shard"/> of the request's examples and writes the state to <paramref name="statePath"/>.</summary>
     public static CkaStateInfo Accumulate(CkaHeatmapRequest r, ShardSpec shard, string statePath, IProgressReporter? progress = null)
     {
-        if (r.Estimator != HsicEstimator.Unbiased)
+        if (r.Estimator == HsicEstimator.Biased)
         {
             throw new RepscopeException("only minibatch CKA (the unbiased estimator) can be split into shards: the biased estimator needs every example at once");
         }
-        if (r.BatchSize < 4) { throw new RepscopeException($"batch size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {r.BatchSize}"); }
-        new CkaOptions(r.Kernel, r.Estimator, r.RbfThreshold).Validate();
+        int batchSize = r.BatchSize ?? CkaPlan.DefaultBatchSize;
+        if (batchSize < 4) { throw new RepscopeException($"batch size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {batchSize}"); }
+        new CkaOptions(r.Kernel, HsicEstimator.Unbiased, r.RbfThreshold).Validate();
         var inputs = new List<ShardInput> { Describe(r.A) };
         if (r.B is not null) { inputs.Add(Describe(r.B)); }
         var a = CkaFiles.LoadNpz(r.A);
@@ -70,25 +71,24 @@ public static class CkaShards
             {
                 throw new RepscopeException($"{r.B} has {b[0].Data.shape[0]} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
             }
-            long batches = (n + r.BatchSize - 1) / r.BatchSize;
-            var (first, end) = shard.Batches(batches);
-            long start = first * r.BatchSize, length = Math.Min(n, end * r.BatchSize) - start;
+            // The batches of one unsharded run (CkaPlan: equal batches, seeded order); this shard sums a contiguous run of them.
+            var plan = new BatchPlan(n, batchSize, r.ShuffleSeed);
+            var (first, end) = shard.Batches(plan.Count);
             var rowNames = a.Select(l => l.Name).ToArray();
             var colNames = b?.Select(l => l.Name).ToArray();
             MinibatchCkaAccumulator acc;
-            if (length <= 0)
+            if (end <= first)
             {
                 acc = colNames is null ? new MinibatchCkaAccumulator(rowNames, r.Kernel, r.RbfThreshold)
                                        : new MinibatchCkaAccumulator(rowNames, colNames, r.Kernel, r.RbfThreshold);
             }
             else
             {
-                AllPairsCka.Minibatch([.. a.Select(l => l.Data.narrow(0, start, length))], rowNames,
-                                      b?.Select(l => l.Data.narrow(0, start, length)).ToArray(), colNames,
-                                      r.BatchSize, r.Kernel, r.RbfThreshold, progress, out acc);
+                AllPairsCka.Minibatch([.. a.Select(l => l.Data)], rowNames, b?.Select(l => l.Data).ToArray(), colNames,
+                                      plan, r.Kernel, r.RbfThreshold, progress, out acc, (int)first, (int)end);
             }
-            var info = new CkaStateInfo(Format, shard.Index, shard.Count, first, end, n, r.BatchSize, r.Kernel, r.RbfThreshold,
-                                        b is not null, rowNames, colNames ?? rowNames, inputs);
+            var info = new CkaStateInfo(Format, shard.Index, shard.Count, first, end, n, batchSize, r.Kernel, r.RbfThreshold,
+                                        b is not null, rowNames, colNames ?? rowNames, inputs, r.ShuffleSeed);
             Write(statePath, info, acc.Sums());
             return info;
         }
@@ -131,8 +131,9 @@ public static class CkaShards
         }
         var m = total!.Result();
         // The same description as the unsharded run's, so that the written map is the same too.
-        string description = CkaFiles.MinibatchDescription(info.Kernel, info.RbfThreshold, total.Batches, info.BatchSize, info.Examples);
-        return (new CkaHeatmapResult(m, info.Examples, total.Batches, total.DroppedRows, total.Warnings, description), info);
+        var plan = new CkaPlan(HsicEstimator.Unbiased, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed));
+        string description = CkaFiles.Description(info.Kernel, info.RbfThreshold, plan, info.Examples);
+        return (new CkaHeatmapResult(m, info.Examples, total.Batches, total.DroppedRows, total.Warnings, description, plan), info);
     }
 
     private static string? Mismatch(CkaStateInfo a, CkaStateInfo b)
@@ -142,9 +143,9 @@ public static class CkaShards
         {
             return $"its inputs ({string.Join(", ", b.Inputs.Select(i => i.File))}) have other contents (SHA-256)";
         }
-        if (a.BatchSize != b.BatchSize || a.Kernel != b.Kernel || a.RbfThreshold != b.RbfThreshold || a.Examples != b.Examples || a.CrossModel != b.CrossModel)
+        if (a.BatchSize != b.BatchSize || a.ShuffleSeed != b.ShuffleSeed || a.Kernel != b.Kernel || a.RbfThreshold != b.RbfThreshold || a.Examples != b.Examples || a.CrossModel != b.CrossModel)
         {
-            return "it was made with other settings (batch size, kernel, RBF threshold)";
+            return "it was made with other settings (batch size, shuffle seed, kernel, RBF threshold)";
         }
         if (!a.Rows.SequenceEqual(b.Rows) || !a.Columns.SequenceEqual(b.Columns)) { return "it holds other layers"; }
         return null;

@@ -47,6 +47,14 @@ public static class Subsets
         return chosen.ToArray();
     }
 
+    /// <summary>The indices 0..n-1 in a random order drawn from <paramref name="seed"/> (torch.randperm with a seeded generator).</summary>
+    public static long[] Shuffled(long n, long seed)
+    {
+        using var generator = new TorchSharp.torch.Generator((ulong)seed);
+        using var order = TorchSharp.torch.randperm(n, generator: generator);
+        return order.data<long>().ToArray();
+    }
+
     /// <summary>The indices 0..n-1 not in <paramref name="taken"/>, ascending.</summary>
     public static long[] Complement(long n, IReadOnlyCollection<long> taken)
     {

@@ -81,8 +81,11 @@ public static class Npy
         int got = ReadUpTo(stream, preamble[..8]);
         if (got >= 4 && preamble[..4].SequenceEqual("PK\u0003\u0004"u8))
         {
-            throw new RepscopeException($"{source}: not a .npy file: it is a zip archive (an .npz?)");
+            throw new RepscopeException(FileKind.IsPyTorchZip(stream, source) is true
+                ? $"{source}: {FileKind.PyTorchFile}"
+                : $"{source}: not a .npy file: it is a zip archive (an .npz?)");
         }
+        if (FileKind.IsPickle(preamble[..got])) { throw new RepscopeException($"{source}: {FileKind.PickleFile}"); }
         if (got == 0) { throw new RepscopeException($"{source}: empty file, not a .npy array"); }
         if (got < 6 && preamble[..got].SequenceEqual(Magic[..got]))
         {

@@ -36,6 +36,7 @@ public static class Npz
     private static IEnumerable<T> Members<T>(string path, Func<Stream, long, string, string, T> read, bool checkCrc)
     {
         using var fs = Npy.OpenForReading(path);
+        FileKind.RefuseNonZip(fs, path);
         ZipArchive zip;
         try
         {
@@ -47,6 +48,7 @@ public static class Npz
         }
         using (zip)
         {
+            if (FileKind.IsPyTorchZip(zip)) { throw new RepscopeException($"{path}: {FileKind.PyTorchFile}"); }
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var entry in zip.Entries)
             {

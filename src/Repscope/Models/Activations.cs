@@ -7,6 +7,13 @@ namespace Repscope.Models;
 public static class Activations
 {
     /// <summary>
+    /// A pass over <paramref name="data"/> through <paramref name="model"/> delivering the taps of <paramref name="set"/>
+    /// (see <see cref="Stream"/>); each call of the pass streams the examples again, in the same order.
+    /// </summary>
+    public static ActivationPass Pass(ResNet model, Data.ImageDataset data, int batchSize, TapSet set, IProgressReporter? progress = null) =>
+        onBatch => Stream(model, data, batchSize, set, onBatch, progress);
+
+    /// <summary>
     /// Runs <paramref name="model"/> in eval mode without gradients over <paramref name="data"/> in order,
     /// in batches of <paramref name="batchSize"/>. For each batch, <paramref name="onBatch"/> gets the batch's
     /// labels and one float32 tensor per tap of <paramref name="set"/> (in <see cref="ResNet.TapNames"/> order),

@@ -195,7 +195,7 @@ public sealed partial class OnnxModel : IDisposable
         long[] shape = info.Shape;
         Tensor t = info.ElementDataType switch
         {
-            TensorElementType.Float => torch.tensor(value.GetTensorDataAsSpan<float>().ToArray(), shape),
+            TensorElementType.Float => CopyFloat32(value, shape),
             TensorElementType.Double => torch.tensor(value.GetTensorDataAsSpan<double>().ToArray(), shape).to_type(ScalarType.Float32),
             TensorElementType.Float16 => torch.tensor(MemoryMarshal.Cast<Float16, Half>(value.GetTensorDataAsSpan<Float16>()).ToArray(), shape).to_type(ScalarType.Float32),
             TensorElementType.Int64 => torch.tensor(value.GetTensorDataAsSpan<long>().ToArray(), shape).to_type(ScalarType.Float32),
@@ -204,6 +204,14 @@ public sealed partial class OnnxModel : IDisposable
             _ => throw new RepscopeException($"tap '{name}' holds {info.ElementDataType}, which Repscope cannot read as numbers"),
         };
         if (shape.Length == 0) { throw new RepscopeException($"tap '{name}' is a scalar, not one value per example"); }
+        return t;
+    }
+
+    /// <summary>One copy: ONNX Runtime's output straight into a new tensor's storage.</summary>
+    private static Tensor CopyFloat32(OrtValue value, long[] shape)
+    {
+        var t = torch.empty(shape, ScalarType.Float32);
+        value.GetTensorDataAsSpan<float>().CopyTo(MemoryMarshal.Cast<byte, float>(t.bytes));
         return t;
     }
 

@@ -10,6 +10,9 @@ public enum TapSet
 {
     /// <summary>"stem" and every residual block's output after the addition and its ReLU ("stage1.block1", ...).</summary>
     Blocks,
+    /// <summary>Also every residual block's branch right before the addition ("stage1.block1.branch", after bn2), placed
+    /// before its block's output (ResNet-56: 55 taps, one per convolution pair and the stem).</summary>
+    Branches,
     /// <summary>Also the layers inside: "stem.conv", "stem.bn", and per block "….branch.conv1", "….branch.bn1",
     /// "….branch.relu", "….branch.conv2", "….branch" (the residual branch after bn2, right before the addition),
     /// "….shortcut" where the block has a projection, then the block output.</summary>
@@ -113,6 +116,10 @@ public sealed class ResNet : Module<Tensor, Tensor>
             {
                 names.AddRange([$"{name}.branch.conv1", $"{name}.branch.bn1", $"{name}.branch.relu", $"{name}.branch.conv2", $"{name}.branch"]);
                 if (block.HasProjection) { names.Add($"{name}.shortcut"); }
+            }
+            else if (set == TapSet.Branches)
+            {
+                names.Add($"{name}.branch");
             }
             names.Add(name);
         }

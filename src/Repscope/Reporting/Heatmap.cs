@@ -6,6 +6,12 @@ namespace Repscope.Reporting;
 /// <summary>A rectangle drawn over the heatmap around cells [RowStart..RowEnd] x [ColumnStart..ColumnEnd] (inclusive), e.g. a detected block.</summary>
 public sealed record HeatmapBlock(int RowStart, int RowEnd, int ColumnStart, int ColumnEnd, string? Label = null)
 {
+    /// <summary>Outline colour as hex (default red).</summary>
+    public string Colour { get; init; } = "#FF0000";
+
+    /// <summary>A dashed outline (e.g. to tell a scored square from threshold blocks).</summary>
+    public bool Dashed { get; init; }
+
     /// <summary>A block on the diagonal of a within-model map: layers first..last.</summary>
     public static HeatmapBlock Diagonal(int first, int last, string? label = null) => new(first, last, first, last, label);
 }
@@ -36,6 +42,12 @@ public sealed record HeatmapOptions
     public bool? Annotate { get; init; }
 
     /// <summary>Image size in pixels (default: grows with the number of layers).</summary>
+    /// <summary>Row 0 at the bottom (the paper's figures) instead of at the top.</summary>
+    public bool OriginBottomLeft { get; init; }
+
+    /// <summary>Image format of <see cref="Heatmap.Save"/>.</summary>
+    public FigureFormat Format { get; init; } = FigureFormat.Png;
+
     public int? Width { get; init; }
     public int? Height { get; init; }
 }
@@ -52,7 +64,7 @@ public static class Heatmap
     {
         options ??= new HeatmapOptions();
         var plot = Build(m, title, options, out int width, out int height);
-        PlotStyle.SavePng(plot, path, options.Width ?? width, options.Height ?? height);
+        PlotStyle.Save(plot, path, options.Width ?? width, options.Height ?? height, options.Format);
     }
 
     /// <summary>The plot, for callers that want to add to it; <paramref name="width"/> and <paramref name="height"/> are the suggested size.</summary>
@@ -65,13 +77,13 @@ public static class Heatmap
         string[] titleLines = new[] { title, options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }
             .Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
         plot.Title(string.Join("\n", titleLines));
-        var hm = plot.Add.Heatmap(m.Values);
+        var hm = plot.Add.Heatmap(options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);   // ScottPlot draws row 0 at the top
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.ManualRange = new ScottPlot.Range(0, 1);
         plot.DataBackground.Color = UndefinedColour; // NaN cells are transparent: the background shows through
 
-        // Cell (i, j) is centred at x = j, y = rows - 1 - i (row 0 at the top).
-        double Y(double i) => rows - 1 - i;
+        // Cell (i, j) is centred at x = j, y = rows - 1 - i (row 0 at the top), or y = i with the origin at the bottom left.
+        double Y(double i) => options.OriginBottomLeft ? i : rows - 1 - i;
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             Enumerable.Range(0, cols).Select(j => (double)j).ToArray(), m.Columns.ToArray());
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
@@ -96,7 +108,7 @@ public static class Heatmap
 
         foreach (int b in options.RowBoundaries.Where(b => b > 0 && b < rows))
         {
-            var line = plot.Add.HorizontalLine(Y(b) + 0.5, 2, Colors.White);
+            var line = plot.Add.HorizontalLine((Y(b) + Y(b - 1)) / 2, 2, Colors.White);
             line.LinePattern = LinePattern.Dashed;
         }
         foreach (int b in options.ColumnBoundaries.Where(b => b > 0 && b < cols))
@@ -106,17 +118,21 @@ public static class Heatmap
         }
         foreach (var block in options.Blocks)
         {
-            var r = plot.Add.Rectangle(block.ColumnStart - 0.5, block.ColumnEnd + 0.5, Y(block.RowEnd) - 0.5, Y(block.RowStart) + 0.5);
+            double top = Math.Max(Y(block.RowStart), Y(block.RowEnd)) + 0.5, bottom = Math.Min(Y(block.RowStart), Y(block.RowEnd)) - 0.5;
+            var r = plot.Add.Rectangle(block.ColumnStart - 0.5, block.ColumnEnd + 0.5, bottom, top);
+            var colour = Color.FromHex(block.Colour);
             r.FillStyle.Color = Colors.Transparent;
-            r.LineStyle.Color = Colors.Red;
+            r.LineStyle.Color = colour;
             r.LineStyle.Width = 3;
+            if (block.Dashed) { r.LineStyle.Pattern = LinePattern.Dashed; }
             if (block.Label is not null)
             {
-                var t = plot.Add.Text(block.Label, block.ColumnStart - 0.4, Y(block.RowStart) + 0.4);
-                t.LabelFontColor = Colors.Red;
+                // Threshold blocks are labelled at their top left corner, a dashed (scored) square at its bottom right.
+                var t = block.Dashed ? plot.Add.Text(block.Label, block.ColumnEnd + 0.4, bottom + 0.1) : plot.Add.Text(block.Label, block.ColumnStart - 0.4, top - 0.1);
+                t.LabelFontColor = colour;
                 t.LabelFontSize = 13;
                 t.LabelBold = true;
-                t.LabelAlignment = Alignment.UpperLeft;
+                t.LabelAlignment = block.Dashed ? Alignment.LowerRight : Alignment.UpperLeft;
             }
         }
         if (options.Annotate ?? (rows <= 12 && cols <= 12))
@@ -139,5 +155,13 @@ public static class Heatmap
         width = Math.Max(Math.Max(520, titleWidth), cols * cell + (int)(7.5 * longestRow) + 230);
         height = Math.Max(460, rows * cell + (cols > 4 || longestColumn > 8 ? (int)(7.5 * longestColumn) : 0) + 120 + 28 * titleLines.Length);
         return plot;
+    }
+
+    private static double[,] FlipRows(double[,] v)
+    {
+        int rows = v.GetLength(0), cols = v.GetLength(1);
+        var f = new double[rows, cols];
+        for (int i = 0; i < rows; i++) { for (int j = 0; j < cols; j++) { f[i, j] = v[rows - 1 - i, j]; } }
+        return f;
     }
 }

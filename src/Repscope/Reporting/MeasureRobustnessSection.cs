@@ -1,4 +1,5 @@
 using Repscope.Analysis;
+using Repscope.Models;
 using ScottPlot;
 
 namespace Repscope.Reporting;

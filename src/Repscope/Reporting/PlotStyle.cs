@@ -23,9 +23,37 @@ public static class PlotStyle
     }
 
     /// <summary>Renders the plot as PNG and writes it atomically.</summary>
-    public static void SavePng(Plot plot, string path, int width, int height)
+    public static void SavePng(Plot plot, string path, int width, int height) => Save(plot, path, width, height, FigureFormat.Png);
+
+    /// <summary>Renders the plot as PNG, SVG or PDF (one page, fonts embedded) and writes it atomically.</summary>
+    public static void Save(Plot plot, string path, int width, int height, FigureFormat format)
     {
-        byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
-        AtomicFile.WriteAllBytes(path, png);
+        byte[] bytes = format switch
+        {
+            FigureFormat.Png => plot.GetImageBytes(width, height, ImageFormat.Png),
+            FigureFormat.Svg => System.Text.Encoding.UTF8.GetBytes(plot.GetSvgHtml(width, height)),
+            FigureFormat.Pdf => Pdf(plot, width, height),
+            _ => throw new ArgumentOutOfRangeException(nameof(format), format, null),
+        };
+        AtomicFile.WriteAllBytes(path, bytes);
+    }
+
+    /// <summary>The file extension of a format: ".png", ".svg", ".pdf".</summary>
+    public static string Extension(this FigureFormat format) => "." + format.ToString().ToLowerInvariant();
+
+    private static byte[] Pdf(Plot plot, int width, int height)
+    {
+        using var stream = new MemoryStream();
+        using (var document = SkiaSharp.SKDocument.CreatePdf(stream))
+        {
+            var canvas = document.BeginPage(width, height);
+            plot.Render(canvas, width, height);
+            document.EndPage();
+            document.Close();
+        }
+        return stream.ToArray();
     }
 }
+
+/// <summary>Image formats of figures.</summary>
+public enum FigureFormat { Png, Svg, Pdf }

@@ -3,13 +3,15 @@ using Repscope.Analysis;
 using Repscope.Analysis.Errors;
 using Repscope.Data;
 using Repscope.Runs;
+using Repscope.Models;
 using Repscope.Training;
+using Repscope.Workflows;
 
 namespace Repscope.Reproduce;
 
 /// <summary>
 /// The real <see cref="IReproduceBackend"/>: training through <see cref="Trainer"/>, the analyses
-/// through <see cref="RunAnalyses"/> (which write their JSON and PNGs into RUN/analysis/ as the
+/// through the <see cref="Workflows"/> (which write their JSON and PNGs into RUN/analysis/ as the
 /// single commands do) and the error statistics through <see cref="ErrorComparison"/>. The
 /// within-model, probe and pruning analyses of a run are reused when RUN/analysis/ already holds
 /// them for the current weights and the same settings, so a second call recomputes nothing.
@@ -59,7 +61,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public LayersResult Layers(string runDir, IProgressReporter progress)
     {
-        string folder = RunAnalyses.AnalysisFolder(runDir);
+        string folder = RunFormat.AnalysisPath(runDir);
         var heatmap = Path.Combine(folder, "layers.png");
         var pc = Path.Combine(folder, "layers_pc1.png");
         using var cached = Cached(runDir, "layers.json", heatmap, pc);
@@ -75,7 +77,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
             return new LayersResult(Strings(root.GetProperty("layers")), [.. root.GetProperty("cka").EnumerateArray().Select(Numbers)],
                                     Numbers(root.GetProperty("pc1Fraction")), largest, Accuracy(runDir), Read(heatmap), Read(pc));
         }
-        var report = RunAnalyses.Layers(runDir, new StreamOptions(BatchSize: BatchSize), progress: progress);
+        var report = LayersWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), progress: progress).Result;
         var found = report.BlockStructure;
         var block = found.Blocks.OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
         var span = block is null ? null : new BlockSpan(block.First, block.Last, block.MeanCka, found.Coverage);
@@ -84,16 +86,13 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
     {
-        var report = RunAnalyses.Compare([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize), progress).Single();
-        // compare names its files after the two runs; the folder is this pair's own.
-        var png = Directory.GetFiles(outDir, "compare_*.png").OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
-                  ?? throw new RepscopeException($"{outDir}: compare wrote no heatmap (compare_*.png)");
-        return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(png));
+        var (report, files) = CompareWorkflow.Run([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize), progress).Single();
+        return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(files[1]));
     }
 
     public ProbeCurve Probe(string runDir, IProgressReporter progress)
     {
-        string png = Path.Combine(RunAnalyses.AnalysisFolder(runDir), "probe.png");
+        string png = Path.Combine(RunFormat.AnalysisPath(runDir), "probe.png");
         using var cached = Cached(runDir, "probe.json", png);
         if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
             && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
@@ -105,14 +104,14 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
                 .Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
             return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], Read(png));
         }
-        var report = RunAnalyses.Probe(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress);
+        var report = ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
         var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
         return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], Read(png));
     }
 
     public PruneCurve Prune(string runDir, IProgressReporter progress)
     {
-        string png = Path.Combine(RunAnalyses.AnalysisFolder(runDir), "prune.png");
+        string png = Path.Combine(RunFormat.AnalysisPath(runDir), "prune.png");
         using var cached = Cached(runDir, "prune.json", png);
         if (cached is { } doc && doc.RootElement.TryGetProperty("refitHead", out var refit) && refit.ValueKind == JsonValueKind.False)
         {
@@ -122,7 +121,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
                                            s.GetProperty("deletedBlocks")[0].GetString()!, Number(s.GetProperty("accuracy")))).ToList();
             return new PruneCurve(Number(result.GetProperty("baseline")), cachedSteps, Read(png));
         }
-        var report = RunAnalyses.Prune(runDir, BatchSize, refitHead: false, seed: 0, progress: progress);
+        var report = PruneWorkflow.Run(runDir, BatchSize, refitHead: false, seed: 0, progress: progress).Result;
         var steps = report.Result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
         return new PruneCurve(report.Result.Baseline, steps, Read(png));
     }
@@ -151,7 +150,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     /// </summary>
     private static JsonDocument? Cached(string runDir, string json, params string[] figures)
     {
-        string path = Path.Combine(RunAnalyses.AnalysisFolder(runDir), json);
+        string path = Path.Combine(RunFormat.AnalysisPath(runDir), json);
         string model = Path.Combine(runDir, RunFormat.ModelFile);
         if (!File.Exists(path) || !File.Exists(model) || figures.Any(f => !File.Exists(f))) { return null; }
         if (File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(model)) { return null; }

@@ -19,21 +19,50 @@ public static class AllPairsCka
                                       int batchSize, KernelKind kernel, double rbfThreshold,
                                       IProgressReporter? progress, out MinibatchCkaAccumulator accumulator)
     {
-        progress ??= ProgressReporter.None;
         if (batchSize < 4) { throw new RepscopeException($"batch size must be at least 4 (the unbiased HSIC needs 4 rows), got {batchSize}"); }
         long n = CheckLayers(rows, rowNames, columns, columnNames);
+        long batches = (n + batchSize - 1) / batchSize;
+        return Accumulate(rows, rowNames, columns, columnNames, kernel, rbfThreshold, progress, batches,
+                          k => (k * batchSize, Math.Min(batchSize, n - k * batchSize)), null, out accumulator);
+    }
+
+    /// <summary>
+    /// Minibatch CKA (paper Eq. 3) over the batches of <paramref name="plan"/>: equal batches, no
+    /// row dropped, in a seeded random order or in file order.
+    /// </summary>
+    public static CkaMatrix Minibatch(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
+                                      IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
+                                      BatchPlan plan, KernelKind kernel, double rbfThreshold,
+                                      IProgressReporter? progress, out MinibatchCkaAccumulator accumulator,
+                                      int firstBatch = 0, int endBatch = -1)
+    {
+        long n = CheckLayers(rows, rowNames, columns, columnNames);
+        if (plan.Rows != n) { throw new ArgumentException($"the plan is for {plan.Rows} rows, the layers have {n}", nameof(plan)); }
+        if (endBatch < 0) { endBatch = plan.Count; }
+        return Accumulate(rows, rowNames, columns, columnNames, kernel, rbfThreshold, progress, endBatch - firstBatch,
+                          k => (plan.Start(firstBatch + (int)k), plan.Length(firstBatch + (int)k)), plan.Order(), out accumulator);
+    }
+
+    private static CkaMatrix Accumulate(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
+                                        IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
+                                        KernelKind kernel, double rbfThreshold, IProgressReporter? progress,
+                                        long batches, Func<long, (long Start, long Length)> range, long[]? order,
+                                        out MinibatchCkaAccumulator accumulator)
+    {
+        progress ??= ProgressReporter.None;
         accumulator = columns is null
             ? new MinibatchCkaAccumulator(rowNames, kernel, rbfThreshold)
             : new MinibatchCkaAccumulator(rowNames, columnNames!, kernel, rbfThreshold);
-        long batches = (n + batchSize - 1) / batchSize;
         using var task = progress.Start("minibatch CKA", batches);
-        for (long start = 0; start < n; start += batchSize)
+        for (long k = 0; k < batches; k++)
         {
             using var scope = torch.NewDisposeScope();
-            long len = Math.Min(batchSize, n - start);
-            var rb = rows.Select(t => t.narrow(0, start, len)).ToArray();
+            var (start, len) = range(k);
+            var index = order is null ? null : torch.tensor(order[(int)start..(int)(start + len)]);
+            Tensor Take(Tensor t) => index is null ? t.narrow(0, start, len) : t.index_select(0, index);
+            var rb = rows.Select(Take).ToArray();
             if (columns is null) { accumulator.Add(rb); }
-            else { accumulator.Add(rb, columns.Select(t => t.narrow(0, start, len)).ToArray()); }
+            else { accumulator.Add(rb, columns.Select(Take).ToArray()); }
             task.Advance(1);
         }
         task.Complete($"{accumulator.Batches} batches");
@@ -60,7 +89,10 @@ public static class AllPairsCka
         using var task = progress.Start("whole-data CKA", pairs);
         if (options is { Kernel: KernelKind.Linear, Estimator: HsicEstimator.Biased })
         {
-            LinearWholeData(rows, rowNames, cols, colNames, within, v, task);
+            long n = rows[0].shape[0];
+            bool gramSpace = rows.Concat(cols).Any(t => t.numel() / Math.Max(1, n) >= n);
+            if (gramSpace) { LinearWholeDataGrams(rows, rowNames, cols, colNames, within, v, task); }
+            else { LinearWholeData(rows, rowNames, cols, colNames, within, v, task); }
             task.Complete();
             return new CkaMatrix(rowNames.ToArray(), colNames.ToArray(), v);
         }
@@ -110,6 +142,68 @@ public static class AllPairsCka
                 v[i, j] = value;
                 if (within) { v[j, i] = value; }
                 task.Advance(1);
+            }
+        }
+    }
+
+    /// <summary>Memory for the centred Gram matrices held at once by <see cref="LinearWholeDataGrams"/>.</summary>
+    private const long GramBudgetBytes = 1L << 30;
+
+    /// <summary>
+    /// Linear biased CKA for every pair when layers are wide (features >= examples): each layer's
+    /// centred Gram matrix Xc Xc' is computed once per group of layers that fits the memory budget,
+    /// flattened into a row of G, and G_r G_c' gives &lt;Kc_i, Kc_j&gt; for a whole block of pairs in one
+    /// matrix product (the per-pair way recomputes both Grams for every pair). NaN for a constant layer.
+    /// </summary>
+    private static void LinearWholeDataGrams(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames, IReadOnlyList<Tensor> cols,
+                                             IReadOnlyList<string> colNames, bool within, double[,] v, IProgressTask task)
+    {
+        long n = rows[0].shape[0];
+        int group = (int)Math.Max(1, GramBudgetBytes / 2 / (n * n * sizeof(double)));
+        (Tensor G, double[] Norms) Stack(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names, int from, int count)
+        {
+            var flat = new Tensor[count];
+            var norms = new double[count];
+            for (int k = 0; k < count; k++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var c = Centred(layers[from + k], names[from + k]);
+                var g = c is null ? torch.zeros(n * n, ScalarType.Float64) : c.mm(c.t()).to_type(ScalarType.Float64).reshape(-1);
+                norms[k] = c is null ? double.NaN : Math.Sqrt(g.dot(g).item<double>());
+                flat[k] = g.MoveToOuterDisposeScope();
+            }
+            var stacked = torch.stack(flat);
+            foreach (var f in flat) { f.Dispose(); }
+            return (stacked, norms);
+        }
+        for (int r0 = 0; r0 < rows.Count; r0 += group)
+        {
+            int rc = Math.Min(group, rows.Count - r0);
+            var (gr, nr) = Stack(rows, rowNames, r0, rc);
+            using (gr)
+            {
+                for (int c0 = within ? r0 : 0; c0 < cols.Count; c0 += group)
+                {
+                    int cc = Math.Min(group, cols.Count - c0);
+                    var (gc, nc) = within && c0 == r0 ? (gr, nr) : Stack(cols, colNames, c0, cc);
+                    using var products = gr.mm(gc.t());
+                    var p = products.data<double>().ToArray();
+                    if (!ReferenceEquals(gc, gr)) { gc.Dispose(); }
+                    for (int a = 0; a < rc; a++)
+                    {
+                        for (int b = 0; b < cc; b++)
+                        {
+                            int i = r0 + a, j = c0 + b;
+                            if (within && j < i) { continue; }
+                            double value = double.IsNaN(nr[a]) || double.IsNaN(nc[b]) ? double.NaN
+                                : within && i == j ? 1.0
+                                : p[a * cc + b] / (nr[a] * nc[b]);
+                            v[i, j] = value;
+                            if (within) { v[j, i] = value; }
+                            task.Advance(1);
+                        }
+                    }
+                }
             }
         }
     }

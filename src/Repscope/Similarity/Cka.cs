@@ -53,12 +53,22 @@ public static class Cka
     public static MinibatchCkaResult MinibatchDetailed(Tensor x, Tensor y, int batchSize, KernelKind kernel = KernelKind.Linear,
                                                        double rbfThreshold = 0.5, string xName = "x", string yName = "y",
                                                        IProgressReporter? progress = null)
+        => MinibatchPair(x, y, xName, yName, (mx, my) => (AllPairsCka.Minibatch([mx], [xName], [my], [yName], batchSize, kernel, rbfThreshold, progress, out var acc), acc));
+
+    /// <summary>Minibatch CKA over the batches of <paramref name="plan"/> (equal batches, seeded order or file order).</summary>
+    public static MinibatchCkaResult MinibatchDetailed(Tensor x, Tensor y, BatchPlan plan, KernelKind kernel = KernelKind.Linear,
+                                                       double rbfThreshold = 0.5, string xName = "x", string yName = "y",
+                                                       IProgressReporter? progress = null)
+        => MinibatchPair(x, y, xName, yName, (mx, my) => (AllPairsCka.Minibatch([mx], [xName], [my], [yName], plan, kernel, rbfThreshold, progress, out var acc), acc));
+
+    private static MinibatchCkaResult MinibatchPair(Tensor x, Tensor y, string xName, string yName,
+                                                    Func<Tensor, Tensor, (CkaMatrix Matrix, MinibatchCkaAccumulator Accumulator)> compute)
     {
         using var scope = torch.NewDisposeScope();
         var mx = Gram.AsMatrix(x, xName);
         var my = Gram.AsMatrix(y, yName);
         LinearCka.CheckSameRows(mx, my, xName, yName);
-        var matrix = AllPairsCka.Minibatch([mx], [xName], [my], [yName], batchSize, kernel, rbfThreshold, progress, out var acc);
+        var (matrix, acc) = compute(mx, my);
         double value = matrix[0, 0];
         if (double.IsNaN(value))
         {

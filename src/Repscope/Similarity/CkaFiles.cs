@@ -5,20 +5,25 @@ using static TorchSharp.torch;
 namespace Repscope.Similarity;
 
 /// <summary>What <see cref="CkaFiles.Pair"/> computes: CKA of two activation matrices stored as .npy.</summary>
-/// <param name="BatchSize">Null: whole data. Otherwise minibatch CKA (paper Eq. 3, unbiased HSIC) over consecutive batches.</param>
-public sealed record CkaPairRequest(string X, string Y, KernelKind Kernel = KernelKind.Linear, HsicEstimator Estimator = HsicEstimator.Biased,
-                                    double RbfThreshold = 0.5, int? BatchSize = null);
+/// <param name="BatchSize">Rows per minibatch; null: the rule of <see cref="CkaPlan.Choose"/>.</param>
+/// <param name="Estimator">Null: biased on whole data, unbiased in minibatches.</param>
+/// <param name="ShuffleSeed">Seed of the row order of minibatches; null: file order.</param>
+public sealed record CkaPairRequest(string X, string Y, KernelKind Kernel = KernelKind.Linear, HsicEstimator? Estimator = null,
+                                    double RbfThreshold = 0.5, int? BatchSize = null, long? ShuffleSeed = CkaPlan.DefaultShuffleSeed);
 
 /// <summary>The answer of <see cref="CkaFiles.Pair"/>: <see cref="Cka"/> is NaN (null in JSON) when undefined, with <see cref="Error"/> saying why.</summary>
 public sealed record CkaPairResult(double Cka, KernelKind Kernel, HsicEstimator Estimator, double? RbfThreshold, long N,
-                                   int? BatchSize, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string? Error);
+                                   int? BatchSize, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string? Error,
+                                   CkaPlan? Plan = null);
 
 /// <summary>What <see cref="CkaFiles.Heatmap"/> computes: all-pairs CKA of the arrays of one .npz, or between two.</summary>
-/// <param name="Estimator">Unbiased: minibatch CKA (paper Eq. 3) with <paramref name="BatchSize"/>; biased: whole data.</param>
-public sealed record CkaHeatmapRequest(string A, string? B, int BatchSize = 256, HsicEstimator Estimator = HsicEstimator.Unbiased,
-                                       KernelKind Kernel = KernelKind.Linear, double RbfThreshold = 0.5);
+/// <param name="Layers">Names or glob patterns (*, ?) of the arrays to use, in archive order; null: every array except 1-D integer ones (labels, indices).</param>
+public sealed record CkaHeatmapRequest(string A, string? B, int? BatchSize = null, HsicEstimator? Estimator = null,
+                                       KernelKind Kernel = KernelKind.Linear, double RbfThreshold = 0.5,
+                                       long? ShuffleSeed = CkaPlan.DefaultShuffleSeed, IReadOnlyList<string>? Layers = null);
 
-public sealed record CkaHeatmapResult(CkaMatrix Matrix, long N, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string Description);
+public sealed record CkaHeatmapResult(CkaMatrix Matrix, long N, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string Description,
+                                      CkaPlan? Plan = null, IReadOnlyList<string>? Notes = null);
 
 /// <summary>
 /// CKA of activations that users made anywhere (numpy .npy / .npz files, rows = examples). Loads
@@ -36,27 +41,31 @@ public static class CkaFiles
         {
             CheckRows(x.Data, r.X, y.Data, r.Y);
             double? threshold = r.Kernel == KernelKind.Rbf ? r.RbfThreshold : null;
-            if (r.BatchSize is int b)
+            long n = x.Data.shape[0];
+            var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
+            var warnings = new List<string>();
+            if (plan.Batches is { } batches)
             {
-                if (r.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--batch-size computes minibatch CKA with the unbiased HSIC (paper Eq. 3); it cannot be combined with --estimator biased"); }
+                if (batches.ShuffleSeed is null && LooksSorted(x.Data)) { warnings.Add(SortedWarning(r.X)); }
+                else if (batches.ShuffleSeed is null && LooksSorted(y.Data)) { warnings.Add(SortedWarning(r.Y)); }
                 try
                 {
-                    var mb = Cka.MinibatchDetailed(x.Data, y.Data, b, r.Kernel, r.RbfThreshold, r.X, r.Y, progress);
-                    return new CkaPairResult(mb.Value, r.Kernel, HsicEstimator.Unbiased, threshold, x.Data.shape[0], b, mb.Batches, mb.DroppedRows, mb.Warnings, null);
+                    var mb = Cka.MinibatchDetailed(x.Data, y.Data, batches, r.Kernel, r.RbfThreshold, r.X, r.Y, progress);
+                    return new CkaPairResult(mb.Value, r.Kernel, HsicEstimator.Unbiased, threshold, n, batches.BatchSize, mb.Batches, mb.DroppedRows, [.. warnings, .. mb.Warnings], null, plan);
                 }
                 catch (UndefinedResultException e)
                 {
-                    return new CkaPairResult(double.NaN, r.Kernel, HsicEstimator.Unbiased, threshold, x.Data.shape[0], b, 0, 0, [], e.Message);
+                    return new CkaPairResult(double.NaN, r.Kernel, HsicEstimator.Unbiased, threshold, n, batches.BatchSize, 0, 0, warnings, e.Message, plan);
                 }
             }
             try
             {
-                double v = Cka.Compute(x.Data, y.Data, new CkaOptions(r.Kernel, r.Estimator, r.RbfThreshold), r.X, r.Y);
-                return new CkaPairResult(v, r.Kernel, r.Estimator, threshold, x.Data.shape[0], null, 1, 0, [], null);
+                double v = Cka.Compute(x.Data, y.Data, new CkaOptions(r.Kernel, plan.Estimator, r.RbfThreshold), r.X, r.Y);
+                return new CkaPairResult(v, r.Kernel, plan.Estimator, threshold, n, null, 1, 0, [], null, plan);
             }
             catch (UndefinedResultException e)
             {
-                return new CkaPairResult(double.NaN, r.Kernel, r.Estimator, threshold, x.Data.shape[0], null, 0, 0, [], e.Message);
+                return new CkaPairResult(double.NaN, r.Kernel, plan.Estimator, threshold, n, null, 0, 0, [], e.Message, plan);
             }
         }
         finally
@@ -66,38 +75,41 @@ public static class CkaFiles
         }
     }
 
-    /// <summary>All-pairs CKA of the arrays in one .npz (or between two), minibatch (unbiased) or whole data (biased).</summary>
+    /// <summary>All-pairs CKA of the arrays in one .npz (or between two), minibatch (unbiased) or whole data, by the rule of <see cref="CkaPlan.Choose"/>.</summary>
     public static CkaHeatmapResult Heatmap(CkaHeatmapRequest r, IProgressReporter? progress = null)
     {
         progress ??= ProgressReporter.None;
         NativeHeap.ReturnLargeBlocksToTheSystem();
-        if (r.Estimator == HsicEstimator.Unbiased && r.BatchSize < 4)
-        {
-            throw new RepscopeException($"--batch-size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {r.BatchSize}");
-        }
-        new CkaOptions(r.Kernel, r.Estimator, r.RbfThreshold).Validate();
-        var a = LoadNpz(r.A);
-        var b = r.B is null ? null : LoadNpz(r.B);
+        if (r.BatchSize is int bs && bs < 4) { CkaPlan.Choose(4, bs, r.Estimator, null); }   // bad settings fail before any file is read
+        new CkaOptions(r.Kernel, r.Estimator ?? HsicEstimator.Biased, r.RbfThreshold).Validate();
+        var notes = new List<string>();
+        var warnings = new List<string>();
+        var a = LoadNpz(r.A, r.Layers, notes, warnings);
+        IReadOnlyList<Layer>? b = null;
         try
         {
+            b = r.B is null ? null : LoadNpz(r.B, r.Layers, notes, warnings);
             long n = a[0].Data.shape[0];
             if (b is not null && b[0].Data.shape[0] != n)
             {
                 throw new RepscopeException($"{r.B} has {b[0].Data.shape[0]} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
             }
+            var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
             var rows = a.Select(l => l.Data).ToArray();
             var rowNames = a.Select(l => l.Name).ToArray();
             var cols = b?.Select(l => l.Data).ToArray();
             var colNames = b?.Select(l => l.Name).ToArray();
-            string kernel = KernelText(r.Kernel, r.RbfThreshold);
-            if (r.Estimator == HsicEstimator.Biased)
+            if (plan.Batches is not { } batches)
             {
-                var m = AllPairsCka.WholeData(rows, rowNames, cols, colNames, new CkaOptions(r.Kernel, HsicEstimator.Biased, r.RbfThreshold), progress);
-                return new CkaHeatmapResult(m, n, 1, 0, [], $"{kernel} CKA, biased HSIC, whole data (n = {n})");
+                if (plan.Estimator == HsicEstimator.Unbiased && n < 4) { throw new UndefinedResultException($"{r.A}: {n} rows; the unbiased HSIC needs at least 4"); }
+                var m = AllPairsCka.WholeData(rows, rowNames, cols, colNames, new CkaOptions(r.Kernel, plan.Estimator, r.RbfThreshold), progress);
+                return new CkaHeatmapResult(m, n, 1, 0, warnings, Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
             }
             if (n < 4) { throw new UndefinedResultException($"{r.A}: {n} rows; the unbiased HSIC needs at least 4"); }
-            var mb = AllPairsCka.Minibatch(rows, rowNames, cols, colNames, r.BatchSize, r.Kernel, r.RbfThreshold, progress, out var acc);
-            return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, acc.Warnings, MinibatchDescription(r.Kernel, r.RbfThreshold, acc.Batches, r.BatchSize, n));
+            if (batches.ShuffleSeed is null && LooksSorted(rows[0])) { warnings.Add(SortedWarning(r.A)); }
+            var mb = AllPairsCka.Minibatch(rows, rowNames, cols, colNames, batches, r.Kernel, r.RbfThreshold, progress, out var acc);
+            return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, [.. warnings, .. acc.Warnings],
+                Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
         }
         finally
         {
@@ -106,11 +118,36 @@ public static class CkaFiles
         }
     }
 
-    /// <summary>How a minibatch CKA map was computed, for its subtitle and the console.</summary>
-    public static string MinibatchDescription(KernelKind kernel, double rbfThreshold, int batches, int batchSize, long n) =>
-        $"minibatch {KernelText(kernel, rbfThreshold)} CKA, unbiased HSIC, {batches} batches of {Math.Min(batchSize, n)} (n = {n})";
+    /// <summary>How a CKA map was computed, for its subtitle and the console (the same for a sharded and an unsharded run).</summary>
+    public static string Description(KernelKind kernel, double rbfThreshold, CkaPlan plan, long n) =>
+        $"{(kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})")} CKA, {plan.Describe()} (n = {n})";
 
-    private static string KernelText(KernelKind kernel, double rbfThreshold) => kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})";
+    private static string SortedWarning(string file) =>
+        $"{file}: consecutive rows look sorted (neighbours are much more alike than random pairs, as when saved class by class) and the minibatches follow file order; drop --no-shuffle";
+
+    /// <summary>
+    /// Whether consecutive rows are much more alike than random pairs: the mean squared distance
+    /// between neighbours is below half of that between rows half the data apart (up to 2,000 pairs).
+    /// </summary>
+    public static bool LooksSorted(Tensor layer)
+    {
+        using var scope = torch.NewDisposeScope();
+        long n = layer.shape[0];
+        if (n < 8) { return false; }
+        var m = layer.reshape(n, -1).to_type(ScalarType.Float64);
+        long pairs = Math.Min(2000, n / 2);
+        long step = Math.Max(1, (n / 2) / pairs);
+        var idx = torch.arange(0, pairs * step, step, dtype: ScalarType.Int64);
+        var first = m.index_select(0, idx);
+        double neighbours = first.sub(m.index_select(0, idx + 1)).pow(2).sum(1).mean().item<double>();
+        double far = first.sub(m.index_select(0, idx + n / 2)).pow(2).sum(1).mean().item<double>();
+        return far > 0 && neighbours < 0.5 * far;
+    }
+
+    /// <summary>Whether an array name matches one of the patterns (exact names or globs with * and ?).</summary>
+    public static bool Matches(string name, IReadOnlyList<string> patterns) =>
+        patterns.Any(p => System.Text.RegularExpressions.Regex.IsMatch(name,
+            "^" + System.Text.RegularExpressions.Regex.Escape(p).Replace("\\*", ".*").Replace("\\?", ".") + "$"));
 
     /// <summary>A named layer as a [rows, features] tensor.</summary>
     public sealed record Layer(string Name, Tensor Data);
@@ -128,22 +165,48 @@ public static class CkaFiles
     /// tensor before the next is read, so memory peaks at the inputs plus about one array (reading
     /// the whole archive first, as <see cref="Npz.Read"/> does, would hold everything twice).
     /// </summary>
-    public static IReadOnlyList<Layer> LoadNpz(string path)
+    public static IReadOnlyList<Layer> LoadNpz(string path) => LoadNpz(path, null, [], []);
+
+    /// <summary>
+    /// Like <see cref="LoadNpz(string)"/>, with the arrays chosen by <paramref name="patterns"/> (null:
+    /// every array except 1-D integer ones, which are labels or indices, not activations: each one
+    /// skipped is said in <paramref name="notes"/>, and a sorted one in <paramref name="warnings"/>).
+    /// </summary>
+    public static IReadOnlyList<Layer> LoadNpz(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings)
     {
         var layers = new List<Layer>();
+        var seen = new List<string>();
         try
         {
             long n = -1;
             string first = "";
             foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true))
             {
+                seen.Add(array.Name);
                 string source = $"{path}: array '{array.Name}'";
+                if (patterns is not null && !Matches(array.Name, patterns)) { continue; }
+                if (patterns is null && array.Rank == 1 && !array.DType.IsFloatingPoint())
+                {
+                    notes.Add($"{path}: skipped '{array.Name}' ({array.DType.NumpyName()}, one number per example: labels or indices, not a layer; --layers chooses the arrays)");
+                    var values = array.ToFloat64();
+                    if (values.Length > 8 && values.Zip(values.Skip(1)).All(p => p.First <= p.Second) && values[0] < values[^1] && !IsIdentity(values))
+                    {
+                        warnings.Add($"{source} is sorted: the examples were saved class by class; minibatches must be shuffled (the default)");
+                    }
+                    continue;
+                }
                 if (n < 0) { (n, first) = (array.Rows, array.Name); }
                 else if (array.Rank > 0 && array.Rows != n)
                 {
                     throw new RepscopeException($"{source} has {array.Rows} rows (examples), array '{first}' has {n}; every array must hold the same examples");
                 }
                 layers.Add(new Layer(array.Name, ToLayerTensor(array, source)));
+            }
+            if (layers.Count == 0)
+            {
+                throw new RepscopeException(patterns is null
+                    ? $"{path}: no layers (arrays of activations) in it"
+                    : $"{path}: no array matches {string.Join(", ", patterns)} (it holds {string.Join(", ", seen)})");
             }
             return layers;
         }
@@ -154,7 +217,9 @@ public static class CkaFiles
         }
     }
 
-    private static Tensor ToLayerTensor(NdArray array, string source)
+    private static bool IsIdentity(double[] values) => values.Select((v, i) => v == i).All(b => b);
+
+    internal static Tensor ToLayerTensor(NdArray array, string source)
     {
         if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
         if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
@@ -210,3 +275,24 @@ internal static partial class NativeHeap
         catch (DllNotFoundException) { }
     }
 }
+
+/// <summary>What a heatmap was computed with (cka.json's "settings").</summary>
+/// <param name="BatchSize">Requested rows per minibatch; null on whole data.</param>
+/// <param name="BatchRows">Rows per batch as used: "25" or "33-34"; null on whole data.</param>
+public sealed record CkaHeatmapSettings(string Measure, KernelKind Kernel, double? RbfThreshold, HsicEstimator Estimator, int? BatchSize,
+                                        int Batches, string? BatchRows, long? ShuffleSeed, long N, long DroppedRows)
+{
+    public static CkaHeatmapSettings Of(CkaHeatmapRequest r, CkaHeatmapResult result) => Of(r.Kernel, r.RbfThreshold, result);
+
+    public static CkaHeatmapSettings Of(KernelKind kernel, double rbfThreshold, CkaHeatmapResult result)
+    {
+        var b = result.Plan?.Batches;
+        return new CkaHeatmapSettings("cka", kernel, kernel == KernelKind.Rbf ? rbfThreshold : null, result.Plan?.Estimator ?? HsicEstimator.Biased,
+            b?.BatchSize, result.Batches, b is null ? null : b.LargestBatch > b.SmallestBatch ? $"{b.SmallestBatch}-{b.LargestBatch}" : $"{b.SmallestBatch}",
+            b?.ShuffleSeed, result.N, result.DroppedRows);
+    }
+}
+
+/// <summary>cka.json of <c>heatmap</c>: the matrix (as <see cref="CkaMatrixJson"/>: null where undefined), how it was computed and from what.</summary>
+public sealed record CkaHeatmapJson(string[] Rows, string[] Columns, double[][] Values, CkaHeatmapSettings Settings,
+                                    IReadOnlyList<InputFile> Inputs, CommandProvenance Provenance, IReadOnlyList<string> Notes);

@@ -8,8 +8,8 @@ public sealed record CkaMatrix(IReadOnlyList<string> Rows, IReadOnlyList<string>
 {
     public double this[int row, int column] => Values[row, column];
 
-    /// <summary>The JSON form used by every command: {"rows": [...], "columns": [...], "values": [[...]]}, null where undefined.</summary>
-    public CkaMatrixJson ToJson()
+    /// <summary>The values as one array per row (the form JSON results hold).</summary>
+    public double[][] ValueRows()
     {
         var values = new double[Rows.Count][];
         for (int i = 0; i < Rows.Count; i++)
@@ -17,8 +17,11 @@ public sealed record CkaMatrix(IReadOnlyList<string> Rows, IReadOnlyList<string>
             values[i] = new double[Columns.Count];
             for (int j = 0; j < Columns.Count; j++) { values[i][j] = Values[i, j]; }
         }
-        return new CkaMatrixJson(Rows.ToArray(), Columns.ToArray(), values);
+        return values;
     }
+
+    /// <summary>The JSON form used by every command: {"rows": [...], "columns": [...], "values": [[...]]}, null where undefined.</summary>
+    public CkaMatrixJson ToJson() => new(Rows.ToArray(), Columns.ToArray(), ValueRows());
 
     /// <summary>Writes the JSON form atomically.</summary>
     public void WriteJson(string path) => AtomicFile.WriteJson(path, ToJson());

@@ -1,3 +1,7 @@
+using Repscope.Interop;
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Repscope.Similarity;
 
 /// <summary>What <see cref="MeasureFiles.Heatmap"/> returns: the map, the number of examples and how it was computed.</summary>
@@ -22,26 +26,62 @@ public static class MeasureFiles
         }
     }
 
-    /// <summary>All pairs of the arrays of one .npz (or of two) under <paramref name="measure"/>, on the whole data.</summary>
+    /// <summary>
+    /// All pairs of the arrays of one .npz (or of two) under <paramref name="measure"/>, on the whole data. CKA loads
+    /// every array (<see cref="Measures.AllPairs"/>); the other measures read one array at a time, decompose it and
+    /// release it, so that memory holds the kept bases plus one array.
+    /// </summary>
     public static MeasureHeatmapResult Heatmap(string a, string? b, SimilarityMeasure measure, MeasureOptions? options = null,
                                                IProgressReporter? progress = null)
     {
-        var rows = CkaFiles.LoadNpz(a);
-        var cols = b is null ? null : CkaFiles.LoadNpz(b);
-        try
+        progress ??= ProgressReporter.None;
+        options = (options ?? MeasureOptions.Default).Validated();
+        if (measure == SimilarityMeasure.Cka)
         {
-            long n = rows[0].Data.shape[0];
-            if (cols is not null && cols[0].Data.shape[0] != n)
+            var rows = CkaFiles.LoadNpz(a);
+            var cols = b is null ? null : CkaFiles.LoadNpz(b);
+            try
             {
-                throw new RepscopeException($"{b} has {cols[0].Data.shape[0]} examples (rows) per array but {a} has {n}; the measures need the same examples in the same order");
+                long n0 = rows[0].Data.shape[0];
+                CheckRows(b, cols?[0].Data.shape[0], a, n0);
+                var cka = Measures.AllPairs(measure, rows.Select(l => l.Data).ToArray(), rows.Select(l => l.Name).ToArray(),
+                                            cols?.Select(l => l.Data).ToArray(), cols?.Select(l => l.Name).ToArray(), options, progress);
+                return new MeasureHeatmapResult(cka, n0);
             }
-            var map = Measures.AllPairs(measure, rows.Select(l => l.Data).ToArray(), rows.Select(l => l.Name).ToArray(),
-                                        cols?.Select(l => l.Data).ToArray(), cols?.Select(l => l.Name).ToArray(), options, progress);
-            return new MeasureHeatmapResult(map, n);
+            finally
+            {
+                foreach (var l in rows.Concat(cols ?? [])) { l.Data.Dispose(); }
+            }
         }
-        finally
+        var infoA = Npz.ReadInfo(a);
+        var infoB = b is null ? null : Npz.ReadInfo(b);
+        if (infoA.Count == 0) { throw new RepscopeException($"{a}: no arrays"); }
+        if (infoB is { Count: 0 }) { throw new RepscopeException($"{b}: no arrays"); }
+        long n = infoA[0].Shape.Length == 0 ? 1 : infoA[0].Shape[0];
+        var map = Measures.AllPairsOfLayers(measure, Layers(a, n, a), infoA.Count, b is null ? null : Layers(b, n, a), infoB?.Count ?? 0,
+                                            release: true, n, options, progress);
+        return new MeasureHeatmapResult(map, n);
+    }
+
+    /// <summary>The arrays of <paramref name="path"/> one at a time, each checked (n rows, finite) and copied into a tensor.</summary>
+    private static IEnumerable<(Tensor, string)> Layers(string path, long n, string first)
+    {
+        foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true))
         {
-            foreach (var l in rows.Concat(cols ?? [])) { l.Data.Dispose(); }
+            string source = $"{path}: array '{array.Name}'";
+            if (array.Rank > 0 && array.Rows != n)
+            {
+                throw new RepscopeException($"{source} has {array.Rows} rows (examples), {first} has {n} per array; the measures need the same examples in the same order");
+            }
+            yield return (CkaFiles.ToLayerTensor(array, source), array.Name);
+        }
+    }
+
+    private static void CheckRows(string? b, long? nb, string a, long n)
+    {
+        if (b is not null && nb != n)
+        {
+            throw new RepscopeException($"{b} has {nb} examples (rows) per array but {a} has {n}; the measures need the same examples in the same order");
         }
     }
 }

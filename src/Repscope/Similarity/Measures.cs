@@ -84,24 +84,40 @@ public static class Measures
             var cka = AllPairsCka.WholeData(rows, rowNames, columns, columnNames, options.CkaOrDefault, progress);
             return new MeasureMatrix(measure, cka, [], $"{Describe(measure, options)}, whole data (n = {n})");
         }
+        return AllPairsOfLayers(measure, rows.Zip(rowNames), rows.Count, columns?.Zip(columnNames!), columns?.Count ?? 0, release: false, n, options, progress);
+    }
+
+    /// <summary>
+    /// All pairs from layers delivered one at a time (name, [n, ...] tensor): each is decomposed as it arrives and,
+    /// with <paramref name="release"/>, disposed at once, so that memory holds the kept bases plus one layer.
+    /// </summary>
+    internal static MeasureMatrix AllPairsOfLayers(SimilarityMeasure measure, IEnumerable<(Tensor Data, string Name)> rows, int rowCount,
+                                                   IEnumerable<(Tensor Data, string Name)>? columns, int columnCount, bool release, long n,
+                                                   MeasureOptions options, IProgressReporter progress)
+    {
         bool within = columns is null;
-        var colNames = columnNames ?? rowNames;
-        int r = rows.Count, c = within ? r : columns!.Count;
-        long pairs = within ? (IsSymmetric(measure) ? r * (r + 1L) / 2 : (long)r * r) : (long)r * c;
         var rowSpaces = new List<LayerSubspace>();
         var colSpaces = new List<LayerSubspace>();
         try
         {
-            using (var task = progress.Start($"{Label(measure)}: decompose layers", within ? r : r + c))
+            using (var task = progress.Start($"{Label(measure)}: decompose layers", within ? rowCount : rowCount + columnCount))
             {
-                foreach (var (t, name) in rows.Zip(rowNames)) { rowSpaces.Add(LayerSubspace.Of(t, $"layer '{name}'", measure, options)); task.Advance(1); }
-                if (!within)
+                void Add(List<LayerSubspace> to, IEnumerable<(Tensor Data, string Name)> layers)
                 {
-                    foreach (var (t, name) in columns!.Zip(colNames)) { colSpaces.Add(LayerSubspace.Of(t, $"layer '{name}'", measure, options)); task.Advance(1); }
+                    foreach (var (t, name) in layers)
+                    {
+                        try { to.Add(LayerSubspace.Of(t, $"layer '{name}'", measure, options)); }
+                        finally { if (release) { t.Dispose(); } }
+                        task.Advance(1);
+                    }
                 }
+                Add(rowSpaces, rows);
+                if (!within) { Add(colSpaces, columns!); }
                 task.Complete();
             }
             var cols = within ? rowSpaces : colSpaces;
+            int r = rowSpaces.Count, c = cols.Count;
+            long pairs = within ? (IsSymmetric(measure) ? r * (r + 1L) / 2 : (long)r * r) : (long)r * c;
             var v = new double[r, c];
             using (var task = progress.Start($"{Label(measure)}: pairs", pairs))
             {
@@ -121,7 +137,8 @@ public static class Measures
                 task.Complete();
             }
             var undefined = rowSpaces.Concat(colSpaces).Select(s => s.Reason).OfType<string>().Distinct().ToList();
-            return new MeasureMatrix(measure, new CkaMatrix(rowNames.ToArray(), colNames.ToArray(), v), undefined,
+            string Strip(string name) => name[7..^1]; // "layer 'x'" -> "x"
+            return new MeasureMatrix(measure, new CkaMatrix(rowSpaces.Select(x => Strip(x.Name)).ToArray(), cols.Select(x => Strip(x.Name)).ToArray(), v), undefined,
                                      $"{Describe(measure, options)}, whole data (n = {n})");
         }
         finally

@@ -91,6 +91,7 @@ public static class Trainer
         var config = previous?.Config ?? MakeConfig(options, data);
         if (previous is not null) { RunDirectory.CheckSameData(dir, previous, data); }
 
+        CheckMemory(config, data.Train, options.MemoryLimitBytes);
         using var init = new Generator((ulong)config.Seed);
         using var model = ResNet.Cifar(config.Depth, config.Width, config.Residual, data.Train.Classes, data.Train.Channels);
         model.Initialise(init);
@@ -161,6 +162,19 @@ public static class Trainer
         var finished = Info(RunState.Finished, epochs, trainSeconds, last.Accuracy, RunFormat.HashFinishedFiles(dir));
         RunFormat.Write(dir, finished);
         return finished;
+    }
+
+    /// <summary>Refuses, before the model is allocated, a model whose training would not fit in memory (an estimate).</summary>
+    private static void CheckMemory(RunConfig c, ImageDataset train, long? limit)
+    {
+        var (parameters, activations) = ResNetShape.TrainingBytes(c.Depth, c.Width, c.Residual, train.Classes, train.Channels, train.Height, train.Width, c.BatchSize);
+        long available = limit ?? ResNetShape.AvailableMemoryBytes();
+        long needed = parameters > long.MaxValue - activations ? long.MaxValue : parameters + activations;
+        if (needed > available)
+        {
+            static string Gb(long bytes) => (bytes / 1e9).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + " GB";
+            throw new RepscopeException($"{ResNet.Describe(c.Depth, c.Width, c.Residual)} needs about {Gb(needed)} to train at batch size {c.BatchSize} on {train.Height}x{train.Width} images (parameters and optimizer {Gb(parameters)}, activations {Gb(activations)}), more than the {Gb(available)} available; use a smaller depth, width or batch size");
+        }
     }
 
     /// <summary>Optimizer steps per epoch: every batch, except that a trailing batch of one image is dropped (batch norm needs two).</summary>

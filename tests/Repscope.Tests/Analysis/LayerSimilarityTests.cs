@@ -1,4 +1,5 @@
 using Repscope.Analysis;
+using Repscope.Models;
 using Repscope.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -155,6 +155,10 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         Assert.Contains("100000", err);
         (code, _, err) = Repscope("compare", fixture.Run);
         Assert.Equal(2, code);
+        // issue 15, hostile 8: more examples than the test set holds is an error, not quietly all of them.
+        (code, _, err) = Repscope("compare", fixture.Run, fixture.Run, "--examples", "99999", "--out", Path.Combine(fixture.Root, "cmp-too-many"));
+        Assert.Equal(2, code);
+        Assert.Contains("repscope: error: 99999 examples asked for, but the test set has only 200", err);
         (code, _, err) = Repscope("layers", fixture.Run, "--block-threshold", "1.5");
         Assert.Equal(2, code);
         Assert.Contains("threshold", err);

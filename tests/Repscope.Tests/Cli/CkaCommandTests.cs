@@ -35,7 +35,7 @@ public sealed class CkaCommandTests : IDisposable
     [InlineData(new string[0], 0.5576132566117588, "linear", "biased", 1)]
     [InlineData(new[] { "--estimator", "unbiased" }, 0.5134564895055259, "linear", "unbiased", 1)]
     [InlineData(new[] { "--kernel", "rbf", "--rbf-threshold", "0.5" }, 0.6548311822614982, "rbf", "biased", 1)]
-    [InlineData(new[] { "--batch-size", "25" }, 0.5132675063590595, "linear", "unbiased", 4)]
+    [InlineData(new[] { "--batch-size", "25", "--no-shuffle" }, 0.5132675063590595, "linear", "unbiased", 4)]
     public void PrintsThePublishedValuesAsJson(string[] options, double expected, string kernel, string estimator, int batches)
     {
         var o = CliRunner.Run([.. new[] { "cka", X, Y, "--json" }, .. options]);
@@ -57,13 +57,96 @@ public sealed class CkaCommandTests : IDisposable
     }
 
     [Fact]
-    public void TrailingBatchBelowFourRowsIsDroppedWithAWarning()
+    public void AShortLastBatchIsSpreadOverEqualBatches()
     {
-        var o = CliRunner.Run("cka", X, Y, "--batch-size", "33", "--json");
+        // issue 15.4: n = 100, B = 33 gives 3 batches of 33, 33 and 34 rows; no row dropped, no short batch.
+        var o = CliRunner.Run("cka", X, Y, "--batch-size", "33", "--no-shuffle", "--json");
         Assert.Equal(0, o.ExitCode);
         Assert.Equal(3, Json(o).GetProperty("batches").GetInt32());
-        Assert.Equal(1, Json(o).GetProperty("droppedRows").GetInt32());
-        Assert.Contains("repscope: warning: a batch of 1 row was left out", o.Err);
+        Assert.Equal(0, Json(o).GetProperty("droppedRows").GetInt32());
+        Assert.Equal("", o.Err);
+        using var x = Npy.Read(X).ToTensor(TorchSharp.torch.ScalarType.Float64);
+        using var y = Npy.Read(Y).ToTensor(TorchSharp.torch.ScalarType.Float64);
+        var acc = new Repscope.Similarity.MinibatchCkaAccumulator(["x"], ["y"]);
+        foreach (var (start, length) in new[] { (0L, 33L), (33L, 33L), (66L, 34L) }) { acc.Add([x.narrow(0, start, length)], [y.narrow(0, start, length)]); }
+        Assert.Equal(acc.Result()[0, 0], Json(o).GetProperty("cka").GetDouble(), 12);
+        var sentence = CliRunner.Run("cka", X, Y, "--batch-size", "33", "--no-shuffle");
+        Assert.Contains("unbiased HSIC, minibatch: 3 batches of 33-34 rows, in file order, n = 100)", sentence.Out);
+        var one = CliRunner.Run("cka", X, Y, "--batch-size", "5000");
+        Assert.Contains("1 batch of 100 rows", one.Out); // not "1 batches of 5000"
+    }
+
+    [Fact]
+    public void MinibatchesAreShuffledWithASeedByDefault()
+    {
+        double Value(params string[] extra) => Json(CliRunner.Run(["cka", X, Y, "--batch-size", "25", "--json", .. extra])).GetProperty("cka").GetDouble();
+        double byDefault = Value(), seed0 = Value("--shuffle", "0"), seed7 = Value("--shuffle", "7"), fileOrder = Value("--no-shuffle");
+        Assert.Equal(seed0, byDefault);                 // the default seed is 0
+        Assert.Equal(seed7, Value("--shuffle", "7"));   // same seed, same number
+        Assert.NotEqual(seed0, seed7);
+        Assert.NotEqual(seed0, fileOrder);
+        // The shuffled value is the file-order value of the rows permuted by the plan's order.
+        long[] order = new Repscope.Similarity.BatchPlan(100, 25, 7).Order()!;
+        using var x = Npy.Read(X).ToTensor(TorchSharp.torch.ScalarType.Float64);
+        using var y = Npy.Read(Y).ToTensor(TorchSharp.torch.ScalarType.Float64);
+        using var idx = TorchSharp.torch.tensor(order);
+        Assert.Equal(Repscope.Similarity.Cka.Minibatch(x.index_select(0, idx), y.index_select(0, idx), 25), seed7, 12);
+    }
+
+    [Fact]
+    public void SortedRowsInFileOrderGiveAWarning()
+    {
+        // Four classes saved one after the other, as an unshuffled loader gives them.
+        var r = new Random(5);
+        int n = 200, p = 6;
+        var data = new float[n * p];
+        for (int i = 0; i < n; i++) { for (int j = 0; j < p; j++) { data[i * p + j] = (i / 50) * 10 + (float)r.NextDouble(); } }
+        string sorted = Write("sorted.npy", data, n, p);
+        string other = Write("other.npy", Random(n * 3, 9), n, 3);
+        var o = CliRunner.Run("cka", sorted, other, "--batch-size", "20", "--no-shuffle");
+        Assert.Equal(0, o.ExitCode);
+        Assert.Contains("repscope: warning: ", o.Err);
+        Assert.Contains("sorted.npy: consecutive rows look sorted", o.Err);
+        Assert.DoesNotContain("warning", CliRunner.Run("cka", sorted, other, "--batch-size", "20").Err);
+        Assert.Contains("sorted.npy: consecutive rows look sorted", CliRunner.Run("cka", other, sorted, "--batch-size", "20", "--no-shuffle").Err);
+        Assert.DoesNotContain("warning", CliRunner.Run("cka", other, other, "--batch-size", "20", "--no-shuffle").Err);
+    }
+
+    [Theory]
+    [InlineData(3000, null, "biased", 0)]
+    [InlineData(3000, "unbiased", "unbiased", 0)]
+    [InlineData(5000, null, "unbiased", 20)]
+    [InlineData(5000, "biased", "biased", 0)]
+    public void OneRuleForEstimatorAndBatching(int n, string? estimator, string expected, int batches)
+    {
+        // Whole data up to 4096 rows, batches of 256 above, unless the biased estimator is asked for (whole data only).
+        string a = Write($"a{n}.npy", Random(n * 3, 11), n, 3);
+        string b = Write($"b{n}.npy", Random(n * 2, 12), n, 2);
+        var o = CliRunner.Run(["cka", a, b, "--json", .. estimator is null ? Array.Empty<string>() : ["--estimator", estimator]]);
+        Assert.True(o.ExitCode == 0, o.Err);
+        Assert.Equal(expected, Json(o).GetProperty("estimator").GetString());
+        Assert.Equal(batches == 0 ? 1 : batches, Json(o).GetProperty("batches").GetInt32());
+        Assert.Equal(batches == 0 ? JsonValueKind.Null : JsonValueKind.Number, Json(o).GetProperty("batchSize").ValueKind);
+    }
+
+    [Fact]
+    public void APyTorchFileIsNamedAsOne()
+    {
+        string pt = Path.Combine(_dir, "acts.pt");
+        using (var zip = System.IO.Compression.ZipFile.Open(pt, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            foreach (string member in new[] { "acts/data.pkl", "acts/version", "acts/data/0" })
+            {
+                using var w = new StreamWriter(zip.CreateEntry(member).Open());
+                w.Write("x");
+            }
+        }
+        var o = CliRunner.Run("cka", pt, Y);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("acts.pt: a PyTorch file (torch.save), not numpy: save the arrays with numpy.save (.npy) or numpy.savez (.npz)", o.ErrorLine);
+        string pickle = Path.Combine(_dir, "legacy.pt");
+        File.WriteAllBytes(pickle, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]);
+        Assert.Contains("legacy.pt: a Python pickle", CliRunner.Run("cka", pickle, Y).ErrorLine);
     }
 
     [Fact]

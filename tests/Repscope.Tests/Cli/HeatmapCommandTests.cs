@@ -45,11 +45,15 @@ public sealed class HeatmapCommandTests : IDisposable
     {
         string a = WriteNpz("a.npz", 70, 1, withConstant: true);
         string outDir = Path.Combine(_dir, "out");
-        var o = CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "32");
-        Assert.Equal(2, o.ExitCode); // a constant layer is bad input, but the map is written
+        // 70 rows in batches of 35, in file order: the same batches as the library's consecutive minibatches.
+        var o = CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "35", "--no-shuffle");
+        Assert.Equal(0, o.ExitCode); // the map is complete; the undefined cells are marked (issue 15.9)
         Assert.Contains("done", o.Err);
-        Assert.Contains("a.npz: layer 'dead' is constant", o.Err);
-        Assert.Contains("repscope: error: ", o.Err);
+        Assert.True(o.Err.Contains($"repscope: warning: {a}: layer 'dead' is constant"), o.Err);
+        Assert.DoesNotContain("repscope: error: ", o.Err);
+        var strict = CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "35", "--no-shuffle", "--strict");
+        Assert.Equal(2, strict.ExitCode);
+        Assert.Contains("a.npz: layer 'dead' is constant", strict.ErrorLine);
         var (rows, cols, values) = ReadJson(Path.Combine(outDir, "cka.json"));
         Assert.Equal(["conv1", "block1", "block2", "dead"], rows);
         Assert.Equal(rows, cols);
@@ -58,7 +62,7 @@ public sealed class HeatmapCommandTests : IDisposable
         {
             for (int j = 0; j < 3; j++)
             {
-                double expected = Cka.Minibatch(arrays[i].ToTensor(), arrays[j].ToTensor(), 32);
+                double expected = Cka.Minibatch(arrays[i].ToTensor(), arrays[j].ToTensor(), 35);
                 Assert.True(Math.Abs(expected - values[i][j]!.Value) < 1e-12);
             }
             Assert.Null(values[i][3]); // the constant layer: undefined, written as null
@@ -86,7 +90,8 @@ public sealed class HeatmapCommandTests : IDisposable
         var rbf = CliRunner.Run("heatmap", a, "--out", outDir, "--kernel", "rbf");
         Assert.Equal(0, rbf.ExitCode);
         var (_, _, rv) = ReadJson(Path.Combine(outDir, "cka.json"));
-        Assert.True(Math.Abs(Cka.Minibatch(aa[0].ToTensor(), aa[1].ToTensor(), 256, KernelKind.Rbf) - rv[0][1]!.Value) < 1e-12);
+        // n = 60: whole data and the biased HSIC by default (the rule shared with `cka`).
+        Assert.True(Math.Abs(Cka.Compute(aa[0].ToTensor(), aa[1].ToTensor(), new CkaOptions(KernelKind.Rbf, HsicEstimator.Biased, 0.5)) - rv[0][1]!.Value) < 1e-12);
     }
 
     [Fact]
@@ -114,7 +119,7 @@ public sealed class HeatmapCommandTests : IDisposable
         o = CliRunner.Run("heatmap", nan, "--out", outDir);
         Assert.True(o.ErrorLine.Contains("nan.npz: array 'broken': contains NaN"), o.ErrorLine);
         // Fewer than 4 rows for the unbiased estimator.
-        o = CliRunner.Run("heatmap", WriteNpz("tiny.npz", 3, 7), "--out", outDir);
+        o = CliRunner.Run("heatmap", WriteNpz("tiny.npz", 3, 7), "--out", outDir, "--estimator", "unbiased");
         Assert.Equal(2, o.ExitCode);
         Assert.Contains("at least 4", o.ErrorLine);
         // Options.
@@ -122,5 +127,129 @@ public sealed class HeatmapCommandTests : IDisposable
         Assert.Contains("at least 4", CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "3").ErrorLine);
         Assert.Contains("--estimator biased", CliRunner.Run("heatmap", a, "--out", outDir, "--batch-size", "16", "--estimator", "biased").ErrorLine);
         Assert.False(Directory.Exists(outDir)); // nothing written by a failed run
+        // A .npy where an .npz is needed.
+        string npy = Path.Combine(_dir, "x.npy");
+        Npy.Write(npy, NdArray.FromFloat32("x", new float[40 * 3], 40, 3));
+        Assert.Contains("x.npy: a single .npy array, not an .npz archive", CliRunner.Run("heatmap", npy, "--out", outDir).ErrorLine);
+        // An output folder that cannot be one is refused before the work starts (issue 15, hostile 7).
+        string file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "");
+        o = CliRunner.Run("heatmap", a, "--out", Path.Combine(file, "sub"));
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("is a file, not a folder", o.ErrorLine);
+        Assert.DoesNotContain("done", o.Err);
+    }
+
+    [Fact]
+    public void LabelsAndIndicesAreSkippedAndLayersCanBeChosen()
+    {
+        int n = 40;
+        var r = new Random(8);
+        float[] Rand(int count) => Enumerable.Range(0, count).Select(_ => (float)r.NextDouble()).ToArray();
+        string path = Path.Combine(_dir, "export.npz");
+        Npz.Write(path, [NdArray.FromFloat32("stem", Rand(n * 5), n, 5), NdArray.FromFloat32("block1", Rand(n * 4), n, 4),
+                         NdArray.FromFloat32("fc", Rand(n * 3), n, 3),
+                         NdArray.FromInt64("labels", Enumerable.Range(0, n).Select(i => (long)(i / 10)).ToArray(), n),
+                         NdArray.FromInt64("indices", Enumerable.Range(0, n).Select(i => (long)i).ToArray(), n)]);
+        string outDir = Path.Combine(_dir, "export");
+        var o = CliRunner.Run("heatmap", path, "--out", outDir);
+        Assert.True(o.ExitCode == 0, o.Err);
+        Assert.Contains("skipped 'labels' (int64, one number per example: labels or indices, not a layer", o.Err);
+        Assert.Contains("skipped 'indices'", o.Err);
+        Assert.Contains("repscope: warning: " + path + ": array 'labels' is sorted", o.Err);
+        Assert.Equal(["stem", "block1", "fc"], ReadJson(Path.Combine(outDir, "cka.json")).Rows);
+
+        o = CliRunner.Run("heatmap", path, "--out", outDir, "--layers", "block*, fc");
+        Assert.True(o.ExitCode == 0, o.Err);
+        Assert.Equal(["block1", "fc"], ReadJson(Path.Combine(outDir, "cka.json")).Rows);
+
+        o = CliRunner.Run("heatmap", path, "--out", outDir, "--layers", "conv*");
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("export.npz: no array matches conv* (it holds stem, block1, fc, labels, indices)", o.ErrorLine);
+    }
+
+    [Fact]
+    public void CkaJsonRecordsSettingsInputsAndProvenance()
+    {
+        string a = WriteNpz("a.npz", 50, 9);
+        string b = WriteNpz("b.npz", 50, 10);
+        string outDir = Path.Combine(_dir, "prov");
+        var o = CliRunner.Run("heatmap", a, b, "--out", outDir, "--batch-size", "16", "--shuffle", "3");
+        Assert.True(o.ExitCode == 0, o.Err);
+        var j = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "cka.json"))).RootElement;
+        var settings = j.GetProperty("settings");
+        Assert.Equal("cka", settings.GetProperty("measure").GetString());
+        Assert.Equal("linear", settings.GetProperty("kernel").GetString());
+        Assert.Equal("unbiased", settings.GetProperty("estimator").GetString());
+        Assert.Equal(16, settings.GetProperty("batchSize").GetInt32());
+        Assert.Equal(3, settings.GetProperty("batches").GetInt32());      // round(50 / 16) = 3 batches
+        Assert.Equal("16-17", settings.GetProperty("batchRows").GetString());
+        Assert.Equal(3, settings.GetProperty("shuffleSeed").GetInt64());
+        Assert.Equal(50, settings.GetProperty("n").GetInt64());
+        Assert.Equal(0, settings.GetProperty("droppedRows").GetInt64());
+        var inputs = j.GetProperty("inputs").EnumerateArray().ToArray();
+        Assert.Equal(2, inputs.Length);
+        Assert.Equal(a, inputs[0].GetProperty("path").GetString());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(b))), inputs[1].GetProperty("sha256").GetString());
+        var provenance = j.GetProperty("provenance");
+        Assert.Equal(CommandProvenance.Build.Version, provenance.GetProperty("version").GetString());
+        Assert.Contains("heatmap", provenance.GetProperty("commandLine").GetString());
+        Assert.Contains("--shuffle 3", provenance.GetProperty("commandLine").GetString());
+        Assert.Equal(CkaMatrix.ReadJson(Path.Combine(outDir, "cka.json")).Rows, ["conv1", "block1", "block2"]); // the matrix reader still reads it
+    }
+
+    [Fact]
+    public void WholeDataOnWideLayersMatchesPairByPairCka()
+    {
+        // Layers with more features than examples take the Gram-space path (each Gram once per group).
+        int n = 30;
+        var r = new Random(12);
+        float[] Rand(int count) => Enumerable.Range(0, count).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray();
+        var layers = new[] { NdArray.FromFloat32("wide1", Rand(n * 40), n, 40), NdArray.FromFloat32("wide2", Rand(n * 50), n, 5, 10),
+                             NdArray.FromFloat32("narrow", Rand(n * 4), n, 4), NdArray.FromFloat32("dead", new float[n * 35], n, 35) };
+        string path = Path.Combine(_dir, "wide.npz");
+        Npz.Write(path, layers);
+        string outDir = Path.Combine(_dir, "wide");
+        var o = CliRunner.Run("heatmap", path, "--out", outDir);
+        Assert.True(o.ExitCode == 0, o.Err);
+        var (_, _, v) = ReadJson(Path.Combine(outDir, "cka.json"));
+        for (int i = 0; i < 3; i++)
+        {
+            for (int j = 0; j < 3; j++)
+            {
+                double expected = Cka.Linear(layers[i].ToTensor(TorchSharp.torch.ScalarType.Float64), layers[j].ToTensor(TorchSharp.torch.ScalarType.Float64));
+                Assert.True(Math.Abs(expected - v[i][j]!.Value) < 1e-5, $"{i},{j}: {expected} vs {v[i][j]}");
+            }
+            Assert.Null(v[i][3]);
+        }
+    }
+
+    [Fact]
+    public void FiguresAsSvgAndPdfAndWithTheOriginAtTheBottomLeft()
+    {
+        string a = WriteNpz("a.npz", 40, 13);
+        string outDir = Path.Combine(_dir, "fig");
+        Assert.Equal(0, CliRunner.Run("heatmap", a, "--out", outDir, "--format", "svg").ExitCode);
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(outDir, "cka.svg")));
+        Assert.Contains("conv1", File.ReadAllText(Path.Combine(outDir, "cka.svg")));
+        Assert.Equal(0, CliRunner.Run("heatmap", a, "--out", outDir, "--format", "pdf").ExitCode);
+        Assert.Equal("%PDF", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(Path.Combine(outDir, "cka.pdf"))[..4]));
+
+        // Row 0 = 1, everything else 0: its cell is yellow (viridis 1) at the top left, or at the bottom left with the option.
+        var m = new CkaMatrix(["r0", "r1"], ["c0", "c1"], new double[,] { { 1, 0 }, { 0, 0 } });
+        foreach (bool bottom in new[] { false, true })
+        {
+            var options = new Repscope.Reporting.HeatmapOptions { OriginBottomLeft = bottom, Annotate = false };
+            var plot = Repscope.Reporting.Heatmap.Build(m, "t", options, out int w, out int h);
+            using var bitmap = SKBitmap.Decode(plot.GetImageBytes(w, h, ScottPlot.ImageFormat.Png));
+            SKColor At(double x, double y)
+            {
+                var p = plot.GetPixel(new ScottPlot.Coordinates(x, y));
+                return bitmap.GetPixel((int)p.X, (int)p.Y);
+            }
+            SKColor row0 = At(0, bottom ? 0 : 1), other = At(0, bottom ? 1 : 0);
+            Assert.True(row0.Red > 200 && row0.Green > 200 && row0.Blue < 100, $"bottom={bottom}: row 0 drawn {row0}");   // yellow
+            Assert.True(other.Red < 100 && other.Blue > 60, $"bottom={bottom}: row 1 drawn {other}");                     // purple
+        }
     }
 }

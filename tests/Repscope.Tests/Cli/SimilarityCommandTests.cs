@@ -101,8 +101,12 @@ public sealed class SimilarityCommandTests : IDisposable
                         NdArray.FromTensor("dead", torch.zeros(60, 3, dtype: ScalarType.Float64))]);
         string outDir = Path.Combine(_dir, "out");
         var o = CliRunner.Run("heatmap", npz, "--measure", "pwcca", "--out", outDir);
-        Assert.Equal(2, o.ExitCode);
-        Assert.Contains("layer 'dead': constant", o.ErrorLine);
+        Assert.Equal(0, o.ExitCode);   // complete map, undefined cells marked: a warning (docs/errors.md)
+        Assert.Contains("repscope: warning: ", o.Err);
+        Assert.Contains("layer 'dead': constant", o.Err);
+        var strict = CliRunner.Run("heatmap", npz, "--measure", "pwcca", "--out", outDir, "--strict");
+        Assert.Equal(2, strict.ExitCode);
+        Assert.Contains("layer 'dead': constant", strict.ErrorLine);
         Assert.True(File.Exists(Path.Combine(outDir, "pwcca.png")));
         var m = CkaMatrix.ReadJson(Path.Combine(outDir, "pwcca.json"));
         var layers = new[] { l0, l1, l2 };
@@ -112,5 +116,27 @@ public sealed class SimilarityCommandTests : IDisposable
             Assert.True(double.IsNaN(m[i, 3]));
         }
         Assert.True(Math.Abs(m[0, 1] - m[1, 0]) > 1e-3);
+    }
+
+    [Fact]
+    public void HeatmapAcrossTwoFilesReadsOneArrayAtATimeAndChecksTheExamples()
+    {
+        var g = new Generator(8);
+        var a = new[] { torch.randn(50, 4, dtype: ScalarType.Float64, generator: g), torch.randn(50, 2, 3, dtype: ScalarType.Float64, generator: g) };
+        var b = new[] { a[0].mm(torch.randn(4, 3, dtype: ScalarType.Float64, generator: g)) + torch.randn(50, 3, dtype: ScalarType.Float64, generator: g) };
+        string pa = Path.Combine(_dir, "a.npz"), pb = Path.Combine(_dir, "b.npz"), pc = Path.Combine(_dir, "c.npz");
+        Npz.Write(pa, a.Select((t, i) => NdArray.FromTensor($"a{i}", t)));
+        Npz.Write(pb, b.Select((t, i) => NdArray.FromTensor($"b{i}", t)));
+        Npz.Write(pc, [NdArray.FromTensor("c0", torch.randn(49, 3, dtype: ScalarType.Float64, generator: g))]);
+        string outDir = Path.Combine(_dir, "out");
+        var o = CliRunner.Run("heatmap", pa, pb, "--measure", "cca", "--out", outDir);
+        Assert.Equal(0, o.ExitCode);
+        var m = CkaMatrix.ReadJson(Path.Combine(outDir, "cca.json"));
+        Assert.Equal(["a0", "a1"], m.Rows);
+        Assert.Equal(["b0"], m.Columns);
+        Assert.Equal(Cca.R2(a[1], b[0]), m[1, 0], 12);
+        var bad = CliRunner.Run("heatmap", pa, pc, "--measure", "rsa", "--out", outDir);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("c.npz: array 'c0' has 49 rows", bad.ErrorLine);
     }
 }

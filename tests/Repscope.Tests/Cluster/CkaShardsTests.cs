@@ -106,15 +106,17 @@ public sealed class CkaShardsTests : IDisposable
     }
 
     [Fact]
-    public void A_trailing_batch_too_small_is_dropped_once_with_its_warning()
+    public void An_uneven_row_count_is_spread_over_the_same_equal_batches_as_one_run()
     {
-        string a = Stack("a.npz", 130, 4, 5, 7); // 2 batches of 64 and one of 2 rows
+        string a = Stack("a.npz", 130, 4, 5, 7); // 130 rows, batch size 64: 2 batches of 65 rows, none dropped (CkaPlan)
         var request = new CkaHeatmapRequest(a, null, BatchSize: 64);
         var whole = CkaFiles.Heatmap(request);
         var (merged, _) = CkaShards.Merge(Shards(request, 2));
         AssertSame(whole.Matrix, merged.Matrix);
-        Assert.Equal((2, 2L), (merged.Batches, merged.DroppedRows));
-        Assert.Equal(whole.Warnings, merged.Warnings);
+        Assert.Equal((2, 0L), (merged.Batches, merged.DroppedRows));
+        Assert.Equal((2, 0L), (whole.Batches, whole.DroppedRows));
+        Assert.Equal(whole.Description, merged.Description);
+        Assert.Empty(merged.Warnings);
     }
 
     [Fact]

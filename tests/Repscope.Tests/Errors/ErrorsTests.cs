@@ -220,7 +220,7 @@ public class ErrorsTests : IDisposable
     public void BadInputIsAOneLineErrorNamingTheRun()
     {
         string root = MakeGroups();
-        Assert.Equal($"--a '{root}/runs/zz*': matches no run directory", Fails($"{root}/runs/zz*", $"{root}/runs/b*").Message);
+        Assert.Equal($"-a '{root}/runs/zz*': matches no run directory", Fails($"{root}/runs/zz*", $"{root}/runs/b*").Message);
         Assert.Contains("matches 1 run", Fails($"{root}/runs/a1", $"{root}/runs/b*").Message);
 
         var wrong = Predictions(WrongA[0], false);

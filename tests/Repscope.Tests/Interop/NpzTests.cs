@@ -93,7 +93,7 @@ public class NpzTests
         Assert.StartsWith($"{text}: not a valid .npz file", Assert.Throws<RepscopeException>(() => Npz.Read(text)).Message);
 
         string npy = NpyTestData.Fixture("le_float32.npy");
-        Assert.StartsWith($"{npy}: not a valid .npz file", Assert.Throws<RepscopeException>(() => Npz.Read(npy)).Message);
+        Assert.StartsWith($"{npy}: a single .npy array, not an .npz archive", Assert.Throws<RepscopeException>(() => Npz.Read(npy)).Message);
 
         // Damage the compressed bytes of the first member: the deflate stream or its CRC fails.
         byte[] damaged = (byte[])good.Clone();

@@ -16,10 +16,10 @@ public sealed class BrowserCheckTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    [Fact]
+    [SkippableFact]
     public void Report_renders_in_chromium_with_every_image_decoded()
     {
-        if (Skip()) { return; }
+        SkipUnlessBrowser();
         var files = ReportWriter.Write(ReportSamples.Build(), _dir);
         string shot = Path.Combine(_dir, "shot.png");
         var (code, output) = RunCheck(files.Html, shot, "--min-images", "3");
@@ -35,10 +35,10 @@ public sealed class BrowserCheckTests : IDisposable
         Assert.True(colours.Count > 50, $"screenshot has only {colours.Count} colours");
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_broken_image_and_an_empty_page_fail_the_check()
     {
-        if (Skip()) { return; }
+        SkipUnlessBrowser();
         var files = ReportWriter.Write(ReportSamples.Build(), _dir);
         // Corrupt the second embedded image after writing (the writer itself refuses broken PNGs).
         string html = File.ReadAllText(files.Html);
@@ -57,13 +57,13 @@ public sealed class BrowserCheckTests : IDisposable
         Assert.Contains("the page is (nearly) empty", output);
     }
 
-    private static bool Skip()
+    /// <summary>Skipped (reported as such, with the reason) when REPSCOPE_SKIP_BROWSER=1; a missing Chromium otherwise fails.</summary>
+    internal static void SkipUnlessBrowser()
     {
-        if (Environment.GetEnvironmentVariable("REPSCOPE_SKIP_BROWSER") == "1") { return true; }
+        Skip.If(Environment.GetEnvironmentVariable("REPSCOPE_SKIP_BROWSER") == "1", "REPSCOPE_SKIP_BROWSER=1: the browser check is switched off");
         bool present = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome" }.Any(File.Exists)
                        || Environment.GetEnvironmentVariable("CHROMIUM") is { Length: > 0 };
         Assert.True(present, "Chromium is not installed: apt-get install chromium (./test does it when run as root), or set REPSCOPE_SKIP_BROWSER=1");
-        return false;
     }
 
     internal static string Script()

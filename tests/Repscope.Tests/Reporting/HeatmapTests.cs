@@ -51,4 +51,26 @@ public class HeatmapTests
         if (Environment.GetEnvironmentVariable("REPSCOPE_KEEP_TEST_PNG") is { } keep) { File.Copy(path, keep, true); }
         Directory.Delete(dir, true);
     }
+
+    /// <summary>A dashed, coloured square (the block-structure score's) is drawn in its colour on its edge, not inside it.</summary>
+    [Fact]
+    public void ADashedColouredSquareIsDrawnOnItsEdge()
+    {
+        var m = Sample(10, 10, (i, j) => 0.5);
+        var square = HeatmapBlock.Diagonal(3, 6, "S") with { Colour = "#FF7F0E", Dashed = true };
+        var plot = Heatmap.Build(m, "test", new HeatmapOptions { Annotate = false, Blocks = [square] }, out int w, out int h);
+        using var bitmap = SKBitmap.Decode(plot.GetImageBytes(w, h, ImageFormat.Png));
+        static bool Orange(SKColor c) => c.Red > 200 && c.Green is > 90 and < 160 && c.Blue < 60;
+        // Scan along the square's left edge (x = 2.5 in cell coordinates) for orange pixels: dashed, so some but not all.
+        int orange = 0, total = 0;
+        for (double y = 9 - 6 - 0.4; y <= 9 - 3 + 0.4; y += 0.05)
+        {
+            var px = plot.GetPixel(new Coordinates(2.5, y));
+            total++;
+            if (Orange(bitmap.GetPixel((int)Math.Round(px.X), (int)Math.Round(px.Y)))) { orange++; }
+        }
+        Assert.InRange(orange, total / 5, total - 2);
+        var inside = plot.GetPixel(new Coordinates(4.5, 9 - 4.5));
+        Assert.False(Orange(bitmap.GetPixel((int)inside.X, (int)inside.Y)));
+    }
 }

@@ -183,10 +183,10 @@ public sealed class ReproducerTests : IDisposable
         Assert.True(File.Exists(summary.ReportPath));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Reproduce_report_renders_in_chromium()
     {
-        if (Environment.GetEnvironmentVariable("REPSCOPE_SKIP_BROWSER") == "1") { return; }
+        BrowserCheckTests.SkipUnlessBrowser();
         var summary = new Reproducer(new FakeBackend()).Run(Options());
         int figures = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(summary.ReportPath), "<figure id=").Count;
         var (code, output) = BrowserCheckTests.RunCheck(summary.ReportPath, Path.Combine(_dir, "shot.png"), "--min-images", figures.ToString(System.Globalization.CultureInfo.InvariantCulture));

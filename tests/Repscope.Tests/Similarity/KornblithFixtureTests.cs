@@ -64,11 +64,11 @@ public class KornblithFixtureTests
         Close(Expected.Value["minibatch_unbiased_batch25"], m[0, 1]);
     }
 
-    [Fact]
+    [SkippableFact]
     public void CopyIsIdenticalToTheSharedFixtures()
     {
         string shared = Path.GetFullPath(Path.Combine(FixtureDir(), "..", "..", "..", "..", "..", "shared", "fixtures"));
-        if (!Directory.Exists(shared)) { return; } // only where the team's shared folder sits beside the repo
+        Skip.If(!Directory.Exists(shared), $"{shared} does not exist: the team's shared folder sits beside the repo only in the team's checkouts");
         foreach (string file in Directory.GetFiles(shared))
         {
             string copy = Fixture(Path.GetFileName(file));

@@ -259,6 +259,32 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         Assert.Equal(RunState.Finished, Trainer.Train(Options(run) with { Resume = true, Threads = 1 }).State);
     }
 
+    /// <summary>Issue 15, hostile 6: `train --depth 6002` took 23 GB in 2 minutes; the estimate refuses it before allocating the model.</summary>
+    [Fact]
+    public void AModelThatCannotFitIsRefusedBeforeItIsAllocated()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "deep");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<RepscopeException>(() => Trainer.Train(Options(run) with { Depth = 6002, Width = 1, MemoryLimitBytes = 2_000_000_000 }));
+        Assert.Matches(@"^ResNet-6002 \(width 1\) needs about [0-9.]+ GB to train at batch size 32 on 12x12 images \(parameters and optimizer 1\.[0-9] GB, activations [0-9.]+ GB\), more than the 2\.0 GB available; use a smaller depth, width or batch size$", e.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+        Assert.False(Directory.Exists(run));   // nothing of the run was written, the folder is gone
+
+        // The parameter count the estimate starts from is the model's own, for every shape.
+        foreach (var (depth, width, residual, classes, channels) in new[] { (8, 0.5, true, 4, 1), (14, 2.0, false, 10, 3), (20, 1.0, true, 100, 3), (26, 0.3, true, 2, 1) })
+        {
+            using var model = ResNet.Cifar(depth, width, residual, classes, channels);
+            Assert.Equal(model.ParameterCount, ResNetShape.ParameterCount(depth, width, residual, classes, channels));
+        }
+        Assert.Equal(272_474, ResNetShape.ParameterCount(20, 1, true, 10, 3));   // README: the published 0.27 M
+        // Activations: stage 1 at full resolution dominates; doubling the batch doubles them.
+        var one = ResNetShape.TrainingBytes(20, 1, true, 10, 3, 32, 32, 64);
+        var two = ResNetShape.TrainingBytes(20, 1, true, 10, 3, 32, 32, 128);
+        Assert.Equal(2 * one.Activations, two.Activations, 1.0);
+        Assert.Equal(16 * 272_474L, one.Parameters);
+    }
+
     [Fact]
     public void AugmentationCropsAWindowOfThePaddedImageAndFlips()
     {

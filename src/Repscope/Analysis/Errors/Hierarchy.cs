@@ -13,13 +13,16 @@ public sealed record Superclass(string Name, IReadOnlyList<int> Classes);
 /// </summary>
 public static class Hierarchy
 {
-    public static IReadOnlyList<Superclass> Read(string path, IReadOnlyList<string> classNames)
+    /// <summary>The hierarchy in <paramref name="pathOrJson"/>: a JSON object written out (it starts with '{'), or a file holding one.</summary>
+    public static IReadOnlyList<Superclass> Read(string pathOrJson, IReadOnlyList<string> classNames)
     {
-        if (!File.Exists(path)) { throw new RepscopeException($"{path}: hierarchy file not found"); }
+        bool inline = pathOrJson.TrimStart().StartsWith('{') && !File.Exists(pathOrJson);
+        string source = inline ? "hierarchy" : pathOrJson;
+        if (!inline && !File.Exists(pathOrJson)) { throw new RepscopeException($"{pathOrJson}: hierarchy file not found (give a JSON object, or a file holding one)"); }
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new RepscopeException($"{path}: not valid JSON: {e.Message}"); }
-        using (doc) { return Parse(doc.RootElement, classNames, path); }
+        try { doc = JsonDocument.Parse(inline ? pathOrJson : File.ReadAllText(pathOrJson)); }
+        catch (JsonException e) { throw new RepscopeException($"{source}: not valid JSON: {e.Message}"); }
+        using (doc) { return Parse(doc.RootElement, classNames, source); }
     }
 
     public static IReadOnlyList<Superclass> Parse(JsonElement root, IReadOnlyList<string> classNames, string source)

@@ -1,15 +1,4 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
-namespace Repscope.Analysis;
-
-/// <summary>
-/// One pass over a fixed list of examples: calls <c>onBatch(labels, taps)</c> for each batch, in order,
-/// with one [b, ...] tensor per layer (valid only during the call). Calling it again must deliver the
-/// same examples in the same order. Analyses take passes instead of stored activations, so memory is
-/// bounded by one batch whatever the number of examples.
-/// </summary>
-public delegate void ActivationPass(Action<long[], IReadOnlyList<Tensor>> onBatch);
+namespace Repscope.Models;
 
 /// <summary>What layer (tap) names mean: stages, residual blocks, branches.</summary>
 public static class LayerNames

@@ -1,6 +1,6 @@
-using Repscope.Analysis;
+using Repscope.Models;
 
-namespace Repscope.Tests.Analysis;
+namespace Repscope.Tests.Models;
 
 public class LayerNamesTests
 {

@@ -1,26 +1,48 @@
+using Repscope.Analysis;
+using Repscope.Models;
 using Repscope.Reporting;
 using Repscope.Similarity;
 using ScottPlot;
 using PlotStyle = Repscope.Reporting.PlotStyle;
 
-namespace Repscope.Analysis;
+namespace Repscope.Workflows;
 
 /// <summary>The figures of the analyses: heatmaps with stages and blocks marked, and quantities across depth.</summary>
 public static class AnalysisPlots
 {
     private static readonly Color BlockShade = Color.FromHex("#d62728").WithAlpha(0.12);
 
-    /// <summary>A within-model heatmap with stage boundaries (dashed) and detected blocks (red squares).</summary>
-    public static void WithinModelHeatmap(string path, CkaMatrix m, string title, BlockStructureResult? blocks, string colourBar = "CKA")
+    /// <summary>
+    /// A within-model heatmap with stage boundaries (dashed white), blocks over the threshold (red squares) and, given
+    /// <paramref name="score"/>, the best square of the relative block-structure score (dashed orange, "S") with its
+    /// strength and interval in the subtitle.
+    /// </summary>
+    public static void WithinModelHeatmap(string path, CkaMatrix m, string title, BlockStructureResult? blocks, string colourBar = "CKA",
+                                          BlockStructureScoreBootstrap? score = null)
     {
         var boundaries = LayerNames.StageBoundaries(m.Rows);
+        var squares = blocks?.Blocks.Select((b, k) => HeatmapBlock.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [];
+        if (score is { Point.Found: true }) { squares.Add(HeatmapBlock.Diagonal(score.Point.First, score.Point.Last, "S") with { Colour = ScoreColour, Dashed = true }); }
         Heatmap.Save(path, m, title, new HeatmapOptions
         {
             RowBoundaries = boundaries,
             ColumnBoundaries = boundaries,
-            Blocks = blocks?.Blocks.Select((b, k) => HeatmapBlock.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [],
+            Blocks = squares,
             ColourBarLabel = colourBar,
+            Subtitle = score is null ? null : ScoreText(score),
         });
+    }
+
+    private const string ScoreColour = "#FF7F0E";
+
+    /// <summary>"block-structure strength 0.231 [0.180, 0.270] (S: layers a..b, 40 % of layers)": one line for a figure.</summary>
+    public static string ScoreText(BlockStructureScoreBootstrap score)
+    {
+        string ci = score.Strength.Undefined is null ? FormattableString.Invariant($" [{score.Strength.Low:F3}, {score.Strength.High:F3}]") : "";
+        var p = score.Point;
+        return p.Found
+            ? FormattableString.Invariant($"block-structure strength {p.Strength:F3}{ci} (S, dashed: {p.FirstLayer}..{p.LastLayer}, {p.Coverage:P0} of layers)")
+            : FormattableString.Invariant($"block-structure strength {p.Strength:F3}{ci}: no square brighter than the reference");
     }
 
     /// <summary>A cross-model heatmap with both models' stage boundaries.</summary>
@@ -81,8 +103,23 @@ public static class AnalysisPlots
         PlotStyle.SavePng(plot, path, Math.Max(800, 60 + 22 * layers.Count), 560 + 7 * layers.Max(l => l.Length));
     }
 
+    /// <summary>
+    /// Probe accuracy across depth: x = the stem and the residual block outputs; a block's branch (before the addition)
+    /// is drawn at its block's position. <paramref name="blockStructure"/> (found on any layer list) is shaded where its ends lie on that axis.
+    /// </summary>
+    public static void ProbeAccuracy(string path, string title, IReadOnlyList<LayerProbe> probes, IReadOnlyList<Block> blockStructure)
+    {
+        var axis = probes.Select(p => p.Layer).Where(l => !LayerNames.IsBranch(l)).ToList();
+        var byName = probes.ToDictionary(p => p.Layer, p => p.Result.TestAccuracy);
+        var outputs = axis.Select(l => byName[l]).ToList();
+        var branches = axis.Select(l => byName.TryGetValue(l + ".branch", out double v) ? v : double.NaN).ToList();
+        AcrossDepth(path, title, "held-out accuracy", axis,
+                    [("block output (after the addition)", outputs), ("branch (before the addition)", branches)],
+                    BlockStructure.OnAxis(axis, blockStructure), (0, 1));
+    }
+
     /// <summary>Accuracy against the number of blocks deleted from the end of each stage; deletions inside the block structure in red.</summary>
-    public static void Pruning(string path, string title, PruneResult r)
+    public static void Pruning(string path, string title, PruningResult r)
     {
         var plot = new Plot();
         PlotStyle.Apply(plot);

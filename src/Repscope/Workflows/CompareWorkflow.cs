@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Repscope.Analysis;
+using Repscope.Models;
+
+namespace Repscope.Workflows;
+
+/// <summary>compare_A_vs_B.json: the cross-model CKA map of two runs.</summary>
+public sealed record CompareResult(string RunA, string RunB, string ArchitectureA, string ArchitectureB, long Examples, int BatchSize, TapSet Taps,
+                                   IReadOnlyList<string> RowLayers, IReadOnlyList<string> ColumnLayers, double[][] Cka,
+                                   IReadOnlyList<string> Warnings, double Seconds);
+
+/// <summary>
+/// `repscope compare`: for every pair of runs (evaluated on the same test examples), streams the examples through both
+/// models together and computes minibatch CKA between every tap of one and every tap of the other
+/// (<see cref="LayerSimilarity.CrossModel"/>); writes compare_A_vs_B.json and .png into the output folder, where A and B
+/// are the runs' folder names (ONNX models: file names) (made unique with -1, -2, ... by position when two are equal).
+/// </summary>
+public static class CompareWorkflow
+{
+    /// <summary>The file name (without extension) of the map of <paramref name="nameA"/> against <paramref name="nameB"/>.</summary>
+    public static string FileStem(string nameA, string nameB) => $"compare_{nameA}_vs_{nameB}";
+
+    /// <summary>
+    /// One map per pair of runs (a, b) with a before b in <paramref name="runs"/>; files: the JSON, then the heatmap.
+    /// The runs must have been evaluated on the same test examples (same fingerprint).
+    /// </summary>
+    public static IReadOnlyList<Written<CompareResult>> Run(IReadOnlyList<string> runs, string outFolder, StreamOptions options,
+                                                            IProgressReporter? progress = null)
+    {
+        options.Validate();
+        if (runs.Count < 2) { throw new RepscopeException("compare needs at least two runs"); }
+        progress ??= ProgressReporter.None;
+        var names = UniqueNames(runs.Select(r => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(r)))).ToList());
+        var written = new List<Written<CompareResult>>();
+        for (int a = 0; a < runs.Count; a++)
+        {
+            for (int b = a + 1; b < runs.Count; b++)
+            {
+                // Two runs open at a time: memory stays that of one pair whatever the number of runs.
+                using var sa = new RunSource(runs[a], options);
+                using var sb = new RunSource(runs[b], options);
+                var (da, db) = (sa.Data, sb.Data);
+                if (da.Fingerprint != db.Fingerprint || da.Count != db.Count)
+                {
+                    throw new RepscopeException($"{runs[a]} and {runs[b]} were evaluated on different test examples (fingerprints {da.Fingerprint[..Math.Min(12, da.Fingerprint.Length)]} and {db.Fingerprint[..Math.Min(12, db.Fingerprint.Length)]}); CKA needs the same examples");
+                }
+                written.Add(Pair(sa, sb, names[a], names[b], outFolder, options, progress));
+            }
+        }
+        return written;
+    }
+
+    /// <summary>One map per pair of sources (runs or ONNX models) with the same number of examples.</summary>
+    public static IReadOnlyList<Written<CompareResult>> Run(IReadOnlyList<IActivationSource> sources, string outFolder, StreamOptions options,
+                                                            IProgressReporter? progress = null)
+    {
+        options.Validate();
+        if (sources.Count < 2) { throw new RepscopeException("compare needs at least two models"); }
+        progress ??= ProgressReporter.None;
+        for (int i = 1; i < sources.Count; i++)
+        {
+            if (sources[i].Examples != sources[0].Examples)
+            {
+                throw new RepscopeException($"{sources[i].Path} has {sources[i].Examples} examples, {sources[0].Path} has {sources[0].Examples}; CKA needs the same examples (use --examples N)");
+            }
+        }
+        var names = UniqueNames(sources.Select(s => s.Name).ToList());
+        var written = new List<Written<CompareResult>>();
+        for (int a = 0; a < sources.Count; a++)
+        {
+            for (int b = a + 1; b < sources.Count; b++)
+            {
+                written.Add(Pair(sources[a], sources[b], names[a], names[b], outFolder, options, progress));
+            }
+        }
+        return written;
+    }
+
+    private static Written<CompareResult> Pair(IActivationSource sa, IActivationSource sb, string nameA, string nameB, string outFolder,
+                                               StreamOptions options, IProgressReporter progress)
+    {
+        var clock = Stopwatch.StartNew();
+        // Each batch of A's pass is run through B as well, so both models see the same examples together.
+        var matrix = LayerSimilarity.CrossModel(sa.Layers, sb.Layers, onBatch =>
+        {
+            long offset = 0;
+            sa.Pass(0, sa.Examples, options.BatchSize, progress)((labels, tapsA) =>
+            {
+                sb.Pass(offset, labels.Length, labels.Length, ProgressReporter.None)((_, tapsB) => onBatch(tapsA, tapsB));
+                offset += labels.Length;
+            });
+        }, out var warnings);
+        var result = new CompareResult(sa.Path, sb.Path, sa.Architecture, sb.Architecture, sa.Examples, options.BatchSize,
+                                       sa.Taps, sa.Layers, sb.Layers, matrix.ValueRows(), warnings, clock.Elapsed.TotalSeconds);
+        string stem = Path.Combine(outFolder, FileStem(nameA, nameB));
+        string json = stem + ".json", heatmap = stem + ".png";
+        AtomicFile.WriteJson(json, result);
+        AnalysisPlots.CrossModelHeatmap(heatmap, matrix, $"CKA: {sa.Architecture} vs {sb.Architecture}",
+                                        $"{nameA}: {sa.Architecture}", $"{nameB}: {sb.Architecture}");
+        return new Written<CompareResult>(result, [json, heatmap]);
+    }
+
+    private static string[] UniqueNames(IReadOnlyList<string> names) =>
+        names.Select((name, i) => names.Count(n => n == name) > 1 ? $"{name}-{i + 1}" : name).ToArray();
+}

@@ -1,0 +1,67 @@
+using Repscope.Analysis.Errors;
+using Repscope.Interop;
+
+namespace Repscope.Tests.Cli;
+
+/// <summary>Messages that say what is wrong and what to do (issue 15, hostile input 7 and 8).</summary>
+public sealed class MessagesTests : IDisposable
+{
+    private readonly string _dir = CliRunner.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void RunsOnAFileSaysItIsAFile()
+    {
+        string file = Path.Combine(_dir, "notes.txt");
+        File.WriteAllText(file, "x");
+        var o = CliRunner.Run("runs", file);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Equal($"repscope: error: {file}: a file, not a folder of runs", o.ErrorLine);
+    }
+
+    [Fact]
+    public void TheHierarchyIsAJsonObjectOrAFile()
+    {
+        string[] classes = ["cat", "dog", "car", "ship"];
+        var inline = Hierarchy.Read("{\"animals\": [\"cat\", 1], \"vehicles\": [2, \"ship\"]}", classes);
+        Assert.Equal(["animals", "vehicles"], inline.Select(s => s.Name));
+        Assert.Equal([0, 1], inline[0].Classes);
+        Assert.Equal([2, 3], inline[1].Classes);
+        string file = Path.Combine(_dir, "h.json");
+        File.WriteAllText(file, "{\"animals\": [0, 1]}");
+        Assert.Equal([0, 1], Hierarchy.Read(file, classes)[0].Classes);
+        var e = Assert.Throws<RepscopeException>(() => Hierarchy.Read("{\"x\": [1", classes));
+        Assert.StartsWith("hierarchy: not valid JSON", e.Message);
+        e = Assert.Throws<RepscopeException>(() => Hierarchy.Read(Path.Combine(_dir, "none.json"), classes));
+        Assert.Contains("hierarchy file not found (give a JSON object, or a file holding one)", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1.2, "accuracy 1.2 is outside [0, 1] (percentages? divide them by 100)")]
+    [InlineData(-0.1, "accuracy -0.1 is outside [0, 1]")]
+    public void ClassDiffRefusesAccuraciesOutsideZeroToOne(double bad, string message)
+    {
+        string a = Path.Combine(_dir, "a.npy"), b = Path.Combine(_dir, "b.npy");
+        Npy.Write(a, NdArray.FromFloat64("a", [0.9, 0.8, bad, 0.7], 2, 2));
+        Npy.Write(b, NdArray.FromFloat64("b", [0.9, 0.8, 0.6, 0.7], 2, 2));
+        var o = CliRunner.Run("classdiff", a, b);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Equal($"repscope: error: {a}: row 1, column 0: {message}", o.ErrorLine);
+    }
+
+    [Fact]
+    public void BadOutputPathsAreRefusedBeforeTheWork()
+    {
+        string file = Path.Combine(_dir, "taken");
+        File.WriteAllText(file, "");
+        string folder = Path.Combine(_dir, "folder");
+        Directory.CreateDirectory(folder);
+        var e = Assert.Throws<RepscopeException>(() => Repscope.Cli.OutputPath.CheckFile(folder, "--out"));
+        Assert.Equal($"--out {folder}: is a folder; give a file name", e.Message);
+        e = Assert.Throws<RepscopeException>(() => Repscope.Cli.OutputPath.CheckFolder(Path.Combine(file, "x"), "--out"));
+        Assert.Equal($"--out {Path.Combine(file, "x")}: {file} is a file, not a folder", e.Message);
+        Repscope.Cli.OutputPath.CheckFolder(Path.Combine(_dir, "new", "deeper"), "--out");   // creatable: fine
+        Assert.False(Directory.Exists(Path.Combine(_dir, "new")));                            // and nothing created by the check
+    }
+}
