@@ -6,8 +6,17 @@ namespace Repscope.Reproduce;
 /// <param name="Data">Data set name, e.g. "fashion-mnist".</param>
 /// <param name="DataPath">Folder holding it (null: the copy shipped in the repository).</param>
 /// <param name="TestExamples">Evaluate (and analyse) on this many test examples, the same for every run; null: all.</param>
+/// <param name="EvaluateEveryEpoch">Evaluate on the test set after every epoch (false: only after the last).</param>
+/// <param name="WarmupFraction">Learning-rate warm-up as a fraction of each run's epochs.</param>
 public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = 128, double LearningRate = 0.1,
-                                      double WeightDecay = 5e-4, double Momentum = 0.9, bool Augment = true, int? TestExamples = null);
+                                      double WeightDecay = 5e-4, double Momentum = 0.9, bool Augment = true, int? TestExamples = null,
+                                      bool EvaluateEveryEpoch = false, double WarmupFraction = 0.1)
+{
+    /// <summary>The plan's recipe (batch size, augmentation, warm-up, test examples, evaluation schedule) on this data; <paramref name="everyEpoch"/> overrides the plan's evaluation schedule.</summary>
+    public static TrainingSettings For(ExperimentPlan plan, string data, string? dataPath, bool? everyEpoch = null) =>
+        new(data, dataPath, BatchSize: plan.BatchSize, Augment: plan.Augment, TestExamples: plan.TestExamples,
+            EvaluateEveryEpoch: everyEpoch ?? plan.EvaluateEveryEpoch, WarmupFraction: plan.WarmupFraction);
+}
 
 /// <summary>A block structure found in a within-model CKA matrix: layers First..Last (inclusive, indices into the layer list).</summary>
 /// <param name="MeanCka">Mean pairwise CKA inside the block.</param>
