@@ -18,8 +18,12 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--quick")]
-        [Description("The quick grid: about 15 minutes on 2 CPU cores, on the data shipped in the repository (docs/reproduce.md).")]
+        [Description("The quick grid: about 10 minutes on 2 idle CPU cores, on the data shipped in the repository (docs/reproduce.md).")]
         public bool Quick { get; init; }
+
+        [CommandOption("--test-every-epoch")]
+        [Description("Evaluate every model on the test set after every epoch (a test-accuracy learning curve); default: only after the last epoch. Applies to models trained by this call.")]
+        public bool TestEveryEpoch { get; init; }
 
         [CommandOption("--data <DATA>")]
         [Description("Data set as NAME or NAME:PATH: fashion-mnist-small (shipped), fashion-mnist, mnist, cifar10, cifar100, folder:PATH. Default: " + QuickData + " with --quick, else " + FullData + ".")]
@@ -35,21 +39,28 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        Run(settings, LibraryBackend.For(settings.Quick ? GridScale.Quick : GridScale.Full), Console.Out, work => Cli.WithProgress(work));
+        Run(settings, LibraryBackend.For(settings.Quick ? GridScale.Quick : GridScale.Full), Console.Out, work => Cli.WithProgress(work), cancellationToken);
 
     /// <summary>The command without the console: maps settings to options, runs, prints the summary; returns the exit code.</summary>
     internal static int Run(Settings settings, IReproduceBackend backend, TextWriter output,
-                            Func<Func<IProgressReporter, ReproduceSummary>, ReproduceSummary> withProgress)
+                            Func<Func<IProgressReporter, ReproduceSummary>, ReproduceSummary> withProgress, CancellationToken cancel = default)
     {
         var scale = settings.Quick ? GridScale.Quick : GridScale.Full;
         string data = settings.Data ?? (settings.Quick ? QuickData : FullData);
-        var options = new ReproduceOptions(scale, settings.Out, new TrainingSettings(data, null));
-        var summary = withProgress(p => new Reproducer(backend).Run(options, p));
+        var plan = ExperimentPlan.For(scale);
+        var options = new ReproduceOptions(scale, settings.Out, TrainingSettings.For(plan, data, null, settings.TestEveryEpoch ? true : null), plan);
+        ReproduceSummary summary;
+        try { summary = withProgress(p => new Reproducer(backend).Run(options, p, cancel)); }
+        catch (OperationCanceledException)
+        {
+            throw new RepscopeException($"reproduce interrupted; run the same command again: finished runs are reused and the interrupted one resumes from its last epoch");
+        }
 
-        output.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused; {ProgressText.Duration(summary.Elapsed)}");
+        output.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused (finished runs found in {Path.Combine(settings.Out, Reproducer.RunsFolder)}); {ProgressText.Duration(summary.Elapsed)}");
         foreach (var f in summary.Findings)
         {
-            output.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-27} {f.Claim}");
+            output.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-13} {ReportWriter.EffectText(f)}");
+            output.WriteLine($"  {"",-13} {f.Claim}" + (f.Verdict == Verdict.Inconclusive ? $" ({f.Reason})" : ""));
         }
         output.WriteLine($"report: {summary.ReportPath}");
         if (summary.Failures.Count == 0) { return 0; }

@@ -67,4 +67,8 @@ public sealed record Report(
     string Summary,
     IReadOnlyList<Finding> Findings,
     IReadOnlyList<ReportSection> Sections,
-    IReadOnlyList<KeyValuePair<string, string>> Provenance);
+    IReadOnlyList<KeyValuePair<string, string>> Provenance)
+{
+    /// <summary>One PNG shown above the findings table (e.g. a forest plot of every finding's effect and interval), or null.</summary>
+    public byte[]? FindingsFigure { get; init; }
+}
