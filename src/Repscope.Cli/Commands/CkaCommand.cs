@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope cka X.npy Y.npy</c>: CKA of two activation matrices (rows = examples).</summary>
-public sealed class CkaCommand : Command<CkaCommand.Settings>
+public sealed class CkaCommand(Terminal terminal) : Command<CkaCommand.Settings>
 {
     public sealed class Settings : KernelSettings
     {
@@ -36,10 +36,10 @@ public sealed class CkaCommand : Command<CkaCommand.Settings>
         if (s.BatchSize is int b && b < 4) { throw new RepscopeException($"--batch-size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {b}"); }
         var estimator = s.Estimator ?? (s.BatchSize is null ? HsicEstimator.Biased : HsicEstimator.Unbiased);
         var r = CkaFiles.Pair(new CkaPairRequest(s.X, s.Y, s.Kernel, estimator, s.RbfThreshold, s.BatchSize));
-        foreach (string w in r.Warnings) { Cli.Warn(w); }
+        foreach (string w in r.Warnings) { terminal.Warn(w); }
         if (s.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new
+            terminal.WriteLine(JsonSerializer.Serialize(new
             {
                 cka = r.Cka, kernel = r.Kernel, estimator = r.Estimator, rbfThreshold = r.RbfThreshold, n = r.N,
                 batchSize = r.BatchSize, batches = r.Batches, droppedRows = r.DroppedRows, x = s.X, y = s.Y, error = r.Error,
@@ -48,12 +48,12 @@ public sealed class CkaCommand : Command<CkaCommand.Settings>
         else if (r.Error is null)
         {
             string how = r.BatchSize is int bs ? $"minibatch, {r.Batches} batches of {bs}" : "whole data";
-            Console.WriteLine($"CKA = {r.Cka:F6} ({(r.Kernel == KernelKind.Linear ? "linear" : $"RBF {r.RbfThreshold:g}")} kernel, {(r.Estimator == HsicEstimator.Biased ? "biased" : "unbiased")} HSIC, {how}, n = {r.N})");
+            terminal.WriteLine($"CKA = {r.Cka:F6} ({(r.Kernel == KernelKind.Linear ? "linear" : $"RBF {r.RbfThreshold:g}")} kernel, {(r.Estimator == HsicEstimator.Biased ? "biased" : "unbiased")} HSIC, {how}, n = {r.N})");
         }
         if (r.Error is not null)
         {
-            Cli.Error(r.Error);
-            return Cli.ExitUserError;
+            terminal.Fail(r.Error);
+            return ExitCode.UserError;
         }
         return 0;
     }

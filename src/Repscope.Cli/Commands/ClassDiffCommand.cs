@@ -12,7 +12,7 @@ namespace Repscope.Cli.Commands;
 /// <c>repscope classdiff A.npy B.npy</c>: per-class t-tests between two matrices of per-class
 /// accuracies (rows: models / seeds, columns: classes) with the Holm-Sidak correction.
 /// </summary>
-public sealed class ClassDiffCommand : Command<ClassDiffCommand.Settings>
+public sealed class ClassDiffCommand(Terminal terminal) : Command<ClassDiffCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -45,15 +45,15 @@ public sealed class ClassDiffCommand : Command<ClassDiffCommand.Settings>
         var result = ClassDiff.Compare(a, b, test, settings.Alpha, nameA: settings.A, nameB: settings.B);
         if (settings.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(ClassDiffJson.From(result), JsonDefaults.Options));
+            terminal.WriteLine(JsonSerializer.Serialize(ClassDiffJson.From(result), JsonDefaults.Options));
             return 0;
         }
-        Console.WriteLine($"{(test == TTestKind.Welch ? "Welch" : "Student")} t-test per class over {a.GetLength(0)} vs {b.GetLength(0)} runs; " +
+        terminal.WriteLine($"{(test == TTestKind.Welch ? "Welch" : "Student")} t-test per class over {a.GetLength(0)} vs {b.GetLength(0)} runs; " +
                           $"Holm-Sidak over {result.Tested} classes at alpha {settings.Alpha.ToString(CultureInfo.InvariantCulture)}: {result.SignificantCount} significant");
-        Console.WriteLine($"{"class",6} {"mean A",9} {"mean B",9} {"A - B",9} {"t",9} {"p",10} {"p adj",10}  sig");
+        terminal.WriteLine($"{"class",6} {"mean A",9} {"mean B",9} {"A - B",9} {"t",9} {"p",10} {"p adj",10}  sig");
         foreach (var c in result.ByDifference())
         {
-            Console.WriteLine(c.Undefined is not null && double.IsNaN(c.T)
+            terminal.WriteLine(c.Undefined is not null && double.IsNaN(c.T)
                 ? $"{c.Class,6} {c.MeanA,9:F4} {c.MeanB,9:F4} {c.Difference,9:F4}  undefined: {c.Undefined}"
                 : $"{c.Class,6} {c.MeanA,9:F4} {c.MeanB,9:F4} {c.Difference,9:F4} {c.T,9:F3} {c.P,10:G3} {c.PAdjusted,10:G3}  {(c.Significant ? "*" : "")}");
         }

@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class CompareCommand : Command<CompareCommand.Settings>
+public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.Settings>
 {
     public sealed class Settings : StreamSettings
     {
@@ -20,13 +20,13 @@ public sealed class CompareCommand : Command<CompareCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var reports = Cli.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
+        var reports = terminal.WithProgress(p => RunAnalyses.Compare(s.Runs, s.Out, s.Stream(), p));
         foreach (var r in reports)
         {
-            foreach (var w in r.Warnings) { Cli.Warn(w); }
-            Console.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
+            foreach (var w in r.Warnings) { terminal.Warn(w); }
+            terminal.WriteLine($"{r.RunA} ({r.ArchitectureA}) vs {r.RunB} ({r.ArchitectureB}): {r.RowLayers.Count} x {r.ColumnLayers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         }
-        Console.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
+        terminal.WriteLine($"wrote {reports.Count} map(s) into {s.Out}");
         return 0;
     }
 }

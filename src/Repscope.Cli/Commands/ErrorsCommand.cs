@@ -7,15 +7,15 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary>
-/// <c>repscope errors --a 'runs/r62w1s*' --b 'runs/r14w2s*' --out DIR</c>: do two groups of runs
+/// <c>repscope errors -a 'runs/r62w1s*' -b 'runs/r14w2s*' --out DIR</c>: do two groups of runs
 /// make the same mistakes, per example and per class, beyond what seeds explain?
 /// </summary>
-public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
+public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
         [CommandOption("-a|--group-a <GLOB>")]
-        [Description("(also --a) Run directories of group A (quote the pattern: *, ?, [[...]] in any segment). At least 2.")]
+        [Description("Run directories of group A (quote the pattern: *, ?, [[...]] in any segment). At least 2.")]
         public string? A { get; init; }
 
         [CommandOption("-b|--group-b <GLOB>")]
@@ -27,7 +27,7 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
         public string? Control { get; init; }
 
         [CommandOption("--hierarchy <JSON>")]
-        [Description("Superclasses: JSON object, superclass name -> list of class names or indices; tested like classes.")]
+        [Description("Superclasses: a JSON object (superclass name -> list of class names or indices), or a file holding one; tested like classes.")]
         public string? Hierarchy { get; init; }
 
         [CommandOption("--alpha <ALPHA>")]
@@ -45,8 +45,8 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
 
         public override Spectre.Console.ValidationResult Validate()
         {
-            if (string.IsNullOrEmpty(A)) { return Spectre.Console.ValidationResult.Error("--a (group A's runs) is required"); }
-            if (string.IsNullOrEmpty(B)) { return Spectre.Console.ValidationResult.Error("--b (group B's runs) is required"); }
+            if (string.IsNullOrEmpty(A)) { return Spectre.Console.ValidationResult.Error("-a/--group-a (group A's runs) is required"); }
+            if (string.IsNullOrEmpty(B)) { return Spectre.Console.ValidationResult.Error("-b/--group-b (group B's runs) is required"); }
             if (string.IsNullOrEmpty(Out)) { return Spectre.Console.ValidationResult.Error("--out is required"); }
             return Spectre.Console.ValidationResult.Success();
         }
@@ -61,58 +61,38 @@ public sealed class ErrorsCommand : Command<ErrorsCommand.Settings>
             Alpha = settings.Alpha,
             Test = settings.Welch ? TTestKind.Welch : TTestKind.Student,
         };
-        var (r, files) = Cli.WithProgress(p => ErrorAnalysis.Run(options, p));
+        var (r, files) = terminal.WithProgress(p => ErrorAnalysis.Run(options, p));
         var inv = CultureInfo.InvariantCulture;
         foreach (var g in new[] { r.A, r.B })
         {
             string arch = g.Architectures.Count == 0 ? "" : $" ({string.Join(", ", g.Architectures)})";
-            Console.WriteLine($"{g.Name}{arch}: {g.Runs.Count} runs, mean test accuracy {g.MeanAccuracy.ToString("F4", inv)}");
+            terminal.WriteLine($"{g.Name}{arch}: {g.Runs.Count} runs, mean test accuracy {g.MeanAccuracy.ToString("F4", inv)}");
         }
-        Console.WriteLine($"{r.TestSet.Examples} test examples, {r.TestSet.Classes} classes");
+        terminal.WriteLine($"{r.TestSet.Examples} test examples, {r.TestSet.Classes} classes");
         foreach (var e in new[] { r.AgainstB, r.AgainstBMatched, r.Control })
         {
-            Console.WriteLine($"{e.X} vs {e.Y}: per-example r = {e.Correlation.ToString("F3", inv)}, mean |diff| = {e.MeanAbsoluteDifference.ToString("F4", inv)}; " +
+            terminal.WriteLine($"{e.X} vs {e.Y}: per-example r = {e.Correlation.ToString("F3", inv)}, mean |diff| = {e.MeanAbsoluteDifference.ToString("F4", inv)}; " +
                               $"always right in {e.X} and always wrong in {e.Y}: {e.XRightYWrong}, the reverse: {e.YRightXWrong}");
         }
         Summary("classes", r.PerClass);
         if (r.ControlPerClass is { } c) { Summary("classes, control halves", c); }
         if (r.PerSuperclass is { } s) { Summary("superclasses", s); }
-        Console.WriteLine($"wrote {string.Join(", ", files.Select(Path.GetFileName))} to {settings.Out}");
+        terminal.WriteLine($"wrote {string.Join(", ", files.Select(Path.GetFileName))} to {settings.Out}");
         return 0;
     }
 
-    /// <summary>
-    /// Spectre.Console.Cli rejects one-letter long options, so <c>errors --a X --b Y</c> (the
-    /// documented spelling) is rewritten to <c>--group-a X --group-b Y</c> before parsing; other
-    /// commands' arguments are left alone. Program.cs passes its arguments through this.
-    /// </summary>
-    public static string[] NormalizeArgs(string[] args)
+    private void Summary(string what, ClassDiffResult result)
     {
-        int command = Array.FindIndex(args, a => !a.StartsWith('-'));
-        if (command < 0 || args[command] != "errors") { return args; }
-        return args.Select((a, i) => i <= command ? a : a switch
-        {
-            "--a" => "--group-a",
-            "--b" => "--group-b",
-            _ when a.StartsWith("--a=", StringComparison.Ordinal) => "--group-a=" + a[4..],
-            _ when a.StartsWith("--b=", StringComparison.Ordinal) => "--group-b=" + a[4..],
-            _ => a,
-        }).ToArray();
-    }
-
-    private static void Summary(string what, ClassDiffResult result)
-    {
-        Console.WriteLine($"{what}: {result.SignificantCount} of {result.Tested} differ significantly (Holm-Sidak, alpha {result.Alpha.ToString(CultureInfo.InvariantCulture)})" +
+        terminal.WriteLine($"{what}: {result.SignificantCount} of {result.Tested} differ significantly (Holm-Sidak, alpha {result.Alpha.ToString(CultureInfo.InvariantCulture)})" +
                           (result.Tested < result.Classes.Count ? $"; {result.Classes.Count - result.Tested} undefined, left out" : ""));
         foreach (var c in result.ByDifference().Where(c => c.Significant))
         {
-            Console.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}" +
-                              (c.Note is null ? "" : " (zero variance in both groups: every run has the same accuracy)"));
+            terminal.WriteLine($"  {c.Name}: {c.MeanA:F4} vs {c.MeanB:F4} (A - B = {c.Difference:+0.0000;-0.0000}), p adjusted {c.PAdjusted:G3}");
         }
-        int fragile = result.Classes.Count(c => c.Note is not null);
-        if (fragile > 0)
+        int constant = result.Classes.Count(c => c.Undefined == TTest.ZeroVarianceDifferentMeans);
+        if (constant > 0)
         {
-            Cli.Warn($"{what}: {fragile} with zero variance in both groups and different means (p = 0 as scipy; with few runs this can be chance)");
+            terminal.Warn($"{what}: {constant} with zero variance in both groups and different means: undefined (no p-value), left out of the correction");
         }
     }
 }

@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class ExportCommand : Command<ExportCommand.Settings>
+public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -13,7 +13,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         public string Run { get; init; } = "";
 
         [CommandOption("-o|--out <NPZ>")]
-        [Description("The .npz to write: one float32 array per tap ([n, C, H, W]), plus labels and indices.")]
+        [Description("The .npz to write: one float32 array per tap ([[n, C, H, W]]), plus labels and indices.")]
         public string Out { get; init; } = "";
 
         [CommandOption("--examples <N>")]
@@ -50,8 +50,8 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (s.Examples < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
             indices = Enumerable.Range(0, s.Examples).Select(i => (long)i).ToArray();
         }
-        var (arrays, n) = Cli.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
-        Console.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
+        var (arrays, n) = terminal.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
+        terminal.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
         return 0;
     }
 }

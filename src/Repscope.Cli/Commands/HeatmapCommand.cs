@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations.</summary>
-public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
+public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.Settings>
 {
     public sealed class Settings : KernelSettings
     {
@@ -30,18 +30,24 @@ public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
         [Description("unbiased (minibatch CKA, paper Eq. 3) or biased (whole-data CKA).")]
         [DefaultValue(HsicEstimator.Unbiased)]
         public HsicEstimator Estimator { get; init; } = HsicEstimator.Unbiased;
+
+        [CommandOption("--measure <MEASURE>")]
+        [Description("cka (streams, minibatch), or cca, svcca, pwcca, procrustes, rsa (whole data; docs/measures.md): writes MEASURE.json + MEASURE.png.")]
+        [DefaultValue(SimilarityMeasure.Cka)]
+        public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
+        if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out, s.Measure, s.BatchSize); }
         if (s.BatchSize is not null && s.Estimator == HsicEstimator.Biased)
         {
             throw new RepscopeException("--batch-size applies to the unbiased minibatch estimator; --estimator biased computes whole-data CKA");
         }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? 256, s.Estimator, s.Kernel, s.RbfThreshold);
-        var result = Cli.WithProgress(p => CkaFiles.Heatmap(request, p));
-        foreach (string w in result.Warnings) { Cli.Warn(w); }
+        var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
+        foreach (string w in result.Warnings) { terminal.Warn(w); }
 
         string json = Path.Combine(s.Out, "cka.json");
         string png = Path.Combine(s.Out, "cka.png");
@@ -54,17 +60,17 @@ public sealed class HeatmapCommand : Command<HeatmapCommand.Settings>
             Subtitle = result.Description,
         });
 
-        Console.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
-        Console.WriteLine($"wrote {json}");
-        Console.WriteLine($"wrote {png}");
+        terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
+        terminal.WriteLine($"wrote {json}");
+        terminal.WriteLine($"wrote {png}");
         // A constant layer is bad input: the map is still written (nothing lost, null / grey where
         // undefined), but the command says so in one line and exits non-zero.
         var constant = ConstantLayers(result.Matrix, s.A, s.B ?? s.A).ToList();
         if (constant.Count > 0)
         {
-            Cli.Error($"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): " +
+            terminal.Fail($"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): " +
                       "CKA undefined there (null in cka.json, grey in cka.png)");
-            return Cli.ExitUserError;
+            return ExitCode.UserError;
         }
         return 0;
     }

@@ -66,7 +66,7 @@ public class BlockSettings : StreamSettings
     }
 }
 
-public sealed class LayersCommand : Command<LayersCommand.Settings>
+public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Settings>
 {
     public sealed class Settings : BlockSettings
     {
@@ -83,11 +83,11 @@ public sealed class LayersCommand : Command<LayersCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var r = Cli.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
-        foreach (var w in r.Warnings) { Cli.Warn(w); }
-        Console.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
-        Console.WriteLine(AnalysisText.Blocks(r.BlockStructure));
-        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "layers.json")}, layers.png, layers_pc1.png");
+        var r = terminal.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        foreach (var w in r.Warnings) { terminal.Warn(w); }
+        terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
+        terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
+        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "layers.json")}, layers.png, layers_pc1.png");
         return 0;
     }
 }

@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class PcCommand : Command<PcCommand.Settings>
+public sealed class PcCommand(Terminal terminal) : Command<PcCommand.Settings>
 {
     public sealed class Settings : BlockSettings
     {
@@ -16,12 +16,12 @@ public sealed class PcCommand : Command<PcCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var r = Cli.WithProgress(p => RunAnalyses.PrincipalComponents(s.Run, s.Stream(), blocks, pc, p));
-        foreach (var w in r.Warnings) { Cli.Warn(w); }
-        Console.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
-        Console.WriteLine("with PC1:    " + AnalysisText.Blocks(r.BlockStructure));
-        Console.WriteLine("without PC1: " + AnalysisText.Blocks(r.BlockStructureWithoutPc1));
-        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "pc.json")}, pc.png, pc_cka_without_pc1.png, pc_fraction.png");
+        var r = terminal.WithProgress(p => RunAnalyses.PrincipalComponents(s.Run, s.Stream(), blocks, pc, p));
+        foreach (var w in r.Warnings) { terminal.Warn(w); }
+        terminal.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
+        terminal.WriteLine("with PC1:    " + AnalysisText.Blocks(r.BlockStructure));
+        terminal.WriteLine("without PC1: " + AnalysisText.Blocks(r.BlockStructureWithoutPc1));
+        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "pc.json")}, pc.png, pc_cka_without_pc1.png, pc_fraction.png");
         return 0;
     }
 }

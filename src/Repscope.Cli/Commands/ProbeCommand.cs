@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class ProbeCommand : Command<ProbeCommand.Settings>
+public sealed class ProbeCommand(Terminal terminal) : Command<ProbeCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -56,15 +56,15 @@ public sealed class ProbeCommand : Command<ProbeCommand.Settings>
         if (s.WeightDecay < 0) { throw new RepscopeException($"--weight-decay must be >= 0, got {s.WeightDecay}"); }
         if (s.MemoryMb < 1) { throw new RepscopeException($"--memory-mb must be positive, got {s.MemoryMb}"); }
         var options = new ProbeOptions(s.MaxFeatures, s.WeightDecay, s.Iterations, s.Seed);
-        var r = Cli.WithProgress(p => RunAnalyses.Probe(s.Run, new StreamOptions(s.Examples, s.BatchSize, LayerSelection.Branches, 1, s.Seed),
+        var r = terminal.WithProgress(p => RunAnalyses.Probe(s.Run, new StreamOptions(s.Examples, s.BatchSize, LayerSelection.Branches, 1, s.Seed),
                                                          s.TrainExamples, options, (long)s.MemoryMb << 20, p));
-        Console.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} training / {r.TestExamples} held-out examples, {r.Seconds:F1}s");
+        terminal.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} training / {r.TestExamples} held-out examples, {r.Seconds:F1}s");
         foreach (var p in r.Probes)
         {
-            Console.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");
+            terminal.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");
         }
-        if (r.BlockStructureSource is null) { Console.WriteLine("no layers.json yet: run `repscope layers` first to mark the block structure"); }
-        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "probe.json")}, probe.png");
+        if (r.BlockStructureSource is null) { terminal.WriteLine("no layers.json yet: run `repscope layers` first to mark the block structure"); }
+        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "probe.json")}, probe.png");
         return 0;
     }
 }

@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-public sealed class PruneCommand : Command<PruneCommand.Settings>
+public sealed class PruneCommand(Terminal terminal) : Command<PruneCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -28,17 +28,17 @@ public sealed class PruneCommand : Command<PruneCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var r = Cli.WithProgress(p => RunAnalyses.Prune(s.Run, s.BatchSize, s.RefitHead, s.Seed, null, p));
+        var r = terminal.WithProgress(p => RunAnalyses.Prune(s.Run, s.BatchSize, s.RefitHead, s.Seed, null, p));
         var res = r.Result;
-        Console.WriteLine($"{r.Architecture}: no block deleted {res.Baseline:P2} on {res.EvaluationExamples} examples" +
+        terminal.WriteLine($"{r.Architecture}: no block deleted {res.Baseline:P2} on {res.EvaluationExamples} examples" +
                           (r.RunTestAccuracy is { } a && !s.RefitHead ? $" (run.json: {a:P2})" : ""));
         foreach (var stage in res.Steps.GroupBy(x => x.Stage))
         {
-            Console.WriteLine($"  stage {stage.Key}: " + string.Join("  ", stage.Select(x => $"-{x.Deleted}: {x.Accuracy:P1}" +
+            terminal.WriteLine($"  stage {stage.Key}: " + string.Join("  ", stage.Select(x => $"-{x.Deleted}: {x.Accuracy:P1}" +
                 (x.RefitAccuracy is { } f ? $" (refit {f:P1})" : "") + (x.InBlockStructure ? "*" : ""))));
         }
-        if (r.BlockStructureSource is not null) { Console.WriteLine("  * the deleted block lies in the block structure"); }
-        Console.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "prune.json")}, prune.png");
+        if (r.BlockStructureSource is not null) { terminal.WriteLine("  * the deleted block lies in the block structure"); }
+        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "prune.json")}, prune.png");
         return 0;
     }
 }

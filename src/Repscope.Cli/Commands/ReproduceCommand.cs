@@ -10,7 +10,7 @@ namespace Repscope.Cli.Commands;
 /// paper's experiments need (reusing finished runs, resuming partial ones), runs every analysis and
 /// writes results/report.html.
 /// </summary>
-public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
+public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceCommand.Settings>
 {
     public const string QuickData = "fashion-mnist-small";
     public const string FullData = "fashion-mnist";
@@ -39,33 +39,32 @@ public sealed class ReproduceCommand : Command<ReproduceCommand.Settings>
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        Run(settings, LibraryBackend.For(settings.Quick ? GridScale.Quick : GridScale.Full), Console.Out, work => Cli.WithProgress(work), cancellationToken);
+        Run(settings, LibraryBackend.For(settings.Quick ? GridScale.Quick : GridScale.Full), terminal, cancellationToken);
 
     /// <summary>The command without the console: maps settings to options, runs, prints the summary; returns the exit code.</summary>
-    internal static int Run(Settings settings, IReproduceBackend backend, TextWriter output,
-                            Func<Func<IProgressReporter, ReproduceSummary>, ReproduceSummary> withProgress, CancellationToken cancel = default)
+    internal static int Run(Settings settings, IReproduceBackend backend, Terminal terminal, CancellationToken cancel = default)
     {
         var scale = settings.Quick ? GridScale.Quick : GridScale.Full;
         string data = settings.Data ?? (settings.Quick ? QuickData : FullData);
         var plan = ExperimentPlan.For(scale);
         var options = new ReproduceOptions(scale, settings.Out, TrainingSettings.For(plan, data, null, settings.TestEveryEpoch ? true : null), plan);
         ReproduceSummary summary;
-        try { summary = withProgress(p => new Reproducer(backend).Run(options, p, cancel)); }
+        try { summary = terminal.WithProgress(p => new Reproducer(backend).Run(options, p, cancel)); }
         catch (OperationCanceledException)
         {
-            throw new RepscopeException($"reproduce interrupted; run the same command again: finished runs are reused and the interrupted one resumes from its last epoch");
+            throw new RepscopeException("reproduce interrupted; run the same command again: finished runs are reused and the interrupted one resumes from its last epoch");
         }
 
-        output.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused (finished runs found in {Path.Combine(settings.Out, Reproducer.RunsFolder)}); {ProgressText.Duration(summary.Elapsed)}");
+        terminal.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused (finished runs found in {Path.Combine(settings.Out, Reproducer.RunsFolder)}); {ProgressText.Duration(summary.Elapsed)}");
         foreach (var f in summary.Findings)
         {
-            output.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-13} {ReportWriter.EffectText(f)}");
-            output.WriteLine($"  {"",-13} {f.Claim}" + (f.Verdict == Verdict.Inconclusive ? $" ({f.Reason})" : ""));
+            terminal.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-13} {ReportWriter.EffectText(f)}");
+            terminal.WriteLine($"  {"",-13} {f.Claim}" + (f.Verdict == Verdict.Inconclusive ? $" ({f.Reason})" : ""));
         }
-        output.WriteLine($"report: {summary.ReportPath}");
+        terminal.WriteLine($"report: {summary.ReportPath}");
         if (summary.Failures.Count == 0) { return 0; }
-        foreach (string f in summary.Failures) { Cli.Warn(f); }
-        Cli.Error($"{summary.Failures.Count} step(s) failed; the report marks what they fed as not run; run again to retry them");
-        return Cli.ExitUserError;
+        foreach (string f in summary.Failures) { terminal.Warn(f); }
+        terminal.Fail($"{summary.Failures.Count} step(s) failed; the report marks what they fed as not run; run again to retry them");
+        return ExitCode.UserError;
     }
 }

@@ -1,14 +1,14 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
-using Repscope.Training;
+using Repscope.Runs;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
 /// <summary><c>repscope runs [DIR]</c>: a table of the runs under a folder.</summary>
-public sealed class RunsCommand : Command<RunsCommand.Settings>
+public sealed class RunsCommand(Terminal terminal) : Command<RunsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -26,15 +26,15 @@ public sealed class RunsCommand : Command<RunsCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         string root = Path.GetFullPath(s.Dir);
-        var rows = RunDirectory.FindAll(root).Select(r => ToRow(root, r)).ToList();
+        var rows = RunFormat.FindAll(root).Select(r => ToRow(root, r)).ToList();
         if (s.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(rows, JsonDefaults.Options));
+            terminal.WriteLine(JsonSerializer.Serialize(rows, JsonDefaults.Options));
             return 0;
         }
         if (rows.Count == 0)
         {
-            Console.WriteLine($"no runs under {root}");
+            terminal.WriteLine($"no runs under {root}");
             return 0;
         }
         var table = new Table().Border(TableBorder.Simple);
@@ -48,16 +48,15 @@ public sealed class RunsCommand : Command<RunsCommand.Settings>
                 r.TestAccuracy is { } a ? a.ToString("P2", CultureInfo.InvariantCulture) : "",
                 r.State == "broken" ? "[red]broken[/]" : r.State == "partial" ? "[yellow]partial[/]" : "finished");
         }
-        if (Console.IsOutputRedirected) { AnsiConsole.Profile.Width = 160; }
-        AnsiConsole.Write(table);
-        foreach (var r in rows.Where(r => r.Problem is not null)) { Console.WriteLine($"{r.Run}: {r.Problem}"); }
+        terminal.Out.Write(table);
+        foreach (var r in rows.Where(r => r.Problem is not null)) { terminal.WriteLine($"{r.Run}: {r.Problem}"); }
         return 0;
     }
 
     private static Row ToRow(string root, RunStatus r)
     {
         string name = Path.GetRelativePath(root, r.Path);
-        string state = r.State switch { RunState.Finished => "finished", RunState.Partial => "partial", _ => "broken" };
+        string state = r.State switch { RunState.Finished => "finished", RunState.Training => "partial", _ => "broken" };
         if (r.Info is not { } i) { return new Row(name, state, null, null, null, null, null, null, null, null, r.Problem); }
         var c = i.Config;
         string data = c.DataSource == "test-split-only" && c.Data != "fashion-mnist-small" ? $"{c.Data} (shipped split)" :

@@ -1,3 +1,6 @@
+using Repscope.Analysis.Statistics;
+using Repscope.Similarity;
+
 namespace Repscope.Analysis;
 
 /// <summary>
@@ -32,6 +35,15 @@ public sealed record BlockStructureScoreResult(
     /// <summary>Whether the best square is brighter than the reference at all (Strength &gt; 0).</summary>
     public bool Found => Strength > 0;
 }
+
+/// <summary>
+/// The block-structure score of a minibatch CKA map with its bootstrap over batches of test examples.
+/// </summary>
+/// <param name="Point">The score of the map itself (all batches).</param>
+/// <param name="Strength">Percentile bootstrap interval of the strength; each replicate map finds its own best square.
+/// <see cref="Interval.N"/> counts the batches resampled.</param>
+/// <param name="Coverage">Percentile bootstrap interval of the coverage of the replicates' best squares.</param>
+public sealed record BlockStructureScoreBootstrap(BlockStructureScoreResult Point, Interval Strength, Interval Coverage);
 
 /// <summary>
 /// A threshold-free, relative score of block structure (Nguyen, Raghu and Kornblith 2021 show it by
@@ -134,6 +146,27 @@ public static class BlockStructureScore
     }
 
     /// <summary>
+    /// The score of the map of <paramref name="state"/> and its percentile bootstrap interval over batches of test
+    /// examples (<see cref="CkaBatchState.Bootstrap"/>: replicate r from stream r of <paramref name="seed"/>, so the
+    /// interval does not depend on the thread count). Each replicate map is scored afresh (its own reference and
+    /// best square), so the interval includes the uncertainty of where the square is.
+    /// </summary>
+    public static BlockStructureScoreBootstrap Bootstrap(CkaBatchState state, IReadOnlyList<int>? residualBlockOf = null,
+        int replicates = Intervals.DefaultReplicates, ulong seed = Intervals.DefaultSeed, double level = Intervals.DefaultLevel,
+        double referenceQuantile = DefaultReferenceQuantile, int? threads = null)
+    {
+        if (state.IsCrossModel) { throw new RepscopeException("block-structure score: needs a within-model CKA map, got a map across two models"); }
+        var point = Score(state.Result().Values, state.Rows, residualBlockOf, referenceQuantile);
+        var maps = state.Bootstrap(replicates, seed, threads);
+        var scores = new BlockStructureScoreResult[maps.Count];
+        Parallel.For(0, maps.Count, new ParallelOptions { MaxDegreeOfParallelism = threads ?? -1 },
+                     r => scores[r] = Score(maps[r].Values, state.Rows, residualBlockOf, referenceQuantile));
+        return new BlockStructureScoreBootstrap(point,
+            Intervals.Percentile(point.Strength, scores.Select(x => x.Strength).ToArray(), state.Batches, level, seed),
+            Intervals.Percentile(point.Coverage, scores.Select(x => x.Coverage).ToArray(), state.Batches, level, seed));
+    }
+
+    /// <summary>
     /// The unit map of a ResNet's taps: for each layer named "stageK.blockJ" or "stageK.blockJ.anything", the
     /// running index (0, 1, ...) of residual block (K, J) in order of first appearance; -1 for any other layer.
     /// </summary>
@@ -165,19 +198,9 @@ public static class BlockStructureScore
         {
             values.Clear();
             for (int i = 0; i + d < l; i++) { if (!double.IsNaN(s[i, i + d])) { values.Add(s[i, i + d]); } }
-            reference[d] = Quantile(values, q);
+            values.Sort();
+            reference[d] = values.Count == 0 ? double.NaN : Intervals.SortedQuantile(values, q);
         }
         return reference;
-    }
-
-    /// <summary>numpy's default quantile (linear interpolation between order statistics); NaN for no values. Sorts <paramref name="values"/>.</summary>
-    internal static double Quantile(List<double> values, double q)
-    {
-        if (values.Count == 0) { return double.NaN; }
-        values.Sort();
-        double position = q * (values.Count - 1);
-        int lo = (int)Math.Floor(position);
-        int hi = Math.Min(lo + 1, values.Count - 1);
-        return values[lo] + (position - lo) * (values[hi] - values[lo]);
     }
 }

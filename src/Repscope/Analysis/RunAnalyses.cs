@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Repscope.Data;
 using Repscope.Interop;
 using Repscope.Models;
+using Repscope.Runs;
 using Repscope.Similarity;
 using Repscope.Spectral;
 using Repscope.Training;
@@ -65,7 +66,7 @@ public sealed record PruneReport(string Run, string Architecture, double? RunTes
 /// </summary>
 public static class RunAnalyses
 {
-    public static string AnalysisFolder(string run) => Path.Combine(run, "analysis");
+    public static string AnalysisFolder(string run) => RunFormat.AnalysisPath(run);
 
     // ---- layers ---------------------------------------------------------------------------------------------
 

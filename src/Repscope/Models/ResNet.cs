@@ -36,7 +36,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
     private ResNet(int depth, double width, bool residual, int classes, int inChannels) : base(nameof(ResNet))
     {
-        CheckDepthAndWidth(depth, width);
+        ResNetShape.CheckDepthAndWidth(depth, width);
         if (classes < 2) { throw new RepscopeException($"need at least 2 classes, got {classes}"); }
         if (inChannels < 1) { throw new RepscopeException($"need at least 1 input channel, got {inChannels}"); }
         Depth = depth;
@@ -44,8 +44,8 @@ public sealed class ResNet : Module<Tensor, Tensor>
         Residual = residual;
         Classes = classes;
         InChannels = inChannels;
-        BlocksPerStage = (depth - 2) / 6;
-        StageChannels = [Channels(16, width), Channels(32, width), Channels(64, width)];
+        BlocksPerStage = ResNetShape.BlocksPerStage(depth);
+        StageChannels = ResNetShape.StageChannels(width);
 
         stem = Sequential(("conv", Conv3x3(inChannels, StageChannels[0], 1)), ("bn", BatchNorm2d(StageChannels[0])), ("relu", ReLU()));
         stage1 = MakeStage(1, StageChannels[0], StageChannels[0], stride: 1);
@@ -54,16 +54,6 @@ public sealed class ResNet : Module<Tensor, Tensor>
         pool = AdaptiveAvgPool2d(1);
         fc = Linear(StageChannels[2], classes);
         RegisterComponents();
-    }
-
-    /// <summary>Throws a RepscopeException unless depth is 6n+2 (n >= 1) and width is a positive number.</summary>
-    public static void CheckDepthAndWidth(int depth, double width)
-    {
-        if (depth < 8 || (depth - 2) % 6 != 0)
-        {
-            throw new RepscopeException($"depth {depth} is not 6n+2 with n >= 1 (use 8, 14, 20, 26, 32, 38, 44, 56, 62, 110, ...)");
-        }
-        if (!(width > 0) || double.IsInfinity(width)) { throw new RepscopeException($"width must be a positive number, got {width}"); }
     }
 
     /// <summary>ResNet-<paramref name="depth"/> at width multiplier <paramref name="width"/>, with or without residual connections.</summary>
@@ -199,9 +189,6 @@ public sealed class ResNet : Module<Tensor, Tensor>
         }
         return Sequential(blocks.ToArray());
     }
-
-    private static int Channels(int baseChannels, double width) =>
-        Math.Max(1, (int)Math.Round(baseChannels * width, MidpointRounding.AwayFromZero));
 
     internal static Conv2d Conv3x3(long inChannels, long outChannels, long stride) =>
         Conv2d(inChannels, outChannels, kernel_size: 3, stride: stride, padding: 1, bias: false);

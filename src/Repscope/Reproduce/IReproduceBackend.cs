@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Repscope.Analysis.Statistics;
+using Repscope.Runs;
 
 namespace Repscope.Reproduce;
 
@@ -9,8 +10,8 @@ namespace Repscope.Reproduce;
 /// <param name="TestExamples">Evaluate (and analyse) on this many test examples, the same for every run; null: all.</param>
 /// <param name="EvaluateEveryEpoch">Evaluate on the test set after every epoch (false: only after the last).</param>
 /// <param name="WarmupFraction">Learning-rate warm-up as a fraction of each run's epochs.</param>
-public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = 128, double LearningRate = 0.1,
-                                      double WeightDecay = 5e-4, double Momentum = 0.9, bool Augment = true, int? TestExamples = null,
+public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = TrainingDefaults.BatchSize, double LearningRate = TrainingDefaults.Lr,
+                                      double WeightDecay = TrainingDefaults.WeightDecay, double Momentum = TrainingDefaults.Momentum, bool Augment = true, int? TestExamples = null,
                                       bool EvaluateEveryEpoch = false, double WarmupFraction = 0.1)
 {
     /// <summary>The plan's recipe (batch size, augmentation, warm-up, test examples, evaluation schedule) on this data; <paramref name="everyEpoch"/> overrides the plan's evaluation schedule.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Repscope.Analysis;
 using Repscope.Analysis.Errors;
 using Repscope.Data;
+using Repscope.Runs;
 using Repscope.Training;
 
 namespace Repscope.Reproduce;
@@ -161,7 +162,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     private static JsonDocument? Cached(string runDir, string json, params string[] figures)
     {
         string path = Path.Combine(RunAnalyses.AnalysisFolder(runDir), json);
-        string model = Path.Combine(runDir, RunDirectory.ModelFile);
+        string model = Path.Combine(runDir, RunFormat.ModelFile);
         if (!File.Exists(path) || !File.Exists(model) || figures.Any(f => !File.Exists(f))) { return null; }
         if (File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(model)) { return null; }
         try { return JsonDocument.Parse(File.ReadAllText(path)); }

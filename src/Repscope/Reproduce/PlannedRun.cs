@@ -1,70 +1,48 @@
-using System.Text.Json;
+using Repscope.Runs;
 
 namespace Repscope.Reproduce;
 
-/// <summary>What is on disk for one planned run.</summary>
-public enum PlannedRunState
-{
-    /// <summary>Nothing usable: train from scratch.</summary>
-    Missing,
-    /// <summary>Training started (run.json says "training"): resume, from the last checkpoint if there is one.</summary>
-    Partial,
-    /// <summary>run.json says finished and every file it promises exists: reuse.</summary>
-    Finished,
-}
-
 /// <summary>
-/// Reads a run directory's state without loading anything heavy (the run-directory format of
-/// docs/ARCHITECTURE.md), and checks that a run found on disk is the one the plan wants.
+/// A planned run's state on disk, read through the one run format (<see cref="RunFormat"/>), and the check that a
+/// run found on disk is the one the plan wants.
 /// </summary>
 public static class PlannedRun
 {
-    public const string RunFile = "run.json";
-    public static readonly string[] FinishedFiles = ["model.pt", "test_labels.npy", "test_predictions.npy", "test_probabilities.npy"];
-
-    public static PlannedRunState Inspect(string runDir, RunSpec spec)
+    /// <summary>
+    /// <see cref="RunState.Missing"/> (train), <see cref="RunState.Training"/> (resume) or <see cref="RunState.Finished"/>
+    /// (reuse); a broken run or one with another configuration is a RepscopeException saying what to do.
+    /// </summary>
+    public static RunState Inspect(string runDir, RunSpec spec)
     {
-        string runJson = Path.Combine(runDir, RunFile);
-        if (!File.Exists(runJson)) { return PlannedRunState.Missing; }
-
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllText(runJson)); }
-        catch (JsonException e) { throw new RepscopeException($"{runJson}: not valid JSON ({e.Message}); move the folder away to retrain it"); }
-        using (doc)
+        var status = RunFormat.Inspect(runDir);
+        if (status.Info is { } info) { CheckConfig(Path.Combine(status.Path, RunFormat.RunFile), info.Config, spec); }
+        if (status.State == RunState.Broken)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) { throw new RepscopeException($"{runJson}: not a run description (expected an object)"); }
-            if (root.TryGetProperty("config", out var config) && config.ValueKind == JsonValueKind.Object) { CheckConfig(runJson, config, spec); }
-            string? state = root.TryGetProperty("state", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-            if (state != "finished") { return PlannedRunState.Partial; }
-            string? missing = FinishedFiles.FirstOrDefault(f => !File.Exists(Path.Combine(runDir, f)));
-            if (missing is not null)
-            {
-                throw new RepscopeException($"{runDir}: run.json says finished but {missing} is missing; move the folder away to retrain it");
-            }
-            return PlannedRunState.Finished;
+            throw new RepscopeException($"{status.Problem}; move the folder away to retrain it");
         }
+        return status.State;
     }
 
-    private static void CheckConfig(string runJson, JsonElement config, RunSpec spec)
+    private static void CheckConfig(string runJson, RunConfig config, RunSpec spec)
     {
-        void Expect(string key, Func<JsonElement, bool> matches, object wanted)
+        void Expect(string key, object actual, object wanted)
         {
-            if (config.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null && !matches(v))
+            if (!Equals(actual, wanted))
             {
-                throw new RepscopeException($"{runJson}: {key} is {v.GetRawText()}, the plan wants {wanted} for {spec.Name}; move the folder away or choose another --out");
+                throw new RepscopeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{runJson}: {key} is {actual}, the plan wants {wanted} for {spec.Name}; move the folder away or choose another --out"));
             }
         }
-        Expect("depth", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.Depth, spec.Depth);
-        Expect("width", v => v.ValueKind == JsonValueKind.Number && Math.Abs(v.GetDouble() - spec.Width) < 1e-9, spec.Width);
-        Expect("residual", v => v.ValueKind is JsonValueKind.True or JsonValueKind.False && v.GetBoolean() == spec.Residual, spec.Residual);
-        Expect("epochs", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.Epochs, spec.Epochs);
-        Expect("seed", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.Seed, spec.Seed);
+        Expect("depth", config.Depth, spec.Depth);
+        Expect("width", Math.Abs(config.Width - spec.Width) < 1e-9 ? spec.Width : config.Width, spec.Width);
+        Expect("residual", config.Residual, spec.Residual);
+        Expect("epochs", config.Epochs, spec.Epochs);
+        Expect("seed", config.Seed, spec.Seed);
         if (spec.TrainExamples > 0)
         {
             // The trainer records what was asked for (requestedTrainExamples) and what it got (trainExamples).
-            string key = config.TryGetProperty("requestedTrainExamples", out var req) && req.ValueKind == JsonValueKind.Number ? "requestedTrainExamples" : "trainExamples";
-            Expect(key, v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == spec.TrainExamples, spec.TrainExamples);
+            if (config.RequestedTrainExamples is { } asked) { Expect("requestedTrainExamples", asked, (long)spec.TrainExamples); }
+            else { Expect("trainExamples", config.TrainExamples, (long)spec.TrainExamples); }
         }
     }
 }

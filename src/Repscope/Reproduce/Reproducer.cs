@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Repscope.Reporting;
+using Repscope.Runs;
 
 namespace Repscope.Reproduce;
 
@@ -34,7 +35,7 @@ public sealed class Reproducer(IReproduceBackend backend)
 
         // Decide the steps before starting, so that the count and the time left are right from the start.
         var states = plan.Runs.ToDictionary(r => r, r => PlannedRun.Inspect(RunDir(r), r));
-        var toTrain = plan.Runs.Where(r => states[r] != PlannedRunState.Finished).ToList();
+        var toTrain = plan.Runs.Where(r => states[r] != RunState.Finished).ToList();
         var weights = new List<double>();
         weights.AddRange(toTrain.Select(plan.EstimatedSeconds));
         double unit = plan.Runs.Min(r => plan.EstimatedSeconds(r) / r.Epochs); // one epoch of the cheapest model
@@ -53,13 +54,13 @@ public sealed class Reproducer(IReproduceBackend backend)
 
         foreach (var r in toTrain)
         {
-            bool resume = states[r] == PlannedRunState.Partial;
+            bool resume = states[r] == RunState.Training;
             var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
             try
             {
                 cancel.ThrowIfCancellationRequested();
                 backend.Train(r, settings, RunDir(r), resume, p, cancel);
-                if (PlannedRun.Inspect(RunDir(r), r) != PlannedRunState.Finished)
+                if (PlannedRun.Inspect(RunDir(r), r) != RunState.Finished)
                 {
                     throw new RepscopeException($"{RunDir(r)}: training returned but the run is not marked finished");
                 }

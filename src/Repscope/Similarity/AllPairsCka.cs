@@ -132,7 +132,7 @@ public static class AllPairsCka
         return k.mul(l).sum().item<double>();
     }
 
-    private static long CheckLayers(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
+    internal static long CheckLayers(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
                                     IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames)
     {
         if (rows.Count == 0) { throw new RepscopeException("no layers to compare"); }

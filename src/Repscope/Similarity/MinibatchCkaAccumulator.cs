@@ -23,6 +23,9 @@ public sealed class MinibatchCkaAccumulator
     private readonly double[] _rowSelf;    // sum over batches of HSIC1(row i, row i)
     private readonly double[] _columnSelf; // same for columns (== _rowSelf within one model)
     private readonly List<string> _warnings = [];
+    private readonly List<double[]> _batchCross = [];       // per batch (when KeepBatches): HSIC1(row i, column j), row-major
+    private readonly List<double[]> _batchRowSelf = [];
+    private readonly List<double[]> _batchColumnSelf = [];
 
     /// <summary>All pairs within one model.</summary>
     public MinibatchCkaAccumulator(IReadOnlyList<string> layers, KernelKind kernel = KernelKind.Linear, double rbfThreshold = 0.5)
@@ -51,6 +54,13 @@ public sealed class MinibatchCkaAccumulator
     public KernelKind Kernel { get; }
     public double RbfThreshold { get; }
     public bool IsCrossModel => _crossModel;
+
+    /// <summary>
+    /// Keep each counted batch's unbiased HSIC values (rows x columns plus the two diagonals, a few KB per batch),
+    /// so that <see cref="BatchState"/> can give a bootstrap over batches of test examples. Off by default; it
+    /// changes no number of <see cref="Result"/>. Set it before the first batch.
+    /// </summary>
+    public bool KeepBatches { get; init; }
 
     /// <summary>Minibatches that counted.</summary>
     public int Batches { get; private set; }
@@ -109,6 +119,16 @@ public sealed class MinibatchCkaAccumulator
         {
             for (int j = 0; j < _columns.Length; j++) { _columnSelf[j] += other._columnSelf[j]; }
         }
+        if (KeepBatches)
+        {
+            if (!other.KeepBatches && other.Batches > 0)
+            {
+                throw new RepscopeException("cannot merge a CKA accumulator without per-batch state into one that keeps it (set KeepBatches on both)");
+            }
+            _batchCross.AddRange(other._batchCross);
+            _batchRowSelf.AddRange(other._batchRowSelf);
+            _batchColumnSelf.AddRange(other._batchColumnSelf);
+        }
         Batches += other.Batches;
         Examples += other.Examples;
         DroppedRows += other.DroppedRows;
@@ -116,17 +136,31 @@ public sealed class MinibatchCkaAccumulator
     }
 
     /// <summary>The CKA matrix; NaN where a layer was constant in every batch (or no batch was added).</summary>
-    public CkaMatrix Result()
+    public CkaMatrix Result() => ToMatrix(_rows, _columns, _crossModel, _cross, _rowSelf, _columnSelf);
+
+    /// <summary>
+    /// The per-batch HSIC values kept so far (requires <see cref="KeepBatches"/>): a bootstrap over batches of
+    /// examples (<see cref="CkaBatchState.Bootstrap"/>) and a file to re-bootstrap from later (<see cref="CkaBatchState.Save"/>).
+    /// </summary>
+    public CkaBatchState BatchState()
     {
-        var v = new double[_rows.Length, _columns.Length];
-        for (int i = 0; i < _rows.Length; i++)
+        if (!KeepBatches) { throw new InvalidOperationException("this accumulator does not keep per-batch state: set KeepBatches"); }
+        return new CkaBatchState(_rows, _columns, _crossModel, Kernel, RbfThreshold,
+                                 _batchCross.ToArray(), _batchRowSelf.ToArray(), _crossModel ? _batchColumnSelf.ToArray() : _batchRowSelf.ToArray());
+    }
+
+    /// <summary>CKA from sums of HSIC1 over batches; a layer with itself within one model is 1 when defined.</summary>
+    internal static CkaMatrix ToMatrix(string[] rows, string[] columns, bool crossModel, double[,] cross, double[] rowSelf, double[] columnSelf)
+    {
+        var v = new double[rows.Length, columns.Length];
+        for (int i = 0; i < rows.Length; i++)
         {
-            for (int j = 0; j < _columns.Length; j++)
+            for (int j = 0; j < columns.Length; j++)
             {
-                v[i, j] = !_crossModel && i == j && _rowSelf[i] > 0 ? 1.0 : LinearCka.Ratio(_cross[i, j], _rowSelf[i], _columnSelf[j]);
+                v[i, j] = !crossModel && i == j && rowSelf[i] > 0 ? 1.0 : LinearCka.Ratio(cross[i, j], rowSelf[i], columnSelf[j]);
             }
         }
-        return new CkaMatrix(_rows, _columns, v);
+        return new CkaMatrix(rows, columns, v);
     }
 
     private bool UsableBatch(long b)
@@ -147,18 +181,29 @@ public sealed class MinibatchCkaAccumulator
     {
         double[] c = cross.contiguous().data<double>().ToArray();
         int nc = _columns.Length;
+        var batchRowSelf = _crossModel ? rowSelf!.contiguous().data<double>().ToArray() : new double[_rows.Length];
         for (int i = 0; i < _rows.Length; i++)
         {
             for (int j = 0; j < nc; j++) { _cross[i, j] += c[i * nc + j]; }
-            if (!_crossModel) { _rowSelf[i] += c[i * nc + i]; }
+            if (!_crossModel) { batchRowSelf[i] = c[i * nc + i]; }
         }
-        if (rowSelf is not null) { AddTo(_rowSelf, rowSelf); }
-        if (columnSelf is not null) { AddTo(_columnSelf, columnSelf); }
+        AddTo(_rowSelf, batchRowSelf);
+        double[]? batchColumnSelf = null;
+        if (columnSelf is not null)
+        {
+            batchColumnSelf = columnSelf.contiguous().data<double>().ToArray();
+            AddTo(_columnSelf, batchColumnSelf);
+        }
+        if (KeepBatches)
+        {
+            _batchCross.Add(c);
+            _batchRowSelf.Add(batchRowSelf);
+            if (batchColumnSelf is not null) { _batchColumnSelf.Add(batchColumnSelf); }
+        }
     }
 
-    private static void AddTo(double[] sums, Tensor t)
+    private static void AddTo(double[] sums, double[] v)
     {
-        double[] v = t.contiguous().data<double>().ToArray();
         for (int i = 0; i < sums.Length; i++) { sums[i] += v[i]; }
     }
 

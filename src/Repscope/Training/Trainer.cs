@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Repscope.Data;
 using Repscope.Interop;
 using Repscope.Models;
+using Repscope.Runs;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,12 +25,40 @@ public static class Trainer
     {
         progress ??= ProgressReporter.None;
         string dir = Path.GetFullPath(options.Out);
-        string runJson = Path.Combine(dir, RunDirectory.RunFile);
-        RunInfo? previous = null;
-        if (File.Exists(runJson))
+        if (!options.Resume) { options.Validate(); }
+        else if (!File.Exists(Path.Combine(dir, RunFormat.RunFile)))
         {
-            previous = RunDirectory.ReadInfo(dir);
-            if (previous.State == RunInfo.StateFinished)
+            throw new RepscopeException($"{dir}: no run to resume (no {RunFormat.RunFile})");
+        }
+        bool created = !Directory.Exists(dir);
+        using var runLock = RunLock.Acquire(dir);
+        try
+        {
+            return TrainLocked(options, dir, progress, cancel);
+        }
+        catch when (created && !File.Exists(Path.Combine(dir, RunFormat.RunFile)))
+        {
+            // Nothing of the run was written (e.g. the data could not be loaded): leave no folder behind.
+            try
+            {
+                File.Delete(Path.Combine(dir, RunFormat.LockFile));
+                if (RunFormat.IsEmptyFolder(dir)) { Directory.Delete(dir, recursive: true); }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    /// <summary>Training with the folder's lock held: no other writer can touch it.</summary>
+    private static RunInfo TrainLocked(TrainOptions options, string dir, IProgressReporter progress, CancellationToken cancel)
+    {
+        // Temporary files of writers killed in this folder (no other writer can be running now).
+        AtomicFile.RemoveStaleTemporaries(dir);
+        RunInfo? previous = null;
+        if (File.Exists(Path.Combine(dir, RunFormat.RunFile)))
+        {
+            previous = RunFormat.Read(dir);
+            if (previous.State == RunState.Finished)
             {
                 if (options.Resume) { return previous; }
                 throw new RepscopeException($"{dir}: already holds a finished run ({previous.Architecture}); choose another --out");
@@ -38,16 +67,17 @@ public static class Trainer
             {
                 throw new RepscopeException($"{dir}: holds an unfinished run ({previous.Epochs.Count}/{previous.Config.Epochs} epochs); continue it with --resume, or choose another --out");
             }
+            var conflicts = options.ConflictsWith(previous.Config);
+            if (conflicts.Count > 0) { throw new ResumeConflictException(dir, conflicts); }
         }
         else if (options.Resume)
         {
-            throw new RepscopeException($"{dir}: no run to resume (no {RunDirectory.RunFile})");
+            throw new RepscopeException($"{dir}: no run to resume (no {RunFormat.RunFile})");
         }
-        else if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+        else if (!RunFormat.IsEmptyFolder(dir))
         {
             throw new RepscopeException($"{dir}: folder exists and is not empty; choose a new --out for the run");
         }
-        if (previous is null) { options.Validate(); }
 
         // A resumed run keeps its thread count unless told otherwise: results are bit-identical only for the same count.
         int threads = options.Threads > 0 ? options.Threads
@@ -68,10 +98,12 @@ public static class Trainer
 
         var checkpointPath = Path.Combine(dir, Checkpoint.FileName);
         var state = new CheckpointState();
-        if (previous is not null && File.Exists(checkpointPath)) { state = Checkpoint.Load(checkpointPath, model, sgd); }
+        var identity = RunFormat.Identity(config);
+        if (previous is not null && File.Exists(checkpointPath)) { state = Checkpoint.Load(checkpointPath, model, sgd, identity); }
 
         var started = previous?.Provenance.Started ?? DateTimeOffset.UtcNow;
-        RunInfo Info(string runState, IReadOnlyList<EpochMetrics> epochs, double seconds, double? final = null) => new()
+        RunInfo Info(RunState runState, IReadOnlyList<EpochMetrics> epochs, double seconds, double? final = null,
+                     IReadOnlyDictionary<string, string>? files = null) => new()
         {
             State = runState,
             Config = config,
@@ -91,11 +123,12 @@ public static class Trainer
                 Machine = Provenance.MachineDescription,
                 Threads = threads,
                 Started = started,
-                Finished = runState == RunInfo.StateFinished ? DateTimeOffset.UtcNow : null,
+                Finished = runState == RunState.Finished ? DateTimeOffset.UtcNow : null,
                 Resumes = (previous?.Provenance.Resumes ?? -1) + 1,
             },
+            Files = files ?? new Dictionary<string, string>(),
         };
-        AtomicFile.WriteJson(runJson, Info(RunInfo.StateTraining, state.Epochs, state.TrainSeconds));
+        RunFormat.Write(dir, Info(RunState.Training, state.Epochs, state.TrainSeconds));
 
         var epochs = state.Epochs.ToList();
         double trainSeconds = state.TrainSeconds;
@@ -108,7 +141,7 @@ public static class Trainer
             var clock = Stopwatch.StartNew();
             using var task = progress.Start($"epoch {epoch + 1}/{config.Epochs}", n);
             var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, task,
-                                             (config.Epochs - epoch - 1) * n, cancel);
+                                             (config.Epochs - epoch - 1) * n, dir, cancel);
             double trainTime = clock.Elapsed.TotalSeconds;
             bool lastEpoch = epoch == config.Epochs - 1;
             last = config.EvaluateEveryEpoch || lastEpoch ? Evaluate(model, data.Test, withPredictions: lastEpoch) : null;
@@ -121,14 +154,14 @@ public static class Trainer
                 Epoch = epoch + 1, TrainLoss = loss, TrainAccuracy = acc, TestLoss = last?.Loss, TestAccuracy = last?.Accuracy,
                 Lr = lr, Seconds = seconds, ImagesPerSecond = n / trainTime,
             });
-            Checkpoint.Save(checkpointPath, model, sgd, new CheckpointState { EpochsDone = epoch + 1, Epochs = epochs, TrainSeconds = trainSeconds });
-            AtomicFile.WriteJson(runJson, Info(RunInfo.StateTraining, epochs, trainSeconds));
+            Checkpoint.Save(checkpointPath, model, sgd, new CheckpointState { Identity = identity, EpochsDone = epoch + 1, Epochs = epochs, TrainSeconds = trainSeconds });
+            RunFormat.Write(dir, Info(RunState.Training, epochs, trainSeconds));
         }
 
         if (last?.Probabilities is null) { last = Evaluate(model, data.Test, withPredictions: true); }
         WriteResults(dir, model, data.Test, last);
-        var finished = Info(RunInfo.StateFinished, epochs, trainSeconds, last.Accuracy);
-        AtomicFile.WriteJson(runJson, finished);
+        var finished = Info(RunState.Finished, epochs, trainSeconds, last.Accuracy, RunFormat.HashFinishedFiles(dir));
+        RunFormat.Write(dir, finished);
         return finished;
     }
 
@@ -146,7 +179,7 @@ public static class Trainer
 
     private static (double Loss, double Accuracy, double Lr) TrainEpoch(
         ResNet model, Sgd sgd, ImageDataset train, RunConfig config, int epoch, long stepsPerEpoch, long totalSteps,
-        IProgressTask task, long imagesAfterThisEpoch, CancellationToken cancel)
+        IProgressTask task, long imagesAfterThisEpoch, string dir, CancellationToken cancel)
     {
         model.train();
         using var generator = new Generator(EpochSeed(config.Seed, epoch));
@@ -169,6 +202,11 @@ public static class Trainer
             if (config.Augment) { x = Augmentation.CropAndFlip(x, config.CropPadding, config.Flip, generator); }
             lr = CosineSchedule.At(config.Lr, epoch * stepsPerEpoch + step, totalSteps, (long)Math.Round(config.WarmupEpochs * stepsPerEpoch));
             var (batchLoss, batchCorrect) = Step(model, sgd, x, y, lr);
+            if (!double.IsFinite(batchLoss))
+            {
+                throw new RepscopeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{dir}: training diverged: the loss is {batchLoss} at epoch {epoch + 1}, step {step + 1} (learning rate {lr:g4}); stopped, the run stays unfinished at its last whole epoch; try a lower learning rate"));
+            }
             long b = end - start;
             lossSum += batchLoss * b;
             correct += batchCorrect;
@@ -231,16 +269,16 @@ public static class Trainer
 
     private static void WriteResults(string dir, ResNet model, ImageDataset test, Evaluation eval)
     {
-        AtomicFile.Write(Path.Combine(dir, RunDirectory.ModelFile), s =>
+        AtomicFile.Write(Path.Combine(dir, RunFormat.ModelFile), s =>
         {
             // Module.save(Stream) closes the stream; AtomicFile must flush it first, so hand over a writer that leaves it open.
             using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
             model.save(w);
             w.Flush();
         });
-        Npy.Write(Path.Combine(dir, RunDirectory.LabelsFile), NdArray.FromInt64("test_labels", test.Labels, test.Count));
-        Npy.Write(Path.Combine(dir, RunDirectory.PredictionsFile), NdArray.FromInt64("test_predictions", eval.Predictions!, test.Count));
-        Npy.Write(Path.Combine(dir, RunDirectory.ProbabilitiesFile), NdArray.FromFloat32("test_probabilities", eval.Probabilities!, test.Count, test.Classes));
+        Npy.Write(Path.Combine(dir, RunFormat.LabelsFile), NdArray.FromInt64("test_labels", test.Labels, test.Count));
+        Npy.Write(Path.Combine(dir, RunFormat.PredictionsFile), NdArray.FromInt64("test_predictions", eval.Predictions!, test.Count));
+        Npy.Write(Path.Combine(dir, RunFormat.ProbabilitiesFile), NdArray.FromFloat32("test_probabilities", eval.Probabilities!, test.Count, test.Classes));
     }
 
     private static RunConfig MakeConfig(TrainOptions o, DataSplits data) => new()

@@ -193,3 +193,41 @@ public class BlockStructureScoreTests
         Assert.Throws<RepscopeException>(() => BlockStructureScore.Score(new double[3, 3], Names(3), [0, 1]));
     }
 }
+
+/// <summary>The score's bootstrap over batches of examples, on activations with a planted block structure.</summary>
+public class BlockStructureScoreBootstrapTests
+{
+    [Fact]
+    public void PlantedBlockStructureHasAPositiveIntervalAndIndependentLayersOneNearZero()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var gen = new TorchSharp.torch.Generator(17);
+        int n = 400, l = 10;
+        var shared = TorchSharp.torch.randn([n, 20], TorchSharp.torch.ScalarType.Float64, generator: gen);
+        var blocky = new List<TorchSharp.torch.Tensor>();
+        var free = new List<TorchSharp.torch.Tensor>();
+        for (int i = 0; i < l; i++)
+        {
+            var own = TorchSharp.torch.randn([n, 20], TorchSharp.torch.ScalarType.Float64, generator: gen);
+            blocky.Add(i >= 4 && i <= 8 ? shared + 0.3 * own : own);
+            free.Add(TorchSharp.torch.randn([n, 20], TorchSharp.torch.ScalarType.Float64, generator: gen));
+        }
+        var names = Enumerable.Range(0, l).Select(i => $"layer{i}").ToArray();
+        Repscope.Similarity.CkaBatchState State(List<TorchSharp.torch.Tensor> layers)
+        {
+            var acc = new Repscope.Similarity.MinibatchCkaAccumulator(names) { KeepBatches = true };
+            for (int b = 0; b < n / 50; b++) { acc.Add(layers.Select(t => t.narrow(0, b * 50, 50)).ToList()); }
+            return acc.BatchState();
+        }
+        var withBlock = BlockStructureScore.Bootstrap(State(blocky), replicates: 200, seed: 3);
+        Assert.Equal((4, 8), (withBlock.Point.First, withBlock.Point.Last));
+        Assert.True(withBlock.Strength.Low > 0.2, $"interval [{withBlock.Strength.Low}, {withBlock.Strength.High}]");
+        Assert.True(withBlock.Strength.Low <= withBlock.Point.Strength && withBlock.Point.Strength <= withBlock.Strength.High);
+        Assert.Equal(8, withBlock.Strength.N);
+
+        var without = BlockStructureScore.Bootstrap(State(free), replicates: 200, seed: 3);
+        Assert.True(without.Strength.High < 0.05, $"interval [{without.Strength.Low}, {without.Strength.High}]");
+        var again = BlockStructureScore.Bootstrap(State(blocky), replicates: 200, seed: 3, threads: 1);
+        Assert.Equal((withBlock.Strength.Low, withBlock.Strength.High), (again.Strength.Low, again.Strength.High));
+    }
+}

@@ -1,11 +1,10 @@
+using Repscope.Tests.Cli;
 using System.Text.Json;
 using Repscope.Analysis;
-using Repscope.Cli.Commands;
 using Repscope.Data;
 using Repscope.Interop;
 using Repscope.Models;
 using Repscope.Training;
-using Spectre.Console.Cli;
 using TorchSharp;
 
 namespace Repscope.Tests.Analysis;
@@ -32,29 +31,12 @@ public sealed class TinyRunFixture : IDisposable
     }
 }
 
-[Collection("Console")]
 public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture>
 {
     private static (int Code, string Out, string Err) Repscope(params string[] args)
     {
-        var app = new CommandApp();
-        app.Configure(c =>
-        {
-            c.PropagateExceptions();
-            c.AddCommand<LayersCommand>("layers");
-            c.AddCommand<CompareCommand>("compare");
-            c.AddCommand<PcCommand>("pc");
-            c.AddCommand<ProbeCommand>("probe");
-            c.AddCommand<PruneCommand>("prune");
-            c.AddCommand<ExportCommand>("export");
-        });
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Environment.SetEnvironmentVariable("REPSCOPE_PLAIN_PROGRESS", "1");
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return (global::Repscope.Cli.Cli.Run(app, args), stdout.ToString(), stderr.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        var o = CliRunner.Run(args);
+        return (o.ExitCode, o.Out, o.Err);
     }
 
     private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;

@@ -4,7 +4,6 @@ using Repscope.Tests.Similarity;
 
 namespace Repscope.Tests.Cli;
 
-[Collection("Console")]
 public sealed class CkaCommandTests : IDisposable
 {
     private readonly string _dir = CliRunner.TempDir();

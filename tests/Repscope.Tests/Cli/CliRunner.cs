@@ -1,13 +1,8 @@
-using Repscope.Cli.Commands;
-using Spectre.Console.Cli;
+using Repscope.Cli;
 
 namespace Repscope.Tests.Cli;
 
-/// <summary>Tests that swap Console.Out / Console.Error run alone, never beside another test.</summary>
-[CollectionDefinition("Console", DisableParallelization = true)]
-public sealed class ConsoleCollection;
-
-/// <summary>Runs a command in-process through Cli.Run, as Program.cs does, capturing stdout and stderr.</summary>
+/// <summary>Runs a command in-process through App.Run, as Program.cs does, with stdout and stderr captured in string writers.</summary>
 internal static class CliRunner
 {
     public sealed record Outcome(int ExitCode, string Out, string Err)
@@ -17,29 +12,9 @@ internal static class CliRunner
 
     public static Outcome Run(params string[] args)
     {
-        var app = new CommandApp();
-        app.Configure(config =>
-        {
-            config.SetApplicationName("repscope");
-            config.PropagateExceptions();
-            config.AddCommand<CkaCommand>("cka");
-            config.AddCommand<HeatmapCommand>("heatmap");
-        });
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Environment.SetEnvironmentVariable("REPSCOPE_PLAIN_PROGRESS", "1");
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = Repscope.Cli.Cli.Run(app, args);
-            return new Outcome(code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        int code = App.Run(args, new Terminal(stdout, stderr));
+        return new Outcome(code, stdout.ToString(), stderr.ToString());
     }
 
     public static string TempDir()

@@ -6,7 +6,6 @@ using TorchSharp;
 
 namespace Repscope.Tests.Cli;
 
-[Collection("Console")]
 public sealed class HeatmapCommandTests : IDisposable
 {
     private readonly string _dir = CliRunner.TempDir();

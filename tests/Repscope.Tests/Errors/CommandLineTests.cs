@@ -79,12 +79,12 @@ public class CommandLineTests : IDisposable
         Assert.Equal(2, missing.Code);
         Assert.Single(missing.Err.Trim().Split('\n'));
 
-        var none = Repscope("errors", "--a", "runs/x*", "--b", "runs/y*", "--out", "out");
+        var none = Repscope("errors", "-a", "runs/x*", "--group-b", "runs/y*", "--out", "out");
         Assert.Equal(2, none.Code);
-        Assert.Equal("repscope: error: --a 'runs/x*': matches no run directory", none.Err.Trim().Split('\n')[^1]);
+        Assert.Equal("repscope: error: -a 'runs/x*': matches no run directory", none.Err.Trim().Split('\n')[^1]);
         Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
 
-        var noOut = Repscope("errors", "--a", "runs/x*", "--b", "runs/y*");
+        var noOut = Repscope("errors", "-a", "runs/x*", "-b", "runs/y*");
         Assert.Equal(2, noOut.Code);
         Assert.Contains("--out is required", noOut.Err);
     }
@@ -99,14 +99,5 @@ public class CommandLineTests : IDisposable
         var classdiff = Repscope("classdiff", "--help");
         Assert.True(classdiff.Code == 0, classdiff.Err);
         Assert.Contains("--welch", classdiff.Out);
-    }
-
-    [Fact]
-    public void NormalizeArgsRewritesOnlyTheErrorsCommandsShortGroupOptions()
-    {
-        Assert.Equal(new[] { "errors", "--group-a", "x", "--group-b=y", "--out", "o" },
-                     global::Repscope.Cli.Commands.ErrorsCommand.NormalizeArgs(new[] { "errors", "--a", "x", "--b=y", "--out", "o" }));
-        string[] other = { "classdiff", "--a", "b" };
-        Assert.Same(other, global::Repscope.Cli.Commands.ErrorsCommand.NormalizeArgs(other));
     }
 }

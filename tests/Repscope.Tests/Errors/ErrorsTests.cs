@@ -178,6 +178,29 @@ public class ErrorsTests : IDisposable
     }
 
     [Fact]
+    public void TheReportCarriesTheAccuracyMatchThePermutationTestAndEqualGroupSizes()
+    {
+        MakeGroups();
+        var (r, _) = ErrorAnalysis.Run(new ErrorOptions($"{_runs.Root}/runs/a*", $"{_runs.Root}/runs/b*", Path.Combine(_runs.Root, "o")));
+        // accuracy match: Welch interval of mean accuracy A - B over the runs, as a second formulation
+        var expected = Intervals.WelchDifference(r.A.Accuracy, r.B.Accuracy);
+        Assert.Equal(expected, r.AccuracyDifference);
+        Assert.Equal(r.A.MeanAccuracy - r.B.MeanAccuracy, r.AccuracyDifference!.Estimate, 12);
+        // permutation test over seed labels: 4 + 4 runs, all 70 splits
+        var p = r.PermutationTest!;
+        Assert.True(p.Exact);
+        Assert.Equal(70, p.Relabelings);
+        Assert.Equal(r.PerExampleA.Zip(r.PerExampleB, (x, y) => Math.Abs(x - y)).Average(), p.Observed, 12);
+        // the control halves are 2 runs each (A split in halves); the matched comparison uses 2 + 2 as well
+        Assert.NotNull(r.PerClassMatched);
+        Assert.Equal(r.ControlPerClass!.Classes[0].Df, r.PerClassMatched!.Classes.First(c => c.Undefined is null).Df);
+        string json = File.ReadAllText(Path.Combine(_runs.Root, "o", "errors.json"));
+        Assert.Contains("\"permutationTest\"", json);
+        Assert.Contains("\"accuracyDifference\"", json);
+        Assert.Contains("\"perClassMatched\"", json);
+    }
+
+    [Fact]
     public void ExplicitControlIsSplitInHalvesAndItsClassTestNeedsFourRuns()
     {
         MakeGroups();

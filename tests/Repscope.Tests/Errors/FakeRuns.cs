@@ -1,5 +1,6 @@
-using System.Text.Json;
 using Repscope.Interop;
+using Repscope.Runs;
+using Repscope.Tests.Runs;
 
 namespace Repscope.Tests.Errors;
 
@@ -13,15 +14,10 @@ internal sealed class FakeRuns : IDisposable
     {
         string dir = Path.Combine(Root, name);
         Directory.CreateDirectory(dir);
-        var run = new
-        {
-            format = "repscope-run/1",
-            state,
-            architecture = "ResNet-8 (width 1)",
-            testSet = new { data = "fake", count = labels.Length, classes = classNames.Length, classNames, fingerprint },
-            finalTestAccuracy = labels.Zip(predictions).Count(p => p.First == p.Second) / (double)labels.Length,
-        };
-        File.WriteAllText(Path.Combine(dir, "run.json"), JsonSerializer.Serialize(run));
+        var run = SampleRuns.Info(state == "finished" ? RunState.Finished : RunState.Training, classNames: classNames, testCount: labels.Length,
+                                  fingerprint: fingerprint, data: "fake",
+                                  accuracy: labels.Zip(predictions).Count(p => p.First == p.Second) / (double)labels.Length);
+        RunFormat.Write(dir, run);
         Npy.Write(Path.Combine(dir, "test_labels.npy"), NdArray.FromInt64("test_labels", labels, labels.Length));
         if (writePredictions)
         {

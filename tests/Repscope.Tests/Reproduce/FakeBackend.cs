@@ -1,5 +1,7 @@
 using Repscope.Analysis.Statistics;
 using Repscope.Reproduce;
+using Repscope.Runs;
+using Repscope.Tests.Runs;
 using Repscope.Tests.Report;
 
 namespace Repscope.Tests.Reproduce;
@@ -39,29 +41,23 @@ internal sealed class FakeBackend : IReproduceBackend
         if (resume && !File.Exists(Path.Combine(runDir, "run.json"))) { throw new InvalidOperationException("resume without run.json"); }
         if (!resume && Directory.Exists(runDir) && Directory.EnumerateFileSystemEntries(runDir).Any()) { throw new InvalidOperationException("fresh run into a non-empty folder"); }
         using var task = progress.Start("train " + spec.Name, spec.Epochs);
-        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), RunJson(spec, settings, "training"));
+        RunFormat.Write(runDir, RunJson(spec, settings, RunState.Training));
         AtomicFile.WriteAllText(Path.Combine(runDir, "checkpoint.pt"), "epoch 1");
         task.Advance(1);
         if (CrashOnce.Remove(spec.Name)) { throw new RepscopeException($"{runDir}: simulated crash in epoch 2"); }
         task.Advance(spec.Epochs - 1);
-        foreach (string f in PlannedRun.FinishedFiles) { AtomicFile.WriteAllText(Path.Combine(runDir, f), "x"); }
-        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), RunJson(spec, settings, "finished"));
+        foreach (string f in RunFormat.FinishedFiles) { AtomicFile.WriteAllText(Path.Combine(runDir, f), "x"); }
+        RunFormat.Write(runDir, RunJson(spec, settings, RunState.Finished));
         task.Complete();
     }
 
-    internal static object RunJson(RunSpec s, TrainingSettings settings, string state) => new
-    {
-        format = "repscope-run/1",
-        state,
-        config = new { depth = s.Depth, width = s.Width, residual = s.Residual, data = settings.Data, trainExamples = s.TrainExamples, epochs = s.Epochs, seed = s.Seed },
-    };
+    internal static RunInfo RunJson(RunSpec s, TrainingSettings settings, RunState state) =>
+        SampleRuns.Info(state, s.Depth, s.Width, s.Residual, s.Epochs, s.Seed, s.TrainExamples == 0 ? null : s.TrainExamples, data: settings.Data);
 
     private static RunSpec Spec(string runDir)
     {
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "run.json")));
-        var c = doc.RootElement.GetProperty("config");
-        return new RunSpec(c.GetProperty("depth").GetInt32(), c.GetProperty("width").GetDouble(), c.GetProperty("residual").GetBoolean(),
-                           c.GetProperty("trainExamples").GetInt32(), c.GetProperty("epochs").GetInt32(), c.GetProperty("seed").GetInt32());
+        var c = RunFormat.Read(runDir).Config;
+        return new RunSpec(c.Depth, c.Width, c.Residual, (int)(c.RequestedTrainExamples ?? 0), c.Epochs, c.Seed);
     }
 
     /// <summary>Taps as <see cref="LibraryBackend.LayerTaps"/>: the stem, then each residual block's branch and output.</summary>

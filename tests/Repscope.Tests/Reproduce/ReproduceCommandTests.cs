@@ -1,3 +1,4 @@
+using Repscope.Cli;
 using Repscope.Cli.Commands;
 using Repscope.Reproduce;
 
@@ -15,7 +16,7 @@ public sealed class ReproduceCommandTests : IDisposable
         var backend = new FakeBackend();
         var output = new StringWriter();
         var settings = new ReproduceCommand.Settings { Quick = true, Out = _dir };
-        int code = ReproduceCommand.Run(settings, backend, output, work => work(ProgressReporter.None));
+        int code = ReproduceCommand.Run(settings, backend, new Terminal(output, new StringWriter()));
         Assert.Equal(0, code);
         Assert.Equal(ExperimentPlan.Quick().Runs.Select(r => r.Name).Order(), backend.TrainCalls.Select(c => c.Name).Order());
         string text = output.ToString();
@@ -30,7 +31,7 @@ public sealed class ReproduceCommandTests : IDisposable
         // The quick grid's recipe reaches the trainer: evaluation only at the end unless asked for.
         Assert.All(backend.Settings, t => Assert.Equal((64, false, false), (t.BatchSize, t.Augment, t.EvaluateEveryEpoch)));
         var every = new FakeBackend();
-        ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = Path.Combine(_dir, "every"), TestEveryEpoch = true }, every, new StringWriter(), work => work(ProgressReporter.None));
+        ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = Path.Combine(_dir, "every"), TestEveryEpoch = true }, every, new Terminal(new StringWriter(), new StringWriter()));
         Assert.All(every.Settings, t => Assert.True(t.EvaluateEveryEpoch));
     }
 
@@ -39,16 +40,9 @@ public sealed class ReproduceCommandTests : IDisposable
     {
         var backend = new FakeBackend();
         backend.Fail.Add("prune");
-        var output = new StringWriter();
-        var error = Console.Error;
         var captured = new StringWriter();
-        Console.SetError(captured);
-        try
-        {
-            int code = ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = _dir }, backend, output, work => work(ProgressReporter.None));
-            Assert.Equal(2, code);
-        }
-        finally { Console.SetError(error); }
+        int code = ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = _dir }, backend, new Terminal(new StringWriter(), captured));
+        Assert.Equal(2, code);
         Assert.True(File.Exists(Path.Combine(_dir, "report.html")));
         Assert.Contains($"repscope: warning: prune {ExperimentPlan.Quick().ProbeAndPrune[0].Name}: ", captured.ToString());
         Assert.Contains("repscope: error: 2 step(s) failed; the report marks what they fed as not run; run again to retry them", captured.ToString());

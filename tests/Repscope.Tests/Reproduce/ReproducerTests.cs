@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Repscope.Reporting;
 using Repscope.Reproduce;
+using Repscope.Runs;
 using Repscope.Tests.Report;
 
 namespace Repscope.Tests.Reproduce;
@@ -59,7 +60,7 @@ public sealed class ReproducerTests : IDisposable
         var first = new Reproducer(backend).Run(Options());
         Assert.Equal(plan.Runs.Count - 1, first.Trained);
         Assert.Contains(first.Failures, f => f.StartsWith($"training {victim.Name}: ", StringComparison.Ordinal) && f.Contains("simulated crash"));
-        Assert.Equal(PlannedRunState.Partial, PlannedRun.Inspect(Path.Combine(_dir, "runs", victim.Name), victim));
+        Assert.Equal(RunState.Training, PlannedRun.Inspect(Path.Combine(_dir, "runs", victim.Name), victim));
         // What needs the crashed run is not run; the rest of the report is there.
         var seeds = first.Findings.Single(f => f.SectionId == "seeds");
         Assert.Equal(Verdict.Inconclusive, seeds.Verdict);
@@ -160,17 +161,17 @@ public sealed class ReproducerTests : IDisposable
         var plan = TinyPlan();
         var spec = plan.DepthRow[0];
         string runDir = Path.Combine(_dir, "runs", spec.Name);
-        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), FakeBackend.RunJson(spec with { Depth = 14 }, Settings, "finished"));
+        RunFormat.Write(runDir, FakeBackend.RunJson(spec with { Depth = 14 }, Settings, RunState.Finished));
         var e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
         Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another --out", e.Message);
 
-        AtomicFile.WriteJson(Path.Combine(runDir, "run.json"), FakeBackend.RunJson(spec, Settings, "finished"));
+        RunFormat.Write(runDir, FakeBackend.RunJson(spec, Settings, RunState.Finished));
         e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
-        Assert.Equal($"{runDir}: run.json says finished but model.pt is missing; move the folder away to retrain it", e.Message);
+        Assert.Equal($"{runDir}: run.json says finished but model.pt, test_labels.npy, test_predictions.npy, test_probabilities.npy are missing; move the folder away to retrain it", e.Message);
 
         File.WriteAllText(Path.Combine(runDir, "run.json"), "{ not json");
         e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
-        Assert.StartsWith($"{Path.Combine(runDir, "run.json")}: not valid JSON", e.Message);
+        Assert.StartsWith($"{Path.Combine(runDir, "run.json")}: not valid run JSON", e.Message);
     }
 
     [Fact]

@@ -94,21 +94,21 @@ public class ClassDiffTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void BothGroupsConstantWithDifferentMeansIsInfiniteTAndZeroP()
+    public void BothGroupsConstantWithDifferentMeansIsUndefinedNeverPZero()
     {
         var r = TTest.Student(new[] { 0.9, 0.9, 0.9 }, new[] { 0.8, 0.8 });
-        Assert.Equal(double.PositiveInfinity, r.T);
-        Assert.Equal(0, r.P);
-        Assert.Null(r.Undefined);
-        Assert.Equal(TTest.ZeroVarianceDifferentMeans, r.Note);
+        Assert.True(double.IsNaN(r.T) && double.IsNaN(r.P));
+        Assert.Equal(TTest.ZeroVarianceDifferentMeans, r.Undefined);
+        Assert.False(r.IsDefined);
+        Assert.Equal(0.1, r.Difference, 12);   // the effect size is still reported
         var w = TTest.Welch(new[] { 0.8, 0.8 }, new[] { 0.9, 0.9, 0.9 });
-        Assert.Equal(double.NegativeInfinity, w.T);
-        Assert.Equal(0, w.P);
+        Assert.True(double.IsNaN(w.P));
+        Assert.Equal(TTest.ZeroVarianceDifferentMeans, w.Undefined);
         var cd = ClassDiff.Compare(new double[,] { { 1, 0.5 }, { 1, 0.6 } }, new double[,] { { 0.9, 0.5 }, { 0.9, 0.6 } });
-        Assert.True(cd.Classes[0].Significant);
-        Assert.Equal(0, cd.Classes[0].PAdjusted);
-        Assert.NotNull(cd.Classes[0].Note);
-        Assert.Null(cd.Classes[1].Note);
+        Assert.False(cd.Classes[0].Significant);
+        Assert.True(double.IsNaN(cd.Classes[0].PAdjusted));
+        Assert.Equal(TTest.ZeroVarianceDifferentMeans, cd.Classes[0].Undefined);
+        Assert.Equal(1, cd.Tested);   // left out of the correction
     }
 
     [Fact]

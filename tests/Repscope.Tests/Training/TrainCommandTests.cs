@@ -1,31 +1,15 @@
-using Repscope.Cli.Commands;
+using Repscope.Tests.Cli;
 using Repscope.Tests.Data;
 
 namespace Repscope.Tests.Training;
 
-/// <summary>`repscope train` and `repscope runs` end to end, in-process (stdout / stderr captured, so not in parallel).</summary>
-[Collection("Console")]
+/// <summary>`repscope train` and `repscope runs` end to end, in-process, every command registered as Program.cs does.</summary>
 public class TrainCommandTests
 {
-    /// <summary>Runs the real program (Program.cs's entry point, every command registered) with stdout and stderr captured.</summary>
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var entry = typeof(TrainCommand).Assembly.EntryPoint!;
-        var saved = (Out: Console.Out, Err: Console.Error);
-        var captured = (Out: new StringWriter(), Err: new StringWriter());
-        Environment.SetEnvironmentVariable("REPSCOPE_PLAIN_PROGRESS", "1");
-        Console.SetOut(captured.Out);
-        Console.SetError(captured.Err);
-        try
-        {
-            int code = (int)entry.Invoke(null, [args])!;
-            return (code, captured.Out.ToString(), captured.Err.ToString());
-        }
-        finally
-        {
-            Console.SetOut(saved.Out);
-            Console.SetError(saved.Err);
-        }
+        var o = CliRunner.Run(args);
+        return (o.ExitCode, o.Out, o.Err);
     }
 
     [Fact]

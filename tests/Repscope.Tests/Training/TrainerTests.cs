@@ -1,6 +1,7 @@
 using Repscope.Data;
 using Repscope.Interop;
 using Repscope.Models;
+using Repscope.Runs;
 using Repscope.Tests.Data;
 using Repscope.Training;
 using TorchSharp;
@@ -42,7 +43,7 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         using var outDir = new TempDir();
         string run = Path.Combine(outDir.Path, "run");
         var info = Trainer.Train(Options(run));
-        Assert.Equal(RunInfo.StateFinished, info.State);
+        Assert.Equal(RunState.Finished, info.State);
         Assert.Equal(3, info.Epochs.Count);
         Assert.True(info.Epochs[^1].TrainLoss < 0.7 * info.Epochs[0].TrainLoss, $"loss {info.Epochs[0].TrainLoss} -> {info.Epochs[^1].TrainLoss}");
         Assert.True(info.FinalTestAccuracy > 0.7, $"test accuracy {info.FinalTestAccuracy} (chance 0.25)");
@@ -87,16 +88,16 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         using var cts = new CancellationTokenSource();
         var crashAt = new CancelAfter(cts, epochTasks: 2, advances: 3);  // in epoch 2, after 3 batches
         Assert.ThrowsAny<OperationCanceledException>(() => Trainer.Train(Options(crashed), crashAt, cts.Token));
-        var partial = RunDirectory.ReadInfo(crashed);
-        Assert.Equal(RunInfo.StateTraining, partial.State);
+        var partial = RunFormat.Read(crashed);
+        Assert.Equal(RunState.Training, partial.State);
         Assert.Single(partial.Epochs);
         var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(crashed));
         Assert.Contains("not finished", e.Message);
-        Assert.Equal(RunState.Partial, RunDirectory.Inspect(crashed).State);
+        Assert.Equal(RunState.Training, RunFormat.Inspect(crashed).State);
         Assert.Contains("--resume", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed))).Message);
 
-        var resumed = Trainer.Train(new TrainOptions { Out = crashed, Resume = true });   // keeps the run's 1 thread
-        Assert.Equal(RunInfo.StateFinished, resumed.State);
+        var resumed = Trainer.Train(TrainOptions.ResumeOf(crashed));   // keeps the run's 1 thread
+        Assert.Equal(RunState.Finished, resumed.State);
         Assert.Equal(1, resumed.Provenance.Resumes);
         Assert.Equal(reference.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)),
                      resumed.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)));
@@ -104,10 +105,10 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         var b = Weights(crashed);
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var (key, values) in a) { Assert.True(values.SequenceEqual(b[key]), $"{key} differs"); }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, RunDirectory.ProbabilitiesFile)), File.ReadAllBytes(Path.Combine(crashed, RunDirectory.ProbabilitiesFile)));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, RunFormat.ProbabilitiesFile)), File.ReadAllBytes(Path.Combine(crashed, RunFormat.ProbabilitiesFile)));
 
         // Resuming a finished run changes nothing; training over it is refused.
-        Assert.Equal(resumed.FinalTestAccuracy, Trainer.Train(new TrainOptions { Out = crashed, Resume = true }).FinalTestAccuracy);
+        Assert.Equal(resumed.FinalTestAccuracy, Trainer.Train(TrainOptions.ResumeOf(crashed)).FinalTestAccuracy);
         Assert.Contains("already holds a finished run", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed))).Message);
     }
 
@@ -117,26 +118,26 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         using var outDir = new TempDir();
         string run = Path.Combine(outDir.Path, "run");
         Trainer.Train(Options(run, epochs: 1));
-        Assert.Equal(RunState.Finished, RunDirectory.Inspect(run).State);
+        Assert.Equal(RunState.Finished, RunFormat.Inspect(run).State);
 
         // The test set found now must be the one the run was evaluated on.
-        string json = File.ReadAllText(Path.Combine(run, RunDirectory.RunFile));
+        string json = File.ReadAllText(Path.Combine(run, RunFormat.RunFile));
         var info = RunDirectory.Open(run).Info;
-        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), json.Replace(info.TestSet.Fingerprint, "0123456789abcdef0123456789abcdef"));
+        File.WriteAllText(Path.Combine(run, RunFormat.RunFile), json.Replace(info.TestSet.Fingerprint, "0123456789abcdef0123456789abcdef"));
         var changed = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run).LoadTestSet());
         Assert.Contains("is not the one the run used", changed.Message);
-        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), json);
+        File.WriteAllText(Path.Combine(run, RunFormat.RunFile), json);
 
-        File.Delete(Path.Combine(run, RunDirectory.PredictionsFile));
+        File.Delete(Path.Combine(run, RunFormat.PredictionsFile));
         var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(run));
         Assert.Contains("test_predictions.npy is missing", e.Message);
-        Assert.Equal(RunState.Broken, RunDirectory.Inspect(run).State);
+        Assert.Equal(RunState.Broken, RunFormat.Inspect(run).State);
 
-        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), "{\"format\": \"repscope-run/1\", \"state\": ");
+        File.WriteAllText(Path.Combine(run, RunFormat.RunFile), "{\"format\": \"repscope-run/1\", \"state\": ");
         Assert.Contains("not valid run JSON", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
-        File.WriteAllText(Path.Combine(run, RunDirectory.RunFile), "{\"format\": \"other/2\"}");
-        Assert.Contains("format 'other/2'", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
-        File.Delete(Path.Combine(run, RunDirectory.RunFile));
+        File.WriteAllText(Path.Combine(run, RunFormat.RunFile), "{\"format\": \"other/2\"}");
+        Assert.Contains("format is 'other/2'", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
+        File.Delete(Path.Combine(run, RunFormat.RunFile));
         Assert.Contains("not a run folder (no run.json)", Assert.Throws<RepscopeException>(() => RunDirectory.Open(run)).Message);
         Assert.Contains("run folder not found", Assert.Throws<RepscopeException>(() => RunDirectory.Open(Path.Combine(outDir.Path, "nope"))).Message);
         Assert.Contains("not empty", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(run))).Message);

@@ -17,8 +17,8 @@ public static class ErrorAnalysis
     public static (ErrorReport Report, IReadOnlyList<string> Files) Run(ErrorOptions options, IProgressReporter? progress = null)
     {
         progress ??= ProgressReporter.None;
-        var dirsA = Match(options.A, "--a");
-        var dirsB = Match(options.B, "--b");
+        var dirsA = Match(options.A, "-a");
+        var dirsB = Match(options.B, "-b");
         var dirsC = options.Control is null ? null : Match(options.Control, "--control");
         var all = dirsA.Concat(dirsB).Concat(dirsC ?? []).Distinct().ToList();
         var loaded = new Dictionary<string, RunPredictions>();

@@ -43,7 +43,24 @@ public sealed record ErrorReport(
     [property: JsonIgnore] double[] PerExampleA, [property: JsonIgnore] double[] PerExampleB,
     [property: JsonIgnore] double[] PerExampleControlFirst, [property: JsonIgnore] double[] PerExampleControlSecond,
     [property: JsonIgnore] double[] PerExampleAMatched, [property: JsonIgnore] double[] PerExampleBMatched,
-    [property: JsonIgnore] long[] Labels);
+    [property: JsonIgnore] long[] Labels)
+{
+    /// <summary>
+    /// Per-class t-tests of the first k runs of A against the first k of B, k = the control halves' size, so that this
+    /// comparison and <see cref="ControlPerClass"/> have the same group sizes (and df); null when k &lt; 2.
+    /// </summary>
+    public ClassDiffResult? PerClassMatched { get; init; }
+
+    /// <summary>Permutation test over the seed labels of A and B on per-example correctness (the paper's Fig. 6 evidence).</summary>
+    public PermutationTestResult? PermutationTest { get; init; }
+
+    /// <summary>
+    /// The accuracy match: mean test accuracy of A minus that of B over their runs, with a 95 % Welch t interval
+    /// (undefined when every run of both groups has the same accuracy). Different errors are only evidence of
+    /// different representations when this is small.
+    /// </summary>
+    public Interval? AccuracyDifference { get; init; }
+}
 
 /// <summary>
 /// Do two groups of runs (e.g. the seeds of a wide and of a deep network) make the same mistakes?
@@ -59,11 +76,13 @@ public static class ErrorComparison
     /// <param name="control">Runs of one architecture to split in two halves of k = floor(n/2) runs
     /// each (the first k and the next k, in order; with odd n the last run is left out so that both
     /// halves have equal size); null: group A. The control's halves are also compared class by class
-    /// when each has at least 2 runs (a check of the false-positive rate: expect no significant class).</param>
+    /// when each has at least 2 runs (a check of the false-positive rate: expect no significant class). The first k runs of
+    /// A and of B are compared the same way (<see cref="ErrorReport.PerClassMatched"/>), so test and control have equal group sizes.</param>
+    /// <param name="permutationSeed">Seed of the permutation test when its relabelings are sampled rather than enumerated.</param>
     public static ErrorReport Compare(IReadOnlyList<RunPredictions> a, IReadOnlyList<RunPredictions> b,
                                       IReadOnlyList<RunPredictions>? control = null, IReadOnlyList<Superclass>? superclasses = null,
                                       double alpha = 0.05, TTestKind test = TTestKind.Student,
-                                      string nameA = "A", string nameB = "B")
+                                      string nameA = "A", string nameB = "B", ulong permutationSeed = Intervals.DefaultSeed)
     {
         if (!(alpha > 0 && alpha < 1)) { throw new RepscopeException($"--alpha must be in (0, 1), got {alpha}"); }
         RequireTwo(a, nameA);
@@ -120,10 +139,24 @@ public static class ErrorComparison
         var (agreeAB, aRight, bRight) = Agreement(nameA, nameB, a, b, accA, accB);
         var (agreeMatched, _, _) = Agreement($"{nameA} (first {matchedA.Count})", $"{nameB} (first {matchedB.Count})", matchedA, matchedB, accAm, accBm);
         var (agreeControl, _, _) = Agreement("control half 1", "control half 2", half1, half2, accC1, accC2);
+        ClassDiffResult? perClassMatched = matchedA.Count >= 2 && matchedB.Count >= 2 && matchedA.Count == matchedB.Count
+            ? ClassDiff.Compare(Matrix(Group(nameA, matchedA).PerClassAccuracy), Matrix(Group(nameB, matchedB).PerClassAccuracy), test, alpha, names,
+                                $"group {nameA} (first {matchedA.Count})", $"group {nameB} (first {matchedB.Count})")
+            : null;
+        var permutation = SeedPermutation.PerExampleDifference(a.Select(Correct).ToList(), b.Select(Correct).ToList(), seed: permutationSeed);
         return new ErrorReport(FormatName, testSet, test, alpha, groupA, groupB, groupC1, groupC2, controlSource,
                                agreeAB, agreeMatched, agreeControl, aRight, bRight, perClass, controlPerClass, controlUndefined,
-                               superclasses, perSuperclass, accA, accB, accC1, accC2, accAm, accBm, reference.Labels);
+                               superclasses, perSuperclass, accA, accB, accC1, accC2, accAm, accBm, reference.Labels)
+        {
+            PerClassMatched = perClassMatched,
+            PermutationTest = permutation,
+            AccuracyDifference = Intervals.WelchDifference(groupA.Accuracy, groupB.Accuracy),
+        };
     }
+
+    /// <summary>Whether the run predicts each test example correctly.</summary>
+    public static IReadOnlyList<bool> Correct(RunPredictions run) =>
+        Enumerable.Range(0, run.Examples).Select(i => run.Predictions[i] == run.Labels[i]).ToArray();
 
     /// <summary>Fraction of the runs that predict each example correctly.</summary>
     public static double[] PerExampleAccuracy(IReadOnlyList<RunPredictions> runs)

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Repscope.Interop;
+using Repscope.Runs;
 
 namespace Repscope.Analysis.Errors;
 
@@ -28,58 +28,32 @@ public sealed record RunPredictions(string Path, string Fingerprint, IReadOnlyLi
     {
         string name = dir.TrimEnd('/', '\\');
         if (!Directory.Exists(dir)) { throw new RepscopeException($"{name}: run directory not found"); }
-        string runJson = System.IO.Path.Combine(dir, "run.json");
-        if (!File.Exists(runJson)) { throw new RepscopeException($"{name}: no run.json (not a run directory)"); }
-        JsonElement root;
-        try
+        if (!File.Exists(System.IO.Path.Combine(dir, RunFormat.RunFile))) { throw new RepscopeException($"{name}: no {RunFormat.RunFile} (not a run directory)"); }
+        var info = RunFormat.Read(dir);
+        if (info.State != RunState.Finished)
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(runJson));
-            root = doc.RootElement.Clone();
+            throw new RepscopeException($"{name}: unfinished run (run.json state is 'training', not 'finished')");
         }
-        catch (JsonException e) { throw new RepscopeException($"{runJson}: not valid JSON: {e.Message}"); }
-        if (root.ValueKind != JsonValueKind.Object) { throw new RepscopeException($"{runJson}: expected a JSON object"); }
-        string state = root.TryGetProperty("state", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "(missing)";
-        if (state != "finished")
-        {
-            throw new RepscopeException($"{name}: unfinished run (run.json state is '{state}', not 'finished')");
-        }
-        if (!root.TryGetProperty("testSet", out var testSet) || testSet.ValueKind != JsonValueKind.Object)
-        {
-            throw new RepscopeException($"{runJson}: no testSet");
-        }
-        string fingerprint = testSet.TryGetProperty("fingerprint", out var f) && f.ValueKind == JsonValueKind.String
-            ? f.GetString()! : throw new RepscopeException($"{runJson}: testSet has no fingerprint");
-        if (!testSet.TryGetProperty("classes", out var cl) || !cl.TryGetInt32(out int classes) || classes < 1)
-        {
-            throw new RepscopeException($"{runJson}: testSet.classes is missing or not a positive integer");
-        }
-        IReadOnlyList<string> classNames = testSet.TryGetProperty("classNames", out var cn) && cn.ValueKind == JsonValueKind.Array
-            ? cn.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText()).ToList()
-            : Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        if (classNames.Count != classes)
-        {
-            throw new RepscopeException($"{runJson}: testSet has {classes} classes but {classNames.Count} class names");
-        }
-
-        long[] labels = ReadVector(System.IO.Path.Combine(dir, "test_labels.npy"), name);
-        long[] predictions = ReadVector(System.IO.Path.Combine(dir, "test_predictions.npy"), name);
+        var testSet = info.TestSet;
+        long[] labels = ReadVector(dir, info, RunFormat.LabelsFile, name);
+        long[] predictions = ReadVector(dir, info, RunFormat.PredictionsFile, name);
         if (predictions.Length != labels.Length)
         {
-            throw new RepscopeException($"{name}/test_predictions.npy: {predictions.Length} predictions for {labels.Length} labels");
+            throw new RepscopeException($"{name}/{RunFormat.PredictionsFile}: {predictions.Length} predictions for {labels.Length} labels");
         }
-        if (testSet.TryGetProperty("count", out var count) && count.TryGetInt64(out long n) && n != labels.Length)
+        if (testSet.Count != labels.Length)
         {
-            throw new RepscopeException($"{name}/test_labels.npy: {labels.Length} labels, run.json says the test set has {n} examples");
+            throw new RepscopeException($"{name}/{RunFormat.LabelsFile}: {labels.Length} labels, run.json says the test set has {testSet.Count} examples");
         }
-        CheckRange(labels, classes, $"{name}/test_labels.npy", "label");
-        CheckRange(predictions, classes, $"{name}/test_predictions.npy", "prediction");
-        string? architecture = root.TryGetProperty("architecture", out var arch) && arch.ValueKind == JsonValueKind.String ? arch.GetString() : null;
-        return new RunPredictions(name, fingerprint, classNames, labels, predictions) { Architecture = architecture };
+        CheckRange(labels, testSet.Classes, $"{name}/{RunFormat.LabelsFile}", "label");
+        CheckRange(predictions, testSet.Classes, $"{name}/{RunFormat.PredictionsFile}", "prediction");
+        return new RunPredictions(name, testSet.Fingerprint, testSet.ClassNames, labels, predictions) { Architecture = info.Architecture };
     }
 
-    private static long[] ReadVector(string path, string run)
+    private static long[] ReadVector(string dir, RunInfo info, string file, string run)
     {
-        if (!File.Exists(path)) { throw new RepscopeException($"{run}: {System.IO.Path.GetFileName(path)} is missing"); }
+        if (!File.Exists(System.IO.Path.Combine(dir, file))) { throw new RepscopeException($"{run}: {file} is missing"); }
+        string path = RunFormat.VerifiedPath(dir, info, file);
         var array = Npy.Read(path);
         if (array.Shape.Length != 1)
         {

@@ -4,9 +4,9 @@ namespace Repscope.Analysis.Statistics;
 /// One class (or superclass) compared between two groups of runs: the mean per-class accuracy of
 /// each group over its runs, the difference A - B, the two-sided t-test over runs and the
 /// Holm-Sidak adjusted p-value. Undefined tests (a class without test examples; zero variance in
-/// both groups with equal means) have NaN t / p / adjusted p, <see cref="Significant"/> false,
+/// both groups, whatever the means) have NaN t / p / adjusted p, <see cref="Significant"/> false,
 /// <see cref="Undefined"/> saying why, and are left out of the correction. <see cref="Note"/>
-/// flags a defined but fragile result (zero variance in both groups, different means: p = 0).
+/// carries a caveat from the t-test, if any.
 /// </summary>
 public sealed record ClassDifference(
     int Class, string Name, double MeanA, double MeanB, double Difference, double T, double Df, double P,

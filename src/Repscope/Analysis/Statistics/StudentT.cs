@@ -50,4 +50,30 @@ public static class StudentT
         }
         return SpecialFunctions.RegularizedBeta(df / 2, 0.5, x, y, logX, logY);
     }
+    /// <summary>
+    /// The quantile function (inverse CDF, scipy's t.ppf): the t with P(T &lt;= t) = p, for p in (0, 1).
+    /// Found by bracketing and bisection on <see cref="Cdf"/> to the last bit of the double (monotone, so exact
+    /// to the precision of the CDF). NaN for p outside (0, 1) or a df that is not finite and positive.
+    /// </summary>
+    public static double Quantile(double p, double df)
+    {
+        if (!(p > 0 && p < 1) || !double.IsFinite(df) || df <= 0) { return double.NaN; }
+        if (p == 0.5) { return 0; }
+        // By symmetry, |t| solves Sf(|t|) = the smaller tail; passing p itself below 1/2 (not 1 - (1 - p)) keeps
+        // its relative precision, and Sf keeps its own far in the tail.
+        return p < 0.5 ? -UpperTail(p, df) : UpperTail(1 - p, df);
+    }
+
+    private static double UpperTail(double tail, double df)
+    {
+        double lo = 0, hi = 1;
+        while (Sf(hi, df) > tail) { lo = hi; hi *= 2; if (double.IsInfinity(hi)) { return double.PositiveInfinity; } }
+        for (int i = 0; i < 2000; i++)
+        {
+            double mid = lo + (hi - lo) / 2;
+            if (mid <= lo || mid >= hi) { break; }
+            if (Sf(mid, df) > tail) { lo = mid; } else { hi = mid; }
+        }
+        return lo + (hi - lo) / 2;
+    }
 }

@@ -5,9 +5,10 @@ public enum TTestKind { Student, Welch }
 
 /// <summary>
 /// The result of a two-sided two-sample t-test of mean(A) = mean(B). <see cref="T"/> is positive
-/// when A's mean is larger. When the test is undefined (both groups constant with equal means),
-/// T and P are NaN and <see cref="Undefined"/> says why; when both groups are constant with
-/// different means, T is +/-infinity and P is 0 (as scipy).
+/// when A's mean is larger. When both groups have zero variance the test is undefined: T and P are
+/// NaN and <see cref="Undefined"/> says why (equal means: t = 0/0; different means: the standard
+/// error is 0, so the t statistic carries no information about chance; scipy returns p = 0 there,
+/// Repscope does not, since with a few seeds identical values are a matter of resolution, not certainty).
 /// </summary>
 public sealed record TTestResult(
     TTestKind Kind, int CountA, int CountB, double MeanA, double MeanB, double VarianceA, double VarianceB,
@@ -15,7 +16,7 @@ public sealed record TTestResult(
 {
     public double Difference => MeanA - MeanB;
     public bool IsDefined => Undefined is null;
-    /// <summary>A caveat on a defined result (both groups constant with different means).</summary>
+    /// <summary>A caveat on a result, or null (no test at present sets one; kept for the readers of older files).</summary>
     public string? Note { get; init; }
 }
 
@@ -27,7 +28,7 @@ public static class TTest
 {
     public const string ZeroVarianceEqualMeans = "zero variance in both groups and equal means: t = 0/0";
     public const string ZeroVarianceDifferentMeans =
-        "zero variance in both groups and different means: t infinite, p = 0 (as scipy); with few runs per group, identical values can be chance";
+        "zero variance in both groups and different means: the standard error is 0, so no p-value (scipy's p = 0 would claim certainty; with few runs per group, identical values can be chance)";
 
     /// <summary>Student's two-sample t-test with pooled variance, df = nA + nB - 2.</summary>
     public static TTestResult Student(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => Independent(a, b, TTestKind.Student);
@@ -64,14 +65,10 @@ public static class TTest
         }
         if (denominator == 0)
         {
-            if (diff == 0)
-            {
-                return new TTestResult(kind, na, nb, meanA, meanB, varA, varB, double.NaN,
-                                       kind == TTestKind.Student ? df : double.NaN, double.NaN, ZeroVarianceEqualMeans);
-            }
-            // Constant groups with different means: the difference is certain (scipy: t = +/-inf, p = 0).
-            return new TTestResult(kind, na, nb, meanA, meanB, varA, varB, diff > 0 ? double.PositiveInfinity : double.NegativeInfinity,
-                                   kind == TTestKind.Student ? df : double.NaN, 0, null) { Note = ZeroVarianceDifferentMeans };
+            // Both groups constant: undefined, never p = 0 (scipy gives t = +/-inf, p = 0 for different means).
+            return new TTestResult(kind, na, nb, meanA, meanB, varA, varB, double.NaN,
+                                   kind == TTestKind.Student ? df : double.NaN, double.NaN,
+                                   diff == 0 ? ZeroVarianceEqualMeans : ZeroVarianceDifferentMeans);
         }
         double t = diff / denominator;
         return new TTestResult(kind, na, nb, meanA, meanB, varA, varB, t, df, StudentT.TwoSidedP(t, df), null);

@@ -1,17 +1,16 @@
 using System.Text.Json.Serialization;
 
-namespace Repscope.Training;
+namespace Repscope.Runs;
 
-/// <summary>The contents of run.json (format "repscope-run/1"; see docs/ARCHITECTURE.md).</summary>
+/// <summary>
+/// The contents of run.json (format "repscope-run/1"; see docs/ARCHITECTURE.md). Read and written only through
+/// <see cref="RunFormat"/>, which validates every field on read.
+/// </summary>
 public sealed record RunInfo
 {
-    public const string CurrentFormat = "repscope-run/1";
-    public const string StateTraining = "training";
-    public const string StateFinished = "finished";
-
-    public string Format { get; init; } = CurrentFormat;
-    /// <summary>"training" while partial, "finished" only when every file of the run exists.</summary>
-    public string State { get; init; } = StateTraining;
+    public string Format { get; init; } = RunFormat.Version;
+    /// <summary><see cref="RunState.Training"/> while partial, <see cref="RunState.Finished"/> only when every file of the run exists.</summary>
+    public RunState State { get; init; } = RunState.Training;
     public RunConfig Config { get; init; } = new();
     public string Architecture { get; init; } = "";
     public long ParameterCount { get; init; }
@@ -22,13 +21,16 @@ public sealed record RunInfo
     public double? FinalTestAccuracy { get; init; }
     public double TrainSeconds { get; init; }
     public Provenance Provenance { get; init; } = new();
+    /// <summary>SHA-256 (hex) of each file the finished run promises (<see cref="RunFormat.FinishedFiles"/>), checked when the
+    /// file is loaded. Empty while training, and in runs written before Repscope recorded them (nothing to check then).</summary>
+    public IReadOnlyDictionary<string, string> Files { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>The whole configuration of a run: enough to rebuild the model and reload its data.</summary>
 public sealed record RunConfig
 {
-    public int Depth { get; init; } = 20;
-    public double Width { get; init; } = 1;
+    public int Depth { get; init; } = TrainingDefaults.Depth;
+    public double Width { get; init; } = TrainingDefaults.Width;
     public bool Residual { get; init; } = true;
     /// <summary>Data set name as given to --data: "fashion-mnist", "fashion-mnist-small", "mnist", "cifar10", "cifar100", "folder".</summary>
     public string Data { get; init; } = "fashion-mnist";
@@ -52,10 +54,10 @@ public sealed record RunConfig
     public int ImageSize { get; init; } = 32;
     public string Cifar100Labels { get; init; } = "fine";
     public int Epochs { get; init; }
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; init; } = TrainingDefaults.BatchSize;
     public double Lr { get; init; }
     public double WeightDecay { get; init; }
-    public double Momentum { get; init; } = 0.9;
+    public double Momentum { get; init; } = TrainingDefaults.Momentum;
     /// <summary>Linear warm-up over <see cref="WarmupEpochs"/>, then cosine decay to 0, updated every step.</summary>
     public string Schedule { get; init; } = "warmup-cosine-per-step";
     public double WarmupEpochs { get; init; }
@@ -63,8 +65,8 @@ public sealed record RunConfig
     public bool EvaluateEveryEpoch { get; init; } = true;
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
-    public int CropPadding { get; init; } = 4;
-    public int Seed { get; init; } = 1;
+    public int CropPadding { get; init; } = TrainingDefaults.CropPadding;
+    public int Seed { get; init; } = TrainingDefaults.Seed;
 }
 
 public sealed record DataSetInfo

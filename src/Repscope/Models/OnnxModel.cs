@@ -1,0 +1,244 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Tensor = TorchSharp.torch.Tensor;
+using Repscope.Interop;
+using Repscope.Interop.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repscope.Models;
+
+/// <summary>
+/// An activation source over ONNX Runtime: a model file with chosen tensors (taps) exposed as graph outputs; batches of
+/// <see cref="OnnxInputs"/> in, one float32 tensor per tap out, in tap order, with the tensor's own shape
+/// ([b, ...]). Only one batch's taps are alive at a time. A model whose inputs have a fixed batch dimension of 1 is
+/// run one example at a time and the examples of a batch are stacked.
+/// </summary>
+public sealed partial class OnnxModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly string[] _inputNames;
+    private readonly Dictionary<string, TensorElementType> _inputTypes;
+
+    private OnnxModel(OnnxGraph graph, IReadOnlyList<string> taps, InferenceSession session)
+    {
+        Graph = graph;
+        Taps = taps;
+        _session = session;
+        _inputNames = graph.Inputs.Select(i => i.Name).ToArray();
+        _inputTypes = _inputNames.ToDictionary(n => n, n => session.InputMetadata[n].ElementDataType, StringComparer.Ordinal);
+        FixedBatchOfOne = graph.Inputs.Any(i => i.Shape is { Count: > 0 } s && s[0] == "1");
+    }
+
+    public OnnxGraph Graph { get; }
+
+    /// <summary>The tensors delivered per batch, in this order.</summary>
+    public IReadOnlyList<string> Taps { get; }
+
+    /// <summary>The model's inputs fix the batch dimension to 1: examples run one at a time.</summary>
+    public bool FixedBatchOfOne { get; }
+
+    /// <summary>A short name for reports: the file name without ".onnx".</summary>
+    public string Architecture => System.IO.Path.GetFileNameWithoutExtension(Graph.Path);
+
+    /// <summary>
+    /// Opens <paramref name="path"/> with <paramref name="taps"/> (null: <see cref="OnnxGraph.DefaultTaps"/>) exposed.
+    /// Unknown taps, a file that is not ONNX and operators ONNX Runtime lacks are <see cref="RepscopeException"/>s.
+    /// </summary>
+    public static OnnxModel Open(string path, IReadOnlyList<string>? taps = null, int threads = 0)
+    {
+        var graph = OnnxGraph.Read(path);
+        taps ??= DefaultTaps(graph);
+        if (taps.Count == 0) { throw new RepscopeException($"{path}: no taps chosen and the graph has no default taps; name some (`repscope taps {path}` lists them)"); }
+        graph.CheckTaps(taps);
+        if (taps.Distinct().Count() != taps.Count) { throw new RepscopeException($"{path}: a tap is named twice"); }
+        return new OnnxModel(graph, taps, CreateSession(graph, taps, threads));
+    }
+
+    /// <summary>
+    /// The default tap set (<see cref="OnnxGraph.DefaultTaps"/>), told apart from broadcast additions by the shapes the
+    /// tensors really have on one example: the first of <paramref name="sample"/>, or (null) one made of zeros with
+    /// every symbolic dimension set to 1. Where the model cannot run on it, by the shapes ONNX Runtime infers.
+    /// </summary>
+    public static IReadOnlyList<string> DefaultTaps(OnnxGraph graph, OnnxInputs? sample = null)
+    {
+        var described = Describe(graph);
+        var candidates = graph.AdditionInputs();
+        if (candidates.Count == 0) { return graph.DefaultTaps(described); }
+        try
+        {
+            sample = (sample ?? Zeros(graph)).Take(1);
+            using var probe = new OnnxModel(graph, candidates, CreateSession(graph, candidates, 1));
+            var real = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+            probe.Stream(sample, 1, (_, taps) =>
+            {
+                for (int i = 0; i < taps.Count; i++) { real[candidates[i]] = taps[i].shape.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(); }
+            });
+            return graph.DefaultTaps(described.Select(t => real.TryGetValue(t.Name, out var s) ? t with { Shape = s } : t).ToList());
+        }
+        catch (RepscopeException)
+        {
+            return graph.DefaultTaps(described);
+        }
+    }
+
+    /// <summary>One example of zeros for every input, symbolic dimensions set to 1.</summary>
+    private static OnnxInputs Zeros(OnnxGraph graph)
+    {
+        var arrays = new Dictionary<string, NdArray>(StringComparer.Ordinal);
+        foreach (var input in graph.Inputs)
+        {
+            if (input.Shape is null) { throw new RepscopeException($"{graph.Path}: input '{input.Name}' has no shape"); }
+            long[] shape = input.Shape.Select((d, i) => i == 0 ? 1 : long.TryParse(d, out long v) ? v : 1).ToArray();
+            long count = shape.Aggregate(1L, (a, b) => a * b);
+            arrays[input.Name] = input.ElementType switch
+            {
+                "float32" => NdArray.FromFloat32(input.Name, new float[count], shape),
+                "float16" => NdArray.FromFloat16(input.Name, new Half[count], shape),
+                "float64" => NdArray.FromFloat64(input.Name, new double[count], shape),
+                "int64" => NdArray.FromInt64(input.Name, new long[count], shape),
+                "int32" => NdArray.FromInt32(input.Name, new int[count], shape),
+                _ => throw new RepscopeException($"{graph.Path}: input '{input.Name}' is {input.ElementType}"),
+            };
+        }
+        return OnnxInputs.Bind(graph, arrays);
+    }
+
+    /// <summary>Every tensor of the graph with its element type and shape as ONNX Runtime infers them.</summary>
+    public static IReadOnlyList<OnnxTensor> Describe(OnnxGraph graph)
+    {
+        using var session = CreateSession(graph, graph.Tensors.Select(t => t.Name).ToList(), 1);
+        var meta = session.OutputMetadata;
+        return graph.Tensors.Select(t =>
+        {
+            if (!meta.TryGetValue(t.Name, out var m) || !m.IsTensor) { return t; }
+            var dims = m.Dimensions.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                                                    : string.IsNullOrEmpty(m.SymbolicDimensions[i]) ? "?" : m.SymbolicDimensions[i]).ToList();
+            return t with { ElementType = t.ElementType ?? ElementTypeName(m.ElementDataType), Shape = t.Shape ?? dims };
+        }).ToList();
+    }
+
+    /// <summary>
+    /// Runs the examples of <paramref name="inputs"/> in order, in batches of <paramref name="batchSize"/>; for each
+    /// batch calls <paramref name="onBatch"/>(first example's index, taps). The tensors are disposed when the callback
+    /// returns.
+    /// </summary>
+    public void Stream(OnnxInputs inputs, int batchSize, Action<long, IReadOnlyList<Tensor>> onBatch, IProgressReporter? progress = null)
+    {
+        if (batchSize < 1) { throw new RepscopeException($"batch size must be positive, got {batchSize}"); }
+        using var task = (progress ?? ProgressReporter.None).Start($"activations of {Architecture}", inputs.Examples);
+        using var runOptions = new RunOptions();
+        for (long start = 0; start < inputs.Examples; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(batchSize, inputs.Examples - start);
+            List<Tensor> taps;
+            if (!FixedBatchOfOne)
+            {
+                taps = Run(runOptions, inputs, start, count);
+            }
+            else
+            {
+                var parts = Enumerable.Range(0, (int)count).Select(i => Run(runOptions, inputs, start + i, 1)).ToList();
+                taps = Enumerable.Range(0, Taps.Count).Select(t => torch.cat(parts.Select(p => p[t]).ToList(), 0)).ToList();
+            }
+            onBatch(start, taps);
+            task.Advance(count);
+        }
+        task.Complete();
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private List<Tensor> Run(RunOptions runOptions, OnnxInputs inputs, long start, long count)
+    {
+        var values = new List<OrtValue>();
+        try
+        {
+            foreach (var name in _inputNames) { values.Add(Slice(inputs.Arrays[name], _inputTypes[name], start, count)); }
+            using var outputs = _session.Run(runOptions, _inputNames, values, Taps.ToArray());
+            return outputs.Select((o, i) => ToTensor(Taps[i], o)).ToList();
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new RepscopeException($"{Graph.Path}: ONNX Runtime failed on examples {start}..{start + count - 1}: {FirstLine(e.Message)}");
+        }
+        finally
+        {
+            foreach (var v in values) { v.Dispose(); }
+        }
+    }
+
+    private static OrtValue Slice(NdArray a, TensorElementType type, long start, long count)
+    {
+        var shape = a.Shape;
+        shape[0] = count;
+        int per = (int)a.FeaturesPerRow;
+        int offset = checked((int)(start * per)), length = checked((int)(count * per));
+        return type switch
+        {
+            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>((float[])a.Data, offset, length), shape),
+            TensorElementType.Double => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<double>((double[])a.Data, offset, length), shape),
+            TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>((long[])a.Data, offset, length), shape),
+            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<int>((int[])a.Data, offset, length), shape),
+            TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+                new Memory<Float16>(MemoryMarshal.Cast<Half, Float16>(((Half[])a.Data).AsSpan(offset, length)).ToArray()), shape),
+            _ => throw new RepscopeException($"input '{a.Name}': element type {type} is not supported (float32, float16, float64, int64, int32 are)"),
+        };
+    }
+
+    private static Tensor ToTensor(string name, OrtValue value)
+    {
+        var info = value.GetTensorTypeAndShape();
+        long[] shape = info.Shape;
+        Tensor t = info.ElementDataType switch
+        {
+            TensorElementType.Float => torch.tensor(value.GetTensorDataAsSpan<float>().ToArray(), shape),
+            TensorElementType.Double => torch.tensor(value.GetTensorDataAsSpan<double>().ToArray(), shape).to_type(ScalarType.Float32),
+            TensorElementType.Float16 => torch.tensor(MemoryMarshal.Cast<Float16, Half>(value.GetTensorDataAsSpan<Float16>()).ToArray(), shape).to_type(ScalarType.Float32),
+            TensorElementType.Int64 => torch.tensor(value.GetTensorDataAsSpan<long>().ToArray(), shape).to_type(ScalarType.Float32),
+            TensorElementType.Int32 => torch.tensor(value.GetTensorDataAsSpan<int>().ToArray(), shape).to_type(ScalarType.Float32),
+            TensorElementType.Bool => torch.tensor(value.GetTensorDataAsSpan<bool>().ToArray(), shape).to_type(ScalarType.Float32),
+            _ => throw new RepscopeException($"tap '{name}' holds {info.ElementDataType}, which Repscope cannot read as numbers"),
+        };
+        if (shape.Length == 0) { throw new RepscopeException($"tap '{name}' is a scalar, not one value per example"); }
+        return t;
+    }
+
+    private static InferenceSession CreateSession(OnnxGraph graph, IReadOnlyList<string> taps, int threads)
+    {
+        var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        if (threads > 0) { options.IntraOpNumThreads = threads; }
+        try
+        {
+            return new InferenceSession(graph.WithOutputs(taps), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            string message = FirstLine(e.Message);
+            var op = MissingOperator().Match(message);
+            throw new RepscopeException(op.Success
+                ? $"{graph.Path}: ONNX Runtime cannot run operator '{op.Groups[1].Value}' (model opset {graph.Opset}): {message}"
+                : $"{graph.Path}: ONNX Runtime cannot load the model: {message}");
+        }
+        finally
+        {
+            options.Dispose();
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+
+    private static string? ElementTypeName(TensorElementType t) => t switch
+    {
+        TensorElementType.Float => "float32", TensorElementType.Float16 => "float16", TensorElementType.Double => "float64",
+        TensorElementType.Int64 => "int64", TensorElementType.Int32 => "int32", TensorElementType.Int16 => "int16", TensorElementType.Int8 => "int8",
+        TensorElementType.UInt8 => "uint8", TensorElementType.Bool => "bool", TensorElementType.String => "string", TensorElementType.BFloat16 => "bfloat16",
+        _ => null,
+    };
+
+    [GeneratedRegex(@"(?:No Op registered for|Could not find an implementation for) ([A-Za-z0-9_]+)")]
+    private static partial Regex MissingOperator();
+}
