@@ -6,20 +6,19 @@ namespace Repscope.Cli.Commands;
 
 public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : OnnxInputSettings
     {
         [CommandArgument(0, "<RUN>")]
-        [Description("Run directory written by `repscope train`.")]
+        [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data).")]
         public string Run { get; init; } = "";
 
         [CommandOption("-o|--out <NPZ>")]
-        [Description("The .npz to write: one float32 array per tap ([[n, C, H, W]]), plus labels and indices.")]
+        [Description("The .npz to write: one float32 array per tap ([[n, C, H, W]]), plus labels and indices (runs); for ONNX models one array per tap named after it, and OUT.json beside it mapping member names to tap names.")]
         public string Out { get; init; } = "";
 
         [CommandOption("--examples <N>")]
-        [Description("The first N test examples.")]
-        [DefaultValue(100)]
-        public int Examples { get; init; } = 100;
+        [Description("The first N test examples (runs: default 100; ONNX models: default all).")]
+        public int? Examples { get; init; }
 
         [CommandOption("--indices <LIST>")]
         [Description("Comma-separated test-set indices instead of --examples (e.g. 0,5,17).")]
@@ -39,6 +38,7 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
     {
         if (string.IsNullOrEmpty(s.Out)) { throw new RepscopeException("export needs --out FILE.npz"); }
         if (s.BatchSize < 1) { throw new RepscopeException($"--batch-size must be positive, got {s.BatchSize}"); }
+        if (ActivationSources.IsOnnx(s.Run)) { return ExportOnnx(s); }
         long[] indices;
         if (s.Indices is not null)
         {
@@ -47,11 +47,26 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
         }
         else
         {
-            if (s.Examples < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
-            indices = Enumerable.Range(0, s.Examples).Select(i => (long)i).ToArray();
+            int examples = s.Examples ?? 100;
+            if (examples < 1) { throw new RepscopeException($"--examples must be positive, got {examples}"); }
+            indices = Enumerable.Range(0, examples).Select(i => (long)i).ToArray();
         }
         var (arrays, n) = terminal.WithProgress(p => RunAnalyses.Export(s.Run, s.Out, indices, s.Layers, s.BatchSize, p));
         terminal.WriteLine($"wrote {s.Out}: {arrays - 2} taps + labels + indices for {n} examples");
+        return 0;
+    }
+
+    private int ExportOnnx(Settings s)
+    {
+        if (s.Indices is not null) { throw new RepscopeException("--indices applies to run directories; for an ONNX model, write the examples you want into the --input file"); }
+        if (s.Examples is < 1) { throw new RepscopeException($"--examples must be positive, got {s.Examples}"); }
+        var inputs = s.OnnxInputs(s.Examples);
+        var report = terminal.WithProgress(p =>
+        {
+            using var source = (OnnxSource)ActivationSources.Open(s.Run, new StreamOptions(BatchSize: Math.Max(4, s.BatchSize)), inputs, s.TapList, p);
+            return SourceAnalyses.Export(source, s.Out, s.BatchSize, p);
+        });
+        terminal.WriteLine($"wrote {s.Out}: {report.Members.Count} taps for {report.Examples} examples; member names to tap names in {SourceAnalyses.MappingPath(s.Out)}");
         return 0;
     }
 }

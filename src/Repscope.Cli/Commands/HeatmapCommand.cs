@@ -1,11 +1,16 @@
 using System.ComponentModel;
+using Repscope.Cluster;
 using Repscope.Reporting;
 using Repscope.Similarity;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
 
-/// <summary><c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations.</summary>
+/// <summary>
+/// <c>repscope heatmap A.npz [B.npz] --out DIR</c>: all-pairs CKA of stacks of activations. With
+/// <c>--shard K/N --state S.npz</c>: only the K-th of N slices of the minibatches, written as an accumulator
+/// state for <c>repscope merge</c> (docs/slurm.md).
+/// </summary>
 public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.Settings>
 {
     public sealed class Settings : KernelSettings
@@ -31,6 +36,14 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [DefaultValue(HsicEstimator.Unbiased)]
         public HsicEstimator Estimator { get; init; } = HsicEstimator.Unbiased;
 
+        [CommandOption("--shard <K/N>")]
+        [Description("Only the K-th of N slices of the minibatches (1 <= K <= N); with --state. `repscope merge` of all N states gives the whole map.")]
+        public string? Shard { get; init; }
+
+        [CommandOption("--state <S.npz>")]
+        [Description("With --shard: where to write the slice's accumulator state (sums, settings, the inputs' SHA-256).")]
+        public string? State { get; init; }
+
         [CommandOption("--measure <MEASURE>")]
         [Description("cka (streams, minibatch), or cca, svcca, pwcca, procrustes, rsa (whole data; docs/measures.md): writes MEASURE.json + MEASURE.png.")]
         [DefaultValue(SimilarityMeasure.Cka)]
@@ -39,6 +52,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        if (s.Shard is not null || s.State is not null) { return Shard(s); }
         if (string.IsNullOrWhiteSpace(s.Out)) { throw new RepscopeException("--out DIR is required (the folder for cka.json and cka.png)"); }
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out, s.Measure, s.BatchSize); }
         if (s.BatchSize is not null && s.Estimator == HsicEstimator.Biased)
@@ -47,16 +61,36 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? 256, s.Estimator, s.Kernel, s.RbfThreshold);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
-        foreach (string w in result.Warnings) { terminal.Warn(w); }
+        return Write(terminal, result, s.A, s.B, s.Out);
+    }
 
-        string json = Path.Combine(s.Out, "cka.json");
-        string png = Path.Combine(s.Out, "cka.png");
+    private int Shard(Settings s)
+    {
+        if (s.Shard is null || string.IsNullOrWhiteSpace(s.State)) { throw new RepscopeException("--shard K/N and --state S.npz go together"); }
+        if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
+        if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
+        if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
+        var shard = ShardSpec.Parse(s.Shard);
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? 256, s.Estimator, s.Kernel, s.RbfThreshold);
+        var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State, p));
+        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {(info.Examples + info.BatchSize - 1) / info.BatchSize} "
+                           + $"({info.Rows.Count} x {info.Columns.Count} layers, n = {info.Examples})");
+        terminal.WriteLine($"wrote {s.State}");
+        return 0;
+    }
+
+    /// <summary>Writes cka.json and cka.png for a map of <paramref name="a"/> (against <paramref name="b"/>), as `heatmap` and `merge` do.</summary>
+    internal static int Write(Terminal terminal, CkaHeatmapResult result, string a, string? b, string outDir)
+    {
+        foreach (string w in result.Warnings) { terminal.Warn(w); }
+        string json = Path.Combine(outDir, "cka.json");
+        string png = Path.Combine(outDir, "cka.png");
         result.Matrix.WriteJson(json);
-        string title = s.B is null ? $"CKA between the layers of {Path.GetFileName(s.A)}" : $"CKA: {Path.GetFileName(s.A)} vs {Path.GetFileName(s.B)}";
+        string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";
         Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
         {
-            RowAxisLabel = $"{Path.GetFileName(s.A)} layer",
-            ColumnAxisLabel = $"{Path.GetFileName(s.B ?? s.A)} layer",
+            RowAxisLabel = $"{Path.GetFileName(a)} layer",
+            ColumnAxisLabel = $"{Path.GetFileName(b ?? a)} layer",
             Subtitle = result.Description,
         });
 
@@ -65,7 +99,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         terminal.WriteLine($"wrote {png}");
         // A constant layer is bad input: the map is still written (nothing lost, null / grey where
         // undefined), but the command says so in one line and exits non-zero.
-        var constant = ConstantLayers(result.Matrix, s.A, s.B ?? s.A).ToList();
+        var constant = ConstantLayers(result.Matrix, a, b ?? a).ToList();
         if (constant.Count > 0)
         {
             terminal.Fail($"{string.Join(", ", constant)} {(constant.Count == 1 ? "is" : "are")} constant (zero variance): " +

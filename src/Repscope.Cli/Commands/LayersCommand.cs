@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 namespace Repscope.Cli.Commands;
 
 /// <summary>Options shared by the commands that stream a run's test examples through its model.</summary>
-public class StreamSettings : CommandSettings
+public class StreamSettings : OnnxInputSettings
 {
     [CommandOption("--examples <N>")]
     [Description("Use the first N test examples (default: all), the same ones in the same order for every model.")]
@@ -71,8 +71,12 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public sealed class Settings : BlockSettings
     {
         [CommandArgument(0, "<RUN>")]
-        [Description("Run directory written by `repscope train`.")]
+        [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data and --out).")]
         public string Run { get; init; } = "";
+
+        [CommandOption("-o|--out <DIR>")]
+        [Description("ONNX models: folder for layers.json and the PNGs (a run's go into RUN/analysis/).")]
+        public string? Out { get; init; }
 
         [CommandOption("--epochs <N>")]
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
@@ -83,11 +87,27 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var r = terminal.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        string folder = RunAnalyses.AnalysisFolder(s.Run);
+        LayersReport r;
+        if (ActivationSources.IsOnnx(s.Run))
+        {
+            folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
+            var inputs = s.OnnxInputs(s.Examples);
+            r = terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), inputs, s.TapList, p);
+                return SourceAnalyses.Layers(source, folder, s.Stream(s.Epochs), blocks, pc, p);
+            });
+        }
+        else
+        {
+            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
+            r = terminal.WithProgress(p => RunAnalyses.Layers(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+        }
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
-        terminal.WriteLine($"wrote {Path.Combine(RunAnalyses.AnalysisFolder(s.Run), "layers.json")}, layers.png, layers_pc1.png");
+        terminal.WriteLine($"wrote {Path.Combine(folder, "layers.json")}, layers.png, layers_pc1.png");
         return 0;
     }
 }

@@ -22,6 +22,7 @@ internal static class MeasureHeatmap
             RowAxisLabel = $"{Path.GetFileName(a)} layer" + (measure == SimilarityMeasure.Pwcca ? " (weights)" : ""),
             ColumnAxisLabel = $"{Path.GetFileName(b ?? a)} layer",
             Subtitle = map.Description,
+            ColourBarLabel = Measures.Label(measure),
         });
         terminal.WriteLine($"{map.Matrix.Rows.Count} x {map.Matrix.Columns.Count} map, {map.Description}");
         terminal.WriteLine($"wrote {json}");

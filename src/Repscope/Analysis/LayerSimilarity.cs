@@ -1,3 +1,4 @@
+using Repscope.Analysis.Statistics;
 using Repscope.Similarity;
 using Repscope.Spectral;
 using TorchSharp;
@@ -11,6 +12,13 @@ public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstCompone
                                        int Batches, long Examples, IReadOnlyList<string> Warnings)
 {
     public IReadOnlyList<double> Pc1Fractions => Components.Select(c => c.Fraction).ToList();
+
+    /// <summary>The per-batch HSIC state behind <see cref="Cka"/> (for the cache: <see cref="CkaBatchState.Save"/>).</summary>
+    public CkaBatchState? BatchState { get; init; }
+
+    /// <summary>The relative block-structure score with its bootstrap interval over batches (docs/block-structure.md);
+    /// the interval is undefined with fewer than 2 batches.</summary>
+    public BlockStructureScoreBootstrap? Score { get; init; }
 }
 
 /// <summary>The paper's principal-component evidence for block structure.</summary>
@@ -18,7 +26,23 @@ public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstCompone
 /// <param name="Pc1Cosines">Squared cosine similarity of the layers' first principal components in example space.</param>
 /// <param name="CkaWithoutPc1">Within-model CKA after removing every layer's first principal component.</param>
 public sealed record PcResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, CkaMatrix Pc1Cosines, CkaMatrix CkaWithoutPc1,
-                              BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings);
+                              BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings)
+{
+    /// <summary>The block-structure score of <see cref="Cka"/> with its interval.</summary>
+    public BlockStructureScoreBootstrap? Score { get; init; }
+
+    /// <summary>The block-structure score of <see cref="CkaWithoutPc1"/> with its interval (the paper: block structure
+    /// disappears when the first principal component is removed).</summary>
+    public BlockStructureScoreBootstrap? ScoreWithoutPc1 { get; init; }
+}
+
+/// <summary>How the block-structure score's bootstrap over batches is run.</summary>
+/// <param name="Replicates">Bootstrap replicates (0: the score without an interval).</param>
+/// <param name="Seed">Bootstrap seed.</param>
+public sealed record ScoreOptions(int Replicates = Intervals.DefaultReplicates, ulong Seed = Intervals.DefaultSeed)
+{
+    public static readonly ScoreOptions Default = new();
+}
 
 /// <summary>
 /// Streaming layer-similarity analyses over <see cref="ActivationPass"/>es: nothing is stored per
@@ -31,12 +55,15 @@ public static class LayerSimilarity
     /// shuffled data, all accumulated), the first principal component of every layer from the first pass's
     /// examples (it is run <see cref="FirstComponentOptions.Passes"/> times), and the block structure.
     /// </summary>
+    /// <remarks>Also the relative block-structure score (<see cref="WithinModelResult.Score"/>) with its bootstrap over the
+    /// batches (<paramref name="scoreOptions"/>); with more than one pass the batches share examples and the interval is
+    /// too narrow (a warning says so).</remarks>
     public static WithinModelResult WithinModel(IReadOnlyList<string> layers, IReadOnlyList<ActivationPass> ckaPasses,
-        FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null)
+        FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
     {
         if (ckaPasses.Count == 0) { throw new ArgumentException("at least one pass is needed", nameof(ckaPasses)); }
         pcOptions ??= FirstComponentOptions.Default;
-        var cka = new MinibatchCkaAccumulator(layers);
+        var cka = new MinibatchCkaAccumulator(layers) { KeepBatches = true };
         var pcs = layers.Select(l => new FirstComponentAccumulator(l, pcOptions)).ToList();
         try
         {
@@ -54,7 +81,17 @@ public static class LayerSimilarity
             var matrix = cka.Result();
             var components = pcs.Select(a => a.Result()).ToList();
             var blocks = BlockStructure.Detect(matrix.Values, layers, components.Select(c => c.Fraction).ToList(), blockOptions);
-            return new WithinModelResult(matrix, components, blocks, cka.Batches, cka.Examples, Warnings(cka, components));
+            var warnings = Warnings(cka, components);
+            if (ckaPasses.Count > 1)
+            {
+                warnings.Add($"the block-structure score's interval resamples batches of {ckaPasses.Count} passes over the same examples: it is too narrow");
+            }
+            var state = cka.BatchState();
+            return new WithinModelResult(matrix, components, blocks, cka.Batches, cka.Examples, warnings)
+            {
+                BatchState = state,
+                Score = ScoreOf(state, layers, scoreOptions),
+            };
         }
         finally
         {
@@ -80,11 +117,11 @@ public static class LayerSimilarity
     /// every layer's first component. Runs <paramref name="pass"/> <see cref="FirstComponentOptions.Passes"/> + 1 times.
     /// </summary>
     public static PcResult PrincipalComponents(IReadOnlyList<string> layers, ActivationPass pass,
-        FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null)
+        FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
     {
-        var within = WithinModel(layers, [pass], pcOptions, blockOptions);
+        var within = WithinModel(layers, [pass], pcOptions, blockOptions, scoreOptions);
         var components = within.Components;
-        var removed = new MinibatchCkaAccumulator(layers);
+        var removed = new MinibatchCkaAccumulator(layers) { KeepBatches = true };
         var means = components.Select(c => torch.tensor(c.Mean)).ToList();
         var directions = components.Select(c => torch.tensor(c.Direction)).ToList();
         try
@@ -109,7 +146,32 @@ public static class LayerSimilarity
         var cosines = new CkaMatrix(layers, layers, FirstComponents.SquaredCosines(components));
         var blocksWithout = BlockStructure.Detect(without.Values, layers, null, blockOptions);
         var warnings = within.Warnings.Concat(removed.Warnings).Distinct().ToList();
-        return new PcResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings);
+        return new PcResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings)
+        {
+            Score = within.Score,
+            ScoreWithoutPc1 = ScoreOf(removed.BatchState(), layers, scoreOptions),
+        };
+    }
+
+    /// <summary>
+    /// The block-structure score of a within-model state, counted in residual blocks where the layer names say so, with
+    /// its bootstrap interval over batches (undefined with fewer than 2 batches or 0 replicates). Null with fewer than 2 layers.
+    /// </summary>
+    public static BlockStructureScoreBootstrap? ScoreOf(CkaBatchState state, IReadOnlyList<string> layers, ScoreOptions? options = null)
+    {
+        options ??= ScoreOptions.Default;
+        if (layers.Count < 2) { return null; }
+        var units = BlockStructureScore.ResidualBlockUnits(layers);
+        IReadOnlyList<int>? unitMap = units.Any(u => u >= 0) ? units : null;
+        if (state.Batches >= 2 && options.Replicates >= 2)
+        {
+            return BlockStructureScore.Bootstrap(state, unitMap, options.Replicates, options.Seed);
+        }
+        var point = BlockStructureScore.Score(state.Result().Values, layers, unitMap);
+        string why = $"{state.Batches} batch(es) and {options.Replicates} replicate(s): a bootstrap interval needs at least 2 of each";
+        return new BlockStructureScoreBootstrap(point,
+            new Interval(point.Strength, double.NaN, double.NaN, Intervals.DefaultLevel, IntervalMethod.PercentileBootstrap, state.Batches, Undefined: why),
+            new Interval(point.Coverage, double.NaN, double.NaN, Intervals.DefaultLevel, IntervalMethod.PercentileBootstrap, state.Batches, Undefined: why));
     }
 
     private static void RunRemainingPasses(List<FirstComponentAccumulator> pcs, ActivationPass pass)

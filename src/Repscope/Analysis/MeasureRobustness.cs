@@ -76,7 +76,9 @@ public static class MeasureRobustness
         var units = BlockStructureScore.ResidualBlockUnits(layers);
         var computed = Default.Select(m =>
         {
-            var map = Measures.AllPairs(m.Measure, activations, layers, null, null, m.Options, progress);
+            var map = m.Options.Cka is { Kernel: KernelKind.Rbf } rbf
+                ? RbfCkaMap(activations, layers, rbf, progress)
+                : Measures.AllPairs(m.Measure, activations, layers, null, null, m.Options, progress);
             return (m.Name, m.Measure, map);
         }).ToList();
         var reference = computed[0].map.Matrix;
@@ -90,6 +92,55 @@ public static class MeasureRobustness
         }).ToList();
         long n = activations[0].shape[0];
         return new MeasureRobustnessResult(layers.ToArray(), n, maps, Sentence(maps, n, layers.Count));
+    }
+
+    /// <summary>
+    /// Whole-data RBF CKA (biased HSIC) of every pair with each layer's Gram computed once:
+    /// CKA = ⟨HKH, HLH⟩_F / (‖HKH‖_F ‖HLH‖_F). Keeps L centred n x n Grams (float64): memory L n² x 8 bytes,
+    /// against one Gram per pair (L² Gram products) in <see cref="AllPairsCka.WholeData"/>.
+    /// </summary>
+    private static MeasureMatrix RbfCkaMap(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names, CkaOptions options, IProgressReporter? progress)
+    {
+        progress ??= ProgressReporter.None;
+        int l = layers.Count;
+        var grams = new Tensor?[l];
+        var reasons = new List<string>();
+        var v = new double[l, l];
+        try
+        {
+            using (var task = progress.Start("RBF CKA: Gram matrices", l))
+            {
+                for (int i = 0; i < l; i++)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    try
+                    {
+                        var c = Hsic.DoubleCentre(Gram.Rbf(layers[i], options.RbfThreshold, $"layer '{names[i]}'"));
+                        grams[i] = c.div_(c.norm()).MoveToOuterDisposeScope();
+                    }
+                    catch (UndefinedResultException e) { reasons.Add(e.Message); }
+                    task.Advance(1);
+                }
+                task.Complete();
+            }
+            for (int i = 0; i < l; i++)
+            {
+                for (int j = i; j < l; j++)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    double value = grams[i] is null || grams[j] is null ? double.NaN
+                        : i == j ? 1.0 : grams[i]!.mul(grams[j]!).sum().item<double>();
+                    v[i, j] = v[j, i] = value;
+                }
+            }
+            long n = layers[0].shape[0];
+            return new MeasureMatrix(SimilarityMeasure.Cka, new CkaMatrix(names.ToArray(), names.ToArray(), v), reasons,
+                                     $"{Measures.Describe(SimilarityMeasure.Cka, new MeasureOptions(options))}, whole data (n = {n})");
+        }
+        finally
+        {
+            foreach (var g in grams) { g?.Dispose(); }
+        }
     }
 
     /// <summary>Jaccard overlap of the layer ranges of two best squares.</summary>

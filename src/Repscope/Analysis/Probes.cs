@@ -60,13 +60,23 @@ public sealed record ProbePooling(long Channels, long Height, long Width, long O
 
 /// <summary>The accuracy of one linear probe.</summary>
 public sealed record ProbeResult(string Layer, long Features, long TrainExamples, long TestExamples,
-                                 double TrainAccuracy, double TestAccuracy, double TestLoss, int Iterations);
+                                 double TrainAccuracy, double TestAccuracy, double TestLoss, int Iterations)
+{
+    /// <summary>
+    /// Per held-out example, in order: whether the probe classifies it correctly (its mean is <see cref="TestAccuracy"/>).
+    /// Pairs of these over the same examples give paired-bootstrap intervals (<see cref="Statistics.Intervals.PairedDifference"/>).
+    /// Not written into JSON with the result (one value per example); written separately by the workflows.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<bool>? TestCorrect { get; init; }
+}
 
 /// <summary>
 /// Linear probes (Alain &amp; Bengio 2016): a multinomial logistic regression trained on a layer's
 /// (pooled) activations to predict the class, scored on held-out examples. Features are standardised
 /// with the training examples' mean and standard deviation; the fit is full-batch L-BFGS on the mean
-/// cross-entropy plus (lambda / 2) ||W||^2, in float32, from a seeded initialisation.
+/// cross-entropy plus (lambda / 2) ||W||^2, in float32, from a seeded initialisation. The result carries the
+/// per-example correctness on the held-out examples (<see cref="ProbeResult.TestCorrect"/>).
 /// </summary>
 public static class LinearProbe
 {
@@ -121,9 +131,13 @@ public static class LinearProbe
         {
             double trainAccuracy = (xtr.matmul(w) + bias).argmax(1).eq(ytr).to(ScalarType.Float64).mean().item<double>();
             var logits = xte.matmul(w) + bias;
-            double testAccuracy = logits.argmax(1).eq(yte).to(ScalarType.Float64).mean().item<double>();
+            var correct = logits.argmax(1).eq(yte);
+            double testAccuracy = correct.to(ScalarType.Float64).mean().item<double>();
             double testLoss = torch.nn.functional.cross_entropy(logits, yte).item<float>();
-            return new ProbeResult(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations);
+            return new ProbeResult(layer, p, trainLabels.Length, testLabels.Length, trainAccuracy, testAccuracy, testLoss, evaluations)
+            {
+                TestCorrect = correct.data<bool>().ToArray(),
+            };
         }
     }
 }

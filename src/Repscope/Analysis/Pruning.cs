@@ -1,3 +1,4 @@
+using Repscope.Analysis.Statistics;
 using Repscope.Data;
 using Repscope.Models;
 using TorchSharp;
@@ -8,12 +9,36 @@ namespace Repscope.Analysis;
 /// <summary>One point of a pruning curve: the last <see cref="Deleted"/> blocks of stage <see cref="Stage"/> deleted.</summary>
 /// <param name="RefitAccuracy">Accuracy after re-fitting only the final linear layer (null without --refit-head).</param>
 /// <param name="InBlockStructure">Whether the block deleted last lies inside a detected block (false when none is known).</param>
-public sealed record PruneStep(int Stage, int Deleted, IReadOnlyList<string> DeletedBlocks, double Accuracy, double? RefitAccuracy, bool InBlockStructure);
+public sealed record PruneStep(int Stage, int Deleted, IReadOnlyList<string> DeletedBlocks, double Accuracy, double? RefitAccuracy, bool InBlockStructure)
+{
+    /// <summary>Per evaluation example, in order: whether the pruned model gets it right (mean: <see cref="Accuracy"/>). Not in JSON.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<bool>? Correct { get; init; }
+}
 
 /// <summary>Accuracy as residual blocks are deleted from the end of each stage, without retraining.</summary>
 /// <param name="Baseline">Accuracy with no block deleted.</param>
 public sealed record PruneResult(double Baseline, double? RefitBaseline, long EvaluationExamples, long RefitExamples,
-                                 IReadOnlyList<PruneStep> Steps);
+                                 IReadOnlyList<PruneStep> Steps)
+{
+    /// <summary>Per evaluation example: whether the unpruned model gets it right (mean: <see cref="Baseline"/>). Not in JSON.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<bool>? BaselineCorrect { get; init; }
+
+    /// <summary>
+    /// The accuracy drop of a deletion, Baseline - step.Accuracy, with a paired percentile bootstrap interval over the
+    /// evaluation examples (both were measured on the same examples).
+    /// </summary>
+    public Interval AccuracyDrop(PruneStep step, int replicates = Intervals.DefaultReplicates, ulong seed = Intervals.DefaultSeed,
+                                 double level = Intervals.DefaultLevel)
+    {
+        if (BaselineCorrect is null || step.Correct is null)
+        {
+            throw new RepscopeException("pruning: per-example correctness is missing (results read back from JSON do not carry it)");
+        }
+        return Intervals.PairedDifference(BaselineCorrect, step.Correct, replicates, seed, level);
+    }
+}
 
 /// <summary>
 /// Block deletion (Veit et al. 2016; Nguyen et al. 2021, Sec. 6): for every stage separately, delete its last
@@ -35,7 +60,7 @@ public static class Pruning
         using var task = progress.Start($"pruning {model.Architecture}", total);
         try
         {
-            var (baseline, refitBaseline) = Evaluate(model, new HashSet<string>(), evaluation, refitData, batchSize, refitOptions);
+            var (baseline, refitBaseline, baselineCorrect) = Evaluate(model, new HashSet<string>(), evaluation, refitData, batchSize, refitOptions);
             task.Advance(1, $"no block deleted: {baseline:P2}");
             var steps = new List<PruneStep>();
             foreach (var stage in stages)
@@ -44,14 +69,14 @@ public static class Pruning
                 for (int k = 1; k <= stage.Count; k++)
                 {
                     var deleted = stage.Skip(stage.Count - k).ToList();
-                    var (acc, refit) = Evaluate(model, deleted.ToHashSet(), evaluation, refitData, batchSize, refitOptions);
+                    var (acc, refit, correct) = Evaluate(model, deleted.ToHashSet(), evaluation, refitData, batchSize, refitOptions);
                     bool inBlock = blockStructureLayers?.Contains(deleted[0]) ?? false;
-                    steps.Add(new PruneStep(stageNumber, k, deleted, acc, refit, inBlock));
+                    steps.Add(new PruneStep(stageNumber, k, deleted, acc, refit, inBlock) { Correct = correct });
                     task.Advance(1, $"stage {stageNumber}, {k} deleted: {acc:P2}");
                 }
             }
             task.Complete($"baseline {baseline:P2}");
-            return new PruneResult(baseline, refitBaseline, evaluation.Count, refitData?.Count ?? 0, steps);
+            return new PruneResult(baseline, refitBaseline, evaluation.Count, refitData?.Count ?? 0, steps) { BaselineCorrect = baselineCorrect };
         }
         finally
         {
@@ -59,24 +84,27 @@ public static class Pruning
         }
     }
 
-    private static (double Accuracy, double? Refit) Evaluate(ResNet model, IReadOnlySet<string> deleted, ImageDataset evaluation,
-                                                             ImageDataset? refitData, int batchSize, ProbeOptions? refitOptions)
+    private static (double Accuracy, double? Refit, bool[] Correct) Evaluate(ResNet model, IReadOnlySet<string> deleted, ImageDataset evaluation,
+                                                                             ImageDataset? refitData, int batchSize, ProbeOptions? refitOptions)
     {
         model.DeletedBlocks = deleted;
         if (refitData is null)
         {
-            var (acc, _) = Forward(model, evaluation, batchSize, capture: false);
-            return (acc, null);
+            var (acc, _, correct) = Forward(model, evaluation, batchSize, capture: false);
+            return (acc, null, correct);
         }
         using var scope = torch.NewDisposeScope();
-        var (accuracy, evalFeatures) = Forward(model, evaluation, batchSize, capture: true);
-        var (_, fitFeatures) = Forward(model, refitData, batchSize, capture: true);
+        var (accuracy, evalFeatures, evalCorrect) = Forward(model, evaluation, batchSize, capture: true);
+        var (_, fitFeatures, _) = Forward(model, refitData, batchSize, capture: true);
         var probe = LinearProbe.Fit("fc", fitFeatures!, refitData.Labels, evalFeatures!, evaluation.Labels, model.Classes, refitOptions);
-        return (accuracy, probe.TestAccuracy);
+        return (accuracy, probe.TestAccuracy, evalCorrect);
     }
 
-    /// <summary>Accuracy of the model's own predictions; with <paramref name="capture"/>, also the input of the final linear layer.</summary>
-    internal static (double Accuracy, Tensor? Features) Forward(ResNet model, ImageDataset data, int batchSize, bool capture)
+    /// <summary>
+    /// Accuracy of the model's own predictions and whether each example is right; with <paramref name="capture"/>, also
+    /// the input of the final linear layer.
+    /// </summary>
+    internal static (double Accuracy, Tensor? Features, bool[] Correct) Forward(ResNet model, ImageDataset data, int batchSize, bool capture)
     {
         var pool = model.named_modules().First(m => m.name == "pool").module as nn.Module<Tensor, Tensor>
                    ?? throw new InvalidOperationException("ResNet has no 'pool' module");
@@ -91,6 +119,7 @@ public static class Pruning
         bool wasTraining = model.training;
         model.eval();
         long correct = 0;
+        var right = new bool[data.Count];
         try
         {
             using var noGrad = torch.no_grad();
@@ -99,7 +128,7 @@ public static class Pruning
                 using var scope = torch.NewDisposeScope();
                 long end = Math.Min(start + batchSize, data.Count);
                 var predictions = model.call(data.Images[TensorIndex.Slice(start, end)]).argmax(1).data<long>().ToArray();
-                for (long i = start; i < end; i++) { if (predictions[i - start] == data.Labels[i]) { correct++; } }
+                for (long i = start; i < end; i++) { if (predictions[i - start] == data.Labels[i]) { correct++; right[i] = true; } }
             }
         }
         finally
@@ -113,6 +142,6 @@ public static class Pruning
             features = torch.cat(chunks, 0);
             foreach (var c in chunks) { c.Dispose(); }
         }
-        return (data.Count == 0 ? double.NaN : (double)correct / data.Count, features);
+        return (data.Count == 0 ? double.NaN : (double)correct / data.Count, features, right);
     }
 }

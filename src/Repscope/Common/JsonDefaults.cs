@@ -21,7 +21,7 @@ public static class JsonDefaults
             DefaultIgnoreCondition = JsonIgnoreCondition.Never,
             NumberHandling = JsonNumberHandling.Strict,
         };
-        o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+        o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
         o.Converters.Add(new NullForNonFiniteDouble());
         o.Converters.Add(new NullForNonFiniteFloat());
         return o;

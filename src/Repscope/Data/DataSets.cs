@@ -42,6 +42,14 @@ public static class DataSets
         return new ImageDataset(DataSpec.NameOf(spec.Name), TestSubset(spec, testRaw, classNames.Count), classNames.Count, classNames, normalisation);
     }
 
+    /// <summary>The test split (with --test-examples applied) as raw pixels, and its class names.</summary>
+    public static (RawImages Images, IReadOnlyList<string> Classes) LoadTestRaw(DataSpec spec, IProgressReporter? progress = null)
+    {
+        spec.Validate();
+        var (_, testRaw, classNames, _, _) = LoadRaw(spec, progress ?? ProgressReporter.None);
+        return (TestSubset(spec, testRaw, classNames.Count), classNames);
+    }
+
     private static RawImages TestSubset(DataSpec spec, RawImages testRaw, int classes)
     {
         if (spec.TestExamples is not { } m) { return testRaw; }

@@ -1,7 +1,14 @@
+using Repscope.Data;
 using Repscope.Interop;
 using Repscope.Interop.Onnx;
 
 namespace Repscope.Models;
+
+/// <summary>Where an ONNX model's inputs come from: .npy files ("FILE" or "NAME=FILE") or a data set's test split.</summary>
+/// <param name="Files">"FILE.npy" (a model with one input) or "NAME=FILE.npy" per input.</param>
+/// <param name="Data">Instead of files: the test split of a data set, preprocessed, fed to a model with one image input.</param>
+/// <param name="Examples">Use the first N examples (null: all).</param>
+public sealed record OnnxInputSpec(IReadOnlyList<string>? Files = null, DataSpec? Data = null, ImagePreprocessing? Preprocessing = null, long? Examples = null);
 
 /// <summary>
 /// The arrays fed to an ONNX model's inputs: one array per graph input, all with the same number of rows
@@ -10,10 +17,48 @@ namespace Repscope.Models;
 /// </summary>
 public sealed class OnnxInputs
 {
-    private OnnxInputs(IReadOnlyDictionary<string, NdArray> arrays, long examples)
+    private OnnxInputs(IReadOnlyDictionary<string, NdArray> arrays, long examples, long[]? labels = null)
     {
         Arrays = arrays;
         Examples = examples;
+        Labels = labels ?? new long[examples];
+    }
+
+    /// <summary>Class labels of the examples when they come from a data set; zeros for files.</summary>
+    public long[] Labels { get; }
+
+    /// <summary>The inputs of <paramref name="spec"/>: its files, or its data set's test images preprocessed (sizes and channels default to the model's fixed input dimensions).</summary>
+    public static OnnxInputs Resolve(OnnxGraph graph, OnnxInputSpec spec, IProgressReporter? progress = null)
+    {
+        bool files = spec.Files is { Count: > 0 };
+        if (files && spec.Data is not null) { throw new RepscopeException($"{graph.Path}: give input files or a data set, not both"); }
+        if (spec.Examples is < 1) { throw new RepscopeException($"examples must be positive, got {spec.Examples}"); }
+        OnnxInputs all;
+        if (files)
+        {
+            all = Load(graph, spec.Files!);
+        }
+        else if (spec.Data is { } data)
+        {
+            if (graph.Inputs.Count != 1 || graph.Inputs[0].Shape is not { Count: 4 } shape)
+            {
+                throw new RepscopeException($"{graph.Path}: a data set feeds a model with one image input [batch, C, H, W]; this one has inputs {string.Join(", ", graph.Inputs.Select(i => $"{i.Name} [{string.Join(", ", i.Shape ?? [])}]"))}");
+            }
+            int? Fixed(string d) => int.TryParse(d, out int v) ? v : null;
+            var pre = spec.Preprocessing ?? new ImagePreprocessing();
+            pre = pre with { Channels = pre.Channels ?? Fixed(shape[1]), Height = pre.Height ?? Fixed(shape[2]), Width = pre.Width ?? Fixed(shape[3]) };
+            var (raw, _) = DataSets.LoadTestRaw(data, progress);
+            if (spec.Examples is { } n && n < raw.Count) { raw = raw.Select(Enumerable.Range(0, (int)n).Select(i => (long)i).ToArray()); }
+            using var images = pre.Apply(raw);
+            var array = NdArray.FromTensor(DataSpec.NameOf(data.Name), images);
+            all = Bind(graph, new Dictionary<string, NdArray> { [graph.Inputs[0].Name] = array });
+            all = new OnnxInputs(all.Arrays, all.Examples, raw.Labels);
+        }
+        else
+        {
+            throw new RepscopeException($"{graph.Path}: no inputs: give .npy files for {string.Join(", ", graph.Inputs.Select(i => $"'{i.Name}'"))} or a data set");
+        }
+        return spec.Examples is { } m ? all.Take(m) : all;
     }
 
     /// <summary>Graph input name to its array ([examples, ...]).</summary>
@@ -78,8 +123,30 @@ public sealed class OnnxInputs
     }
 
     /// <summary>The first <paramref name="n"/> examples.</summary>
-    public OnnxInputs Take(long n) =>
-        n >= Examples ? this : new OnnxInputs(Arrays.ToDictionary(kv => kv.Key, kv => Rows(kv.Value, 0, n)), n);
+    public OnnxInputs Take(long n) => n >= Examples ? this : Slice(0, n);
+
+    /// <summary>Examples [start, start + count).</summary>
+    public OnnxInputs Slice(long start, long count) =>
+        start == 0 && count == Examples ? this
+        : new OnnxInputs(Arrays.ToDictionary(kv => kv.Key, kv => Rows(kv.Value, start, count)), count, Labels[(int)start..(int)(start + count)]);
+
+    /// <summary>Row <paramref name="row"/> of an array as an array of one row.</summary>
+    public static NdArray Slice1(NdArray a, long row) => Rows(a, row, 1);
+
+    /// <summary>Arrays of the same dtype and row shape stacked along the first dimension.</summary>
+    public static NdArray Stack(string name, IReadOnlyList<NdArray> parts)
+    {
+        var shape = parts[0].Shape;
+        shape[0] = parts.Sum(p => p.Rows);
+        var data = Array.CreateInstance(parts[0].DType.ClrType(), parts.Sum(p => p.Length));
+        long offset = 0;
+        foreach (var p in parts)
+        {
+            Array.Copy(p.Data, 0, data, offset, p.Length);
+            offset += p.Length;
+        }
+        return NdArray.Create(name, data, shape);
+    }
 
     /// <summary>Rows [start, start + count) of an array, as a new array.</summary>
     internal static NdArray Rows(NdArray a, long start, long count)

@@ -118,7 +118,7 @@ public static class AllPairsCka
     private static Tensor? Centred(Tensor t, string name)
     {
         var m = Gram.AsMatrix(t, $"layer '{name}'");
-        return Gram.IsConstant(m) ? null : Gram.CentreColumns(m);
+        return Gram.IsConstant(m) ? null : Gram.CentreColumns(Gram.ToSafeScale(m));
     }
 
     /// <summary>||A'B||_F^2 = &lt;A A', B B'&gt;, in whichever space is cheaper; float64 when either is float64.</summary>

@@ -89,7 +89,7 @@ public static class CkaFiles
             var rowNames = a.Select(l => l.Name).ToArray();
             var cols = b?.Select(l => l.Data).ToArray();
             var colNames = b?.Select(l => l.Name).ToArray();
-            string kernel = r.Kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {r.RbfThreshold:g})";
+            string kernel = KernelText(r.Kernel, r.RbfThreshold);
             if (r.Estimator == HsicEstimator.Biased)
             {
                 var m = AllPairsCka.WholeData(rows, rowNames, cols, colNames, new CkaOptions(r.Kernel, HsicEstimator.Biased, r.RbfThreshold), progress);
@@ -97,8 +97,7 @@ public static class CkaFiles
             }
             if (n < 4) { throw new UndefinedResultException($"{r.A}: {n} rows; the unbiased HSIC needs at least 4"); }
             var mb = AllPairsCka.Minibatch(rows, rowNames, cols, colNames, r.BatchSize, r.Kernel, r.RbfThreshold, progress, out var acc);
-            return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, acc.Warnings,
-                $"minibatch {kernel} CKA, unbiased HSIC, {acc.Batches} batches of {Math.Min(r.BatchSize, n)} (n = {n})");
+            return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, acc.Warnings, MinibatchDescription(r.Kernel, r.RbfThreshold, acc.Batches, r.BatchSize, n));
         }
         finally
         {
@@ -106,6 +105,12 @@ public static class CkaFiles
             foreach (var l in b ?? []) { l.Data.Dispose(); }
         }
     }
+
+    /// <summary>How a minibatch CKA map was computed, for its subtitle and the console.</summary>
+    public static string MinibatchDescription(KernelKind kernel, double rbfThreshold, int batches, int batchSize, long n) =>
+        $"minibatch {KernelText(kernel, rbfThreshold)} CKA, unbiased HSIC, {batches} batches of {Math.Min(batchSize, n)} (n = {n})";
+
+    private static string KernelText(KernelKind kernel, double rbfThreshold) => kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})";
 
     /// <summary>A named layer as a [rows, features] tensor.</summary>
     public sealed record Layer(string Name, Tensor Data);

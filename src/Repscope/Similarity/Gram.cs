@@ -28,6 +28,47 @@ public static class Gram
         return m;
     }
 
+    /// <summary>
+    /// Data whose largest magnitude lies in [2^-SafeExponent, 2^SafeExponent] are used as they are: their Gram
+    /// products and HSIC sums stay far from float32's and float64's overflow and underflow.
+    /// </summary>
+    internal const int SafeExponent = 20;
+
+    /// <summary>
+    /// The power of two e by which <paramref name="m"/> is divided before its Grams are formed: 0 when its largest
+    /// magnitude is within the safe range (or it is all zeros), else e with max|m| / 2^e in [0.5, 1). Dividing by a
+    /// power of two is exact, so CKA, which is scale-invariant, comes out the same as it would in exact arithmetic
+    /// at any scale (float32 data x 1e19 or x 1e-25, float64 x 1e200), and bit for bit unchanged for ordinary data.
+    /// </summary>
+    internal static int ScaleExponent(Tensor m)
+    {
+        double hi = Math.Abs(m.max().to_type(ScalarType.Float64).item<double>());
+        double lo = Math.Abs(m.min().to_type(ScalarType.Float64).item<double>());
+        double largest = Math.Max(hi, lo);
+        if (!(largest > 0) || double.IsInfinity(largest)) { return 0; }
+        int e = Math.ILogB(largest) + 1;
+        return Math.Abs(e) <= SafeExponent ? 0 : e;
+    }
+
+    /// <summary>Multiplies <paramref name="m"/> in place by 2^<paramref name="power"/>, in steps that float32 can represent.</summary>
+    internal static Tensor ScaleByPowerOfTwo(Tensor m, int power)
+    {
+        while (power != 0)
+        {
+            int step = Math.Clamp(power, -100, 100);
+            m.mul_(Math.ScaleB(1.0, step));
+            power -= step;
+        }
+        return m;
+    }
+
+    /// <summary><paramref name="m"/> itself when its scale is safe, else a copy divided by 2^<see cref="ScaleExponent"/>.</summary>
+    internal static Tensor ToSafeScale(Tensor m)
+    {
+        int e = ScaleExponent(m);
+        return e == 0 ? m : ScaleByPowerOfTwo(m.clone(), -e);
+    }
+
     /// <summary>True when every row is the same (zero variance): CKA is undefined.</summary>
     internal static bool IsConstant(Tensor m) => m.shape[0] < 2 || m.eq(m[0].unsqueeze(0)).all().item<bool>();
 

@@ -46,7 +46,8 @@ public static class LinearCka
         if (Gram.IsConstant(mx)) { throw Constant(xName); }
         if (Gram.IsConstant(my)) { throw Constant(yName); }
         if (mx.dtype != my.dtype) { mx = mx.to_type(ScalarType.Float64); my = my.to_type(ScalarType.Float64); }
-        return (Gram.CentreColumns(mx), Gram.CentreColumns(my));
+        // CKA is scale-invariant: each side is brought to a safe scale (by a power of two) before any product.
+        return (Gram.CentreColumns(Gram.ToSafeScale(mx)), Gram.CentreColumns(Gram.ToSafeScale(my)));
     }
 
     internal static void CheckSameRows(Tensor x, Tensor y, string xName, string yName)

@@ -26,6 +26,12 @@ public sealed class MinibatchCkaAccumulator
     private readonly List<double[]> _batchCross = [];       // per batch (when KeepBatches): HSIC1(row i, column j), row-major
     private readonly List<double[]> _batchRowSelf = [];
     private readonly List<double[]> _batchColumnSelf = [];
+    // Every HSIC value above is kept relative to a per-layer power of two: the true value of (row i, column j) is
+    // the stored one x 2^(_rowShift[i] + _columnShift[j]) (self terms: 2 x the layer's shift). A layer's shift is
+    // fixed by its first batch; data at extreme scales (x 1e19, x 1e-25) are divided by a power of two before their
+    // Grams are formed (exactly, see Gram.ScaleExponent), so nothing overflows or underflows and CKA is unchanged.
+    private readonly int?[] _rowShift;
+    private readonly int?[] _columnShift;
 
     /// <summary>All pairs within one model.</summary>
     public MinibatchCkaAccumulator(IReadOnlyList<string> layers, KernelKind kernel = KernelKind.Linear, double rbfThreshold = 0.5)
@@ -47,6 +53,8 @@ public sealed class MinibatchCkaAccumulator
         _cross = new double[_rows.Length, _columns.Length];
         _rowSelf = new double[_rows.Length];
         _columnSelf = crossModel ? new double[_columns.Length] : _rowSelf;
+        _rowShift = new int?[_rows.Length];
+        _columnShift = crossModel ? new int?[_columns.Length] : _rowShift;
     }
 
     public IReadOnlyList<string> Rows => _rows;
@@ -81,9 +89,9 @@ public sealed class MinibatchCkaAccumulator
         long b = CheckBatch(batch, _rows, -1);
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
-        var g = UCentredGrams(batch, _rows);
+        var g = UCentredGrams(batch, _rows, out int[] shifts);
         var products = g.mm(g.t()).div_(b * (b - 3.0));
-        AddProducts(products, null, null);
+        AddProducts(products, null, null, shifts, shifts);
         Finish(b);
     }
 
@@ -96,9 +104,9 @@ public sealed class MinibatchCkaAccumulator
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
         double w = b * (b - 3.0);
-        var ga = UCentredGrams(rowBatch, _rows);
-        var gb = UCentredGrams(columnBatch, _columns);
-        AddProducts(ga.mm(gb.t()).div_(w), ga.pow(2).sum(1).div_(w), gb.pow(2).sum(1).div_(w));
+        var ga = UCentredGrams(rowBatch, _rows, out int[] rowShifts);
+        var gb = UCentredGrams(columnBatch, _columns, out int[] columnShifts);
+        AddProducts(ga.mm(gb.t()).div_(w), ga.pow(2).sum(1).div_(w), gb.pow(2).sum(1).div_(w), rowShifts, columnShifts);
         Finish(b);
     }
 
@@ -110,6 +118,7 @@ public sealed class MinibatchCkaAccumulator
         {
             throw new RepscopeException("cannot merge CKA accumulators over different layers or kernels");
         }
+        other.Rebase(_rowShift, _columnShift);
         for (int i = 0; i < _rows.Length; i++)
         {
             for (int j = 0; j < _columns.Length; j++) { _cross[i, j] += other._cross[i, j]; }
@@ -133,6 +142,30 @@ public sealed class MinibatchCkaAccumulator
         Examples += other.Examples;
         DroppedRows += other.DroppedRows;
         _warnings.AddRange(other._warnings);
+    }
+
+    /// <summary>What the accumulator has summed so far (to store it, e.g. between jobs, and <see cref="Restore"/> it).</summary>
+    public MinibatchCkaSums Sums() =>
+        new((double[,])_cross.Clone(), (double[])_rowSelf.Clone(), (double[])_columnSelf.Clone(), Batches, Examples, DroppedRows, [.. _warnings]);
+
+    /// <summary>An accumulator holding <paramref name="sums"/> (from <see cref="Sums"/>): adding to it or merging it goes on from there.</summary>
+    public static MinibatchCkaAccumulator Restore(IReadOnlyList<string> rows, IReadOnlyList<string> columns, bool crossModel,
+                                                  KernelKind kernel, double rbfThreshold, MinibatchCkaSums sums)
+    {
+        var a = new MinibatchCkaAccumulator(rows, columns, crossModel, kernel, rbfThreshold);
+        if (sums.Cross.GetLength(0) != a._rows.Length || sums.Cross.GetLength(1) != a._columns.Length
+            || sums.RowSelf.Length != a._rows.Length || sums.ColumnSelf.Length != a._columns.Length)
+        {
+            throw new RepscopeException($"CKA sums of shape {sums.Cross.GetLength(0)} x {sums.Cross.GetLength(1)} do not fit {a._rows.Length} x {a._columns.Length} layers");
+        }
+        Array.Copy(sums.Cross, a._cross, sums.Cross.Length);
+        Array.Copy(sums.RowSelf, a._rowSelf, sums.RowSelf.Length);
+        if (crossModel) { Array.Copy(sums.ColumnSelf, a._columnSelf, sums.ColumnSelf.Length); }
+        a.Batches = sums.Batches;
+        a.Examples = sums.Examples;
+        a.DroppedRows = sums.DroppedRows;
+        a._warnings.AddRange(sums.Warnings);
+        return a;
     }
 
     /// <summary>The CKA matrix; NaN where a layer was constant in every batch (or no batch was added).</summary>
@@ -177,11 +210,77 @@ public sealed class MinibatchCkaAccumulator
         Examples += b;
     }
 
-    private void AddProducts(Tensor cross, Tensor? rowSelf, Tensor? columnSelf)
+    /// <summary>
+    /// Expresses every stored value relative to the shifts <paramref name="rowShift"/> / <paramref name="columnShift"/>
+    /// (exact: multiplications by powers of two); layers without a shift there adopt this accumulator's.
+    /// </summary>
+    private void Rebase(int?[] rowShift, int?[] columnShift)
     {
+        int[] Delta(int?[] mine, int?[] target)
+        {
+            var d = new int[mine.Length];
+            for (int i = 0; i < mine.Length; i++)
+            {
+                target[i] ??= mine[i];
+                d[i] = (mine[i] ?? 0) - (target[i] ?? 0);
+                mine[i] = target[i];
+            }
+            return d;
+        }
+        int[] dr = Delta(_rowShift, rowShift);
+        int[] dc = _crossModel ? Delta(_columnShift, columnShift) : dr;
+        if (dr.All(d => d == 0) && dc.All(d => d == 0)) { return; }
+        int nc = _columns.Length;
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            for (int j = 0; j < nc; j++) { _cross[i, j] = Math.ScaleB(_cross[i, j], dr[i] + dc[j]); }
+        }
+        Scale(_rowSelf, dr);
+        if (_crossModel) { Scale(_columnSelf, dc); }
+        foreach (var batch in _batchCross)
+        {
+            for (int i = 0; i < _rows.Length; i++)
+            {
+                for (int j = 0; j < nc; j++) { batch[i * nc + j] = Math.ScaleB(batch[i * nc + j], dr[i] + dc[j]); }
+            }
+        }
+        foreach (var batch in _batchRowSelf) { Scale(batch, dr); }
+        if (_crossModel) { foreach (var batch in _batchColumnSelf) { Scale(batch, dc); } }
+    }
+
+    /// <summary>Self terms: a layer's shift counts twice.</summary>
+    private static void Scale(double[] self, int[] shift)
+    {
+        for (int i = 0; i < self.Length; i++) { self[i] = Math.ScaleB(self[i], 2 * shift[i]); }
+    }
+
+    private void AddProducts(Tensor cross, Tensor? rowSelf, Tensor? columnSelf, int[] rowShifts, int[] columnShifts)
+    {
+        // This batch's values are relative to its own shifts: bring them to the accumulator's (fixed by the first batch).
+        int[] Delta(int[] batch, int?[] fixedShift)
+        {
+            var d = new int[batch.Length];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                fixedShift[i] ??= batch[i];
+                d[i] = batch[i] - fixedShift[i]!.Value;
+            }
+            return d;
+        }
+        int[] dr = Delta(rowShifts, _rowShift);
+        int[] dc = _crossModel ? Delta(columnShifts, _columnShift) : dr;
+        bool shifted = dr.Any(d => d != 0) || dc.Any(d => d != 0);
         double[] c = cross.contiguous().data<double>().ToArray();
+        if (shifted)
+        {
+            for (int i = 0; i < _rows.Length; i++)
+            {
+                for (int j = 0; j < _columns.Length; j++) { c[i * _columns.Length + j] = Math.ScaleB(c[i * _columns.Length + j], dr[i] + dc[j]); }
+            }
+        }
         int nc = _columns.Length;
         var batchRowSelf = _crossModel ? rowSelf!.contiguous().data<double>().ToArray() : new double[_rows.Length];
+        if (_crossModel && shifted) { Scale(batchRowSelf, dr); }
         for (int i = 0; i < _rows.Length; i++)
         {
             for (int j = 0; j < nc; j++) { _cross[i, j] += c[i * nc + j]; }
@@ -192,6 +291,7 @@ public sealed class MinibatchCkaAccumulator
         if (columnSelf is not null)
         {
             batchColumnSelf = columnSelf.contiguous().data<double>().ToArray();
+            if (shifted) { Scale(batchColumnSelf, dc); }
             AddTo(_columnSelf, batchColumnSelf);
         }
         if (KeepBatches)
@@ -231,7 +331,7 @@ public sealed class MinibatchCkaAccumulator
     /// per layer (each one a parallel region: that matters on a busy machine). No separate passes
     /// over the activations for the checks: non-finite values show up in the Gram, constancy in its trace.
     /// </summary>
-    private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names)
+    private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names, out int[] shifts)
     {
         long b = batch[0].shape[0];
         int layers = batch.Count;
@@ -239,6 +339,7 @@ public sealed class MinibatchCkaAccumulator
         var meanSquares = new double[layers];
         var types = new ScalarType[layers];
         var keep = new double[layers];
+        shifts = new int[layers];
         // One scratch buffer per precision for the centred copies, reused by every layer of the
         // batch: no per-layer allocation of b x p (which would also let the C allocator's heap grow).
         long widest = batch.Max(t => t.dim() == 0 ? 1 : t.numel() / Math.Max(b, 1));
@@ -251,13 +352,18 @@ public sealed class MinibatchCkaAccumulator
                 var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
                 if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
                 types[i] = m.dtype;
-                var mean = m.mean([0L], keepdim: true);
                 if (!scratch.TryGetValue(m.dtype, out var buffer))
                 {
                     buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
                     scratch[m.dtype] = buffer;
                 }
-                var c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m).sub_(mean);
+                var c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m);
+                int e = Gram.ScaleExponent(c);
+                if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
+                // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
+                shifts[i] = Kernel == KernelKind.Linear ? 2 * e : 0;
+                var mean = c.mean([0L], keepdim: true);
+                c.sub_(mean);
                 meanSquares[i] = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
                 keep[i] = 1.0;
                 if (Kernel == KernelKind.Linear) { k[i].copy_(c.mm(c.t())); }
@@ -315,3 +421,10 @@ public sealed class MinibatchCkaAccumulator
         return centredSquares <= tolerance * tolerance * (centredSquares + meanSquares);
     }
 }
+
+/// <summary>
+/// The running sums of a <see cref="MinibatchCkaAccumulator"/>: per pair of layers the sum over batches of
+/// HSIC1(row, column), per layer the sum of HSIC1(layer, layer), and the counts.
+/// </summary>
+public sealed record MinibatchCkaSums(double[,] Cross, double[] RowSelf, double[] ColumnSelf, int Batches, long Examples, long DroppedRows,
+                                      IReadOnlyList<string> Warnings);

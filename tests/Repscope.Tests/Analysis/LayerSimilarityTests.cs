@@ -106,6 +106,33 @@ public class LayerSimilarityTests
         }
         Assert.True(r.Pc1Cosines.Values[0, 5] < 0.2);
         Assert.Equal(1, r.CkaWithoutPc1.Values[2, 2], 12);
+        // The relative score: the planted square with an interval above 0; without PC1, an interval below the one with it.
+        Assert.Equal((1, 4), (r.Score!.Point.First, r.Score.Point.Last));
+        Assert.True(r.Score.Strength.Low > 0, $"[{r.Score.Strength.Low}, {r.Score.Strength.High}]");
+        Assert.True(r.ScoreWithoutPc1!.Strength.High < r.Score.Strength.Low,
+                    $"without PC1 [{r.ScoreWithoutPc1.Strength.Low}, {r.ScoreWithoutPc1.Strength.High}], with [{r.Score.Strength.Low}, {r.Score.Strength.High}]");
+    }
+
+    [Fact]
+    public void TheScoreIsThatOfTheMapAndItsStateReproducesTheMap()
+    {
+        using var scope = torch.NewDisposeScope();
+        var stack = Stack(6);
+        var r = LayerSimilarity.WithinModel(Names, [Pass(stack, 30)], scoreOptions: new ScoreOptions(Replicates: 300, Seed: 4));
+        Assert.Equal(10, r.BatchState!.Batches);
+        var again = r.BatchState.Result();
+        for (int i = 0; i < Names.Length; i++)
+        {
+            for (int j = 0; j < Names.Length; j++) { Assert.Equal(r.Cka.Values[i, j], again.Values[i, j]); }
+        }
+        var direct = BlockStructureScore.Score(r.Cka.Values, Names, BlockStructureScore.ResidualBlockUnits(Names));
+        Assert.Equal(direct.Strength, r.Score!.Point.Strength);
+        Assert.Equal(direct.ResidualBlocks, r.Score.Point.ResidualBlocks);
+        Assert.Equal(300, r.Score.Strength.Replicates);
+        Assert.Equal(4UL, r.Score.Strength.Seed);
+        var none = LayerSimilarity.WithinModel(Names, [Pass(stack, 300)]);   // one batch: no interval, said why
+        Assert.NotNull(none.Score!.Strength.Undefined);
+        Assert.Equal(none.Score.Point.Strength, BlockStructureScore.Score(none.Cka.Values, Names, BlockStructureScore.ResidualBlockUnits(Names)).Strength);
     }
 
     [Fact]

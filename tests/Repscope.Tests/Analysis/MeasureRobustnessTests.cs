@@ -38,6 +38,8 @@ public class MeasureRobustnessTests
         }
         Assert.Equal(1.0, r.Maps[0].RankCorrelationWithLinearCka, 12);
         Assert.Equal(Procrustes.Similarity(layers[2], layers[4]), r.Maps[3].Map[2, 4], 11);
+        Assert.Equal(Cka.Compute(layers[1], layers[4], new CkaOptions(KernelKind.Rbf)), r.Maps[1].Map[1, 4], 11);
+        Assert.Equal(Cka.Compute(layers[6], layers[2], new CkaOptions(KernelKind.Rbf)), r.Maps[1].Map[2, 6], 11);
         Assert.Contains("found under 4 of 4 measures", r.Sentence);
         Assert.Contains($"strength {r.Maps[2].Score.Strength:F3}", r.Sentence);
         Assert.Contains("stage1.block3..stage1.block6", r.Sentence);

@@ -125,6 +125,18 @@ public class ModelAnalysisTests
         Assert.True(stage1[0].InBlockStructure);
         Assert.False(stage1[1].InBlockStructure);
         Assert.Empty(model.DeletedBlocks);                                     // restored
+        // per-example correctness: the baseline's is the direct prediction's, each step's mean is its accuracy
+        using (torch.no_grad())
+        {
+            var predictions = model.call(data.Images).argmax(1).data<long>().ToArray();
+            Assert.Equal(predictions.Zip(data.Labels, (p, y) => p == y), r.BaselineCorrect!);
+        }
+        Assert.All(r.Steps, s => Assert.Equal(s.Accuracy, s.Correct!.Average(c => c ? 1.0 : 0.0), 12));
+        var drop = r.AccuracyDrop(r.Steps.Last(), replicates: 200);
+        Assert.Equal(r.Baseline - r.Steps.Last().Accuracy, drop.Estimate, 12);
+        Assert.Equal(50, drop.N);
+        var none = r.AccuracyDrop(stage1[0], replicates: 200);                  // identical predictions: a point interval at 0
+        Assert.Equal((0.0, 0.0, 0.0), (none.Estimate, none.Low, none.High));
     }
 
     [Fact]
@@ -165,11 +177,26 @@ public class ModelAnalysisTests
         var pass = LayerSimilarityTests.Pass(stack, 32, labels.data<long>().ToArray());
         var together = ProbeAnalysis.Run(names, pooling, pass, 120, 80, 3);
         var apart = ProbeAnalysis.Run(names, pooling, pass, 120, 80, 3, memoryBudgetBytes: 1);
-        Assert.Equal(together.Select(p => p.Result), apart.Select(p => p.Result));
+        Assert.Equal(together.Select(p => p.Result with { TestCorrect = null }), apart.Select(p => p.Result with { TestCorrect = null }));
+        Assert.Equal(together.Select(p => p.Result.TestCorrect), apart.Select(p => p.Result.TestCorrect));
         Assert.True(together[0].Result.TestAccuracy > 0.95);
         Assert.True(together[1].Result.TestAccuracy < 0.7);
         Assert.Equal(8, together[1].Result.Features);          // 2 x 4 x 4 pooled to 2 x 2 x 2
         Assert.Equal(40, together[0].Result.TestExamples);
         Assert.Throws<RepscopeException>(() => ProbeAnalysis.Run(names, pooling, pass, 121, 80, 3));
+        Assert.Equal(40, together[0].Result.TestCorrect!.Count);
+        Assert.Equal(together[0].Result.TestAccuracy, together[0].Result.TestCorrect!.Average(c => c ? 1.0 : 0.0), 12);
+
+        // Held out: training rows from one pass, test rows from another, the same as one pass split at 80.
+        var trainPass = LayerSimilarityTests.Pass(stack.Select(t => t[..80]).ToList(), 32, labels.data<long>().ToArray()[..80]);
+        var testPass = LayerSimilarityTests.Pass(stack.Select(t => t[80..]).ToList(), 32, labels.data<long>().ToArray()[80..]);
+        var heldOut = ProbeAnalysis.RunHeldOut(names, pooling, trainPass, 80, testPass, 40, 3);
+        Assert.Equal(together.Select(p => p.Result with { TestCorrect = null }), heldOut.Select(p => p.Result with { TestCorrect = null }));
+        Assert.Equal(together[1].Result.TestCorrect, heldOut[1].Result.TestCorrect);
+        // The signed change from the noise layer to the separable one, with a paired interval over the 40 test examples.
+        var change = ProbeAnalysis.AccuracyChange(heldOut[1].Result, heldOut[0].Result, replicates: 500);
+        Assert.Equal(heldOut[0].Result.TestAccuracy - heldOut[1].Result.TestAccuracy, change.Estimate, 12);
+        Assert.True(change.Low > 0, $"[{change.Low}, {change.High}]");
+        Assert.Throws<RepscopeException>(() => ProbeAnalysis.RunHeldOut(names, pooling, trainPass, 80, testPass, 41, 3));
     }
 }

@@ -1,4 +1,7 @@
+using Repscope.Cli.Commands;
+using Repscope.Runs;
 using Repscope.Tests.Cli;
+using Repscope.Tests.Runs;
 using Repscope.Tests.Data;
 
 namespace Repscope.Tests.Training;
@@ -44,5 +47,32 @@ public class TrainCommandTests
         Assert.Equal(2, noData.Code);
         Assert.Contains("data set 'cifar10' not found", noData.Err);
         Assert.DoesNotContain("   at ", noData.Err);
+    }
+
+    /// <summary>Issue 15, hostile 8 and 5: --resume with a contradicting option is refused naming it; `runs` lists a broken run and carries on.</summary>
+    [Fact]
+    public void ResumeRefusesAContradictingOptionAndRunsListsABrokenRun()
+    {
+        using var dir = new TempDir();
+        string run = Path.Combine(dir.Path, "runs", "partial");
+        RunFormat.Write(run, SampleRuns.Info(RunState.Training, epochs: 2));
+        byte[] before = File.ReadAllBytes(Path.Combine(run, RunFormat.RunFile));
+        var conflict = Run("train", "--out", run, "--resume", "--epochs", "9", "--seed", "1");
+        Assert.Equal(2, conflict.Code);
+        Assert.Equal($"repscope: error: {run}: --resume continues the run with its stored configuration, but --epochs asks for epochs 9, the run has 2; leave the option out, or train a new run with another --out",
+                     conflict.Err.Trim().Split('\n')[^1]);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, RunFormat.RunFile)));
+        Assert.Equal(new HashSet<string> { "epochs", "residual", "batchSize" },
+                     TrainCommand.GivenParameters(["train", "--epochs", "9", "--no-residual", "--batch-size=4", "--out", "x", "--threads", "2"]));
+
+        string broken = Path.Combine(dir.Path, "runs", "broken");
+        RunFormat.Write(broken, SampleRuns.Info());
+        File.WriteAllText(Path.Combine(broken, RunFormat.RunFile), File.ReadAllText(Path.Combine(broken, RunFormat.RunFile)).Replace("\"config\": {", "\"config\": null, \"x\": {"));
+        var list = Run("runs", Path.Combine(dir.Path, "runs"), "--json");
+        Assert.Equal(0, list.Code);
+        var rows = System.Text.Json.JsonDocument.Parse(list.Out).RootElement.EnumerateArray().ToList();
+        Assert.Equal(["broken", "partial"], rows.Select(r => r.GetProperty("run").GetString()));
+        Assert.Equal(["broken", "partial"], rows.Select(r => r.GetProperty("state").GetString()));
+        Assert.Contains("config is missing or null", rows[0].GetProperty("problem").GetString());
     }
 }

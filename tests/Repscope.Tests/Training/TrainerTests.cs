@@ -144,6 +144,121 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         Assert.Contains("no run to resume", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(Path.Combine(outDir.Path, "new")) with { Resume = true })).Message);
     }
 
+    /// <summary>Trains <paramref name="run"/> (3 epochs) and kills it in epoch 2: run.json says training, checkpoint.pt holds epoch 1.</summary>
+    private RunInfo Crash(string run, int seed = 7)
+    {
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => Trainer.Train(Options(run) with { Seed = seed }, new CancelAfter(cts, epochTasks: 2, advances: 3), cts.Token));
+        return RunFormat.Read(run);
+    }
+
+    /// <summary>Issue 15, hostile 1: a second `train --out R` (or --resume) while the first is still training is refused.</summary>
+    [Fact]
+    public async Task ASecondWriterOfARunFolderIsRefusedWhileTheFirstTrains()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "run");
+        using var training = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var first = Task.Run(() => Trainer.Train(Options(run, epochs: 1), new OnEpoch(() => { training.Set(); release.Wait(TimeSpan.FromMinutes(5)); })));
+        try
+        {
+            Assert.True(training.Wait(TimeSpan.FromMinutes(5)), "the first writer never started an epoch");
+            string expected = $"{run}: another process is writing this run (it holds {RunFormat.LockFile}); wait for it to finish, or choose another folder";
+            Assert.Equal(expected, Assert.Throws<RepscopeException>(() => Trainer.Train(Options(run, epochs: 1))).Message);
+            Assert.Equal(expected, Assert.Throws<RepscopeException>(() => Trainer.Train(TrainOptions.ResumeOf(run))).Message);
+        }
+        finally
+        {
+            release.Set();
+        }
+        Assert.Equal(RunState.Finished, (await first).State);
+        Assert.Equal(RunState.Finished, RunFormat.Inspect(run).State);
+    }
+
+    /// <summary>Issue 15, hostile 2: a flipped bit in checkpoint.pt, a checkpoint of another run, a flipped bit in model.pt or the predictions are refused.</summary>
+    [Fact]
+    public void AChangedOrForeignCheckpointAndChangedWeightsAreRefused()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "a");
+        string other = Path.Combine(outDir.Path, "b");
+        Crash(run, seed: 7);
+        Crash(other, seed: 8);
+        string checkpoint = Path.Combine(run, RunFormat.CheckpointFile);
+        string runJson = Path.Combine(run, RunFormat.RunFile);
+        byte[] good = File.ReadAllBytes(checkpoint);
+        byte[] runBefore = File.ReadAllBytes(runJson);
+
+        var flipped = (byte[])good.Clone();
+        flipped[flipped.Length / 2] ^= 0x10;
+        File.WriteAllBytes(checkpoint, flipped);
+        Assert.Equal($"{checkpoint}: damaged checkpoint (its content does not match its SHA-256); remove it to train the run from the start",
+                     Assert.Throws<RepscopeException>(() => Trainer.Train(TrainOptions.ResumeOf(run))).Message);
+        Assert.Equal(runBefore, File.ReadAllBytes(runJson));
+
+        File.Copy(Path.Combine(other, RunFormat.CheckpointFile), checkpoint, overwrite: true);
+        var foreign = Assert.Throws<RepscopeException>(() => Trainer.Train(TrainOptions.ResumeOf(run))).Message;
+        Assert.StartsWith($"{checkpoint}: checkpoint of another run (seed 8, configuration ", foreign);
+        Assert.Contains($"this run is {RunFormat.Identity(RunFormat.Read(run).Config)}", foreign);
+        Assert.Equal(runBefore, File.ReadAllBytes(runJson));
+
+        File.WriteAllBytes(checkpoint, good);
+        var finished = Trainer.Train(TrainOptions.ResumeOf(run));
+        Assert.Equal(RunState.Finished, finished.State);
+        Assert.Equal(RunFormat.FinishedFiles.Order(), finished.Files.Keys.Order());
+        using (RunDirectory.Open(run).LoadModel()) { }
+
+        foreach (string name in new[] { RunFormat.ModelFile, RunFormat.PredictionsFile })
+        {
+            string path = Path.Combine(run, name);
+            byte[] bytes = File.ReadAllBytes(path);
+            var changed = (byte[])bytes.Clone();
+            changed[^3] ^= 0x01;
+            File.WriteAllBytes(path, changed);
+            string expected = $"{path}: content does not match the SHA-256 that run.json records (damaged, or copied from another run)";
+            if (name == RunFormat.ModelFile) { Assert.StartsWith(expected, Assert.Throws<RepscopeException>(() => RunDirectory.Open(run).LoadModel()).Message); }
+            else
+            {
+                Assert.StartsWith(expected, Assert.Throws<RepscopeException>(() => RunDirectory.Open(run).TestPredictions()).Message);
+                Assert.StartsWith(expected, Assert.Throws<RepscopeException>(() => Repscope.Analysis.Errors.RunPredictions.Read(run)).Message);
+            }
+            File.WriteAllBytes(path, bytes);
+        }
+    }
+
+    /// <summary>Issue 15, hostile 8: --lr 1e30 finished a run with NaN loss; training stops at the first non-finite loss and says so.</summary>
+    [Fact]
+    public void ANonFiniteLossStopsTrainingAndTheRunStaysUnfinished()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "run");
+        var e = Assert.Throws<RepscopeException>(() => Trainer.Train(Options(run, epochs: 2) with { Lr = 1e30, WarmupEpochs = 0 }));
+        Assert.Matches(@"^.+/run: training diverged: the loss is (NaN|Infinity|-Infinity) at epoch 1, step \d+ \(learning rate [0-9.]+e\+(29|30)\); stopped, the run stays unfinished", e.Message);
+        var info = RunFormat.Read(run);
+        Assert.Equal(RunState.Training, info.State);
+        Assert.Empty(info.Epochs);
+        Assert.False(File.Exists(Path.Combine(run, RunFormat.ModelFile)));
+    }
+
+    /// <summary>Issue 15, hostile 8: --resume with conflicting options ignored them without a word; they are refused, naming each.</summary>
+    [Fact]
+    public void ResumingWithOptionsThatContradictTheRunIsRefused()
+    {
+        using var outDir = new TempDir();
+        string run = Path.Combine(outDir.Path, "run");
+        Crash(run);
+        byte[] before = File.ReadAllBytes(Path.Combine(run, RunFormat.RunFile));
+        var given = Assert.Throws<ResumeConflictException>(() => Trainer.Train(
+            Options(run) with { Resume = true, Epochs = 9, Seed = 7, Given = new HashSet<string> { "epochs", "seed" } }));
+        Assert.Equal([new ResumeConflict("epochs", "9", "3")], given.Conflicts);
+        Assert.Contains("epochs 9 was asked for (the run has 3)", given.Message);
+        var all = Assert.Throws<ResumeConflictException>(() => Trainer.Train(Options(run) with { Resume = true, BatchSize = 16, Lr = 0.5 }));
+        Assert.Equal([new ResumeConflict("batchSize", "16", "32"), new ResumeConflict("lr", "0.5", "0.05")], all.Conflicts);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, RunFormat.RunFile)));
+        Assert.Equal(RunState.Finished, Trainer.Train(Options(run) with { Resume = true, Threads = 1 }).State);
+    }
+
     [Fact]
     public void AugmentationCropsAWindowOfThePaddedImageAndFlips()
     {
@@ -213,6 +328,17 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
     /// <summary>A progress reporter that cancels on the given advance of the given task ("a kill at that moment").</summary>
+    /// <summary>Calls <paramref name="onFirstEpoch"/> when the first epoch starts (run.json already written, the lock held).</summary>
+    private sealed class OnEpoch(Action onFirstEpoch) : IProgressReporter
+    {
+        private bool _called;
+        public IProgressTask Start(string description, double total)
+        {
+            if (!_called && description.StartsWith("epoch", StringComparison.Ordinal)) { _called = true; onFirstEpoch(); }
+            return ProgressReporter.None.Start(description, total);
+        }
+    }
+
     private sealed class CancelAfter(CancellationTokenSource cts, int epochTasks, int advances) : IProgressReporter
     {
         private int _epochs;

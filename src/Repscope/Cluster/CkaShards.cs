@@ -1,0 +1,215 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Repscope.Interop;
+using Repscope.Similarity;
+using static TorchSharp.torch;
+
+namespace Repscope.Cluster;
+
+/// <summary>Slice <see cref="Index"/> (1-based) of <see cref="Count"/>: "K/N" on the command line.</summary>
+public sealed record ShardSpec(int Index, int Count)
+{
+    public static ShardSpec Parse(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int k)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || k < 1 || k > n)
+        {
+            throw new RepscopeException($"shard '{text}' is not K/N with 1 <= K <= N (e.g. 2/8: the second of eight slices)");
+        }
+        return new ShardSpec(k, n);
+    }
+
+    /// <summary>The minibatches [first, end) of <paramref name="batches"/> this slice takes: contiguous, as even as whole batches allow.</summary>
+    public (long First, long End) Batches(long batches) => (batches * (Index - 1) / Count, batches * Index / Count);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Index}/{Count}");
+}
+
+/// <summary>One input of a sharded computation: its file name, size and SHA-256, so that states of other data are refused.</summary>
+public sealed record ShardInput(string File, long Bytes, string Sha256);
+
+/// <summary>The settings and provenance stored with a CKA accumulator state; states merge only when all of it but the shard agrees.</summary>
+public sealed record CkaStateInfo(string Format, int Shard, int Shards, long FirstBatch, long EndBatch, long Examples, int BatchSize,
+                                  KernelKind Kernel, double RbfThreshold, bool CrossModel, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns,
+                                  IReadOnlyList<ShardInput> Inputs);
+
+/// <summary>
+/// All-pairs minibatch CKA split across jobs. Minibatch CKA (paper Eq. 3) is a ratio of sums over batches,
+/// so the batches can be divided among jobs: <see cref="Accumulate"/> sums the K-th of N contiguous runs of
+/// whole batches (the same batches one unsharded run would make) and stores the sums with their settings and
+/// the inputs' checksums; <see cref="Merge"/> adds the states of all N slices and gives the CKA matrix of one
+/// unsharded run (equal up to the order of the floating-point additions).
+/// State file (.npz, numpy-readable): <c>state.json</c> (uint8, UTF-8 JSON of <see cref="CkaStateInfo"/>),
+/// <c>cross</c> (float64 [rows, columns]), <c>row_self</c>, <c>column_self</c> (float64), <c>counts</c>
+/// (int64 [batches, examples, dropped rows]), <c>warnings.json</c> (uint8, a JSON list of strings).
+/// </summary>
+public static class CkaShards
+{
+    public const string Format = "repscope-cka-state/1";
+
+    /// <summary>Accumulates slice <paramref name="shard"/> of the request's examples and writes the state to <paramref name="statePath"/>.</summary>
+    public static CkaStateInfo Accumulate(CkaHeatmapRequest r, ShardSpec shard, string statePath, IProgressReporter? progress = null)
+    {
+        if (r.Estimator != HsicEstimator.Unbiased)
+        {
+            throw new RepscopeException("only minibatch CKA (the unbiased estimator) can be split into shards: the biased estimator needs every example at once");
+        }
+        if (r.BatchSize < 4) { throw new RepscopeException($"batch size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {r.BatchSize}"); }
+        new CkaOptions(r.Kernel, r.Estimator, r.RbfThreshold).Validate();
+        var inputs = new List<ShardInput> { Describe(r.A) };
+        if (r.B is not null) { inputs.Add(Describe(r.B)); }
+        var a = CkaFiles.LoadNpz(r.A);
+        var b = r.B is null ? null : CkaFiles.LoadNpz(r.B);
+        try
+        {
+            long n = a[0].Data.shape[0];
+            if (b is not null && b[0].Data.shape[0] != n)
+            {
+                throw new RepscopeException($"{r.B} has {b[0].Data.shape[0]} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
+            }
+            long batches = (n + r.BatchSize - 1) / r.BatchSize;
+            var (first, end) = shard.Batches(batches);
+            long start = first * r.BatchSize, length = Math.Min(n, end * r.BatchSize) - start;
+            var rowNames = a.Select(l => l.Name).ToArray();
+            var colNames = b?.Select(l => l.Name).ToArray();
+            MinibatchCkaAccumulator acc;
+            if (length <= 0)
+            {
+                acc = colNames is null ? new MinibatchCkaAccumulator(rowNames, r.Kernel, r.RbfThreshold)
+                                       : new MinibatchCkaAccumulator(rowNames, colNames, r.Kernel, r.RbfThreshold);
+            }
+            else
+            {
+                AllPairsCka.Minibatch([.. a.Select(l => l.Data.narrow(0, start, length))], rowNames,
+                                      b?.Select(l => l.Data.narrow(0, start, length)).ToArray(), colNames,
+                                      r.BatchSize, r.Kernel, r.RbfThreshold, progress, out acc);
+            }
+            var info = new CkaStateInfo(Format, shard.Index, shard.Count, first, end, n, r.BatchSize, r.Kernel, r.RbfThreshold,
+                                        b is not null, rowNames, colNames ?? rowNames, inputs);
+            Write(statePath, info, acc.Sums());
+            return info;
+        }
+        finally
+        {
+            foreach (var l in a) { l.Data.Dispose(); }
+            foreach (var l in b ?? []) { l.Data.Dispose(); }
+        }
+    }
+
+    /// <summary>
+    /// Merges the states of all N slices of one computation (each exactly once, any order) into the CKA
+    /// matrix of the unsharded run. States of other inputs, settings or slicings are refused, naming the file.
+    /// </summary>
+    public static (CkaHeatmapResult Result, CkaStateInfo Info) Merge(IReadOnlyList<string> statePaths)
+    {
+        if (statePaths.Count == 0) { throw new RepscopeException("merge needs at least one state file"); }
+        var states = statePaths.Select(p => (Path: p, State: Read(p))).ToList();
+        var (firstPath, (info, _)) = states[0];
+        foreach (var (path, (other, _)) in states.Skip(1))
+        {
+            string? why = Mismatch(info, other);
+            if (why is not null) { throw new RepscopeException($"{path}: {why} than {firstPath}; states merge only when they slice the same computation"); }
+        }
+        var seen = new Dictionary<int, string>();
+        foreach (var (path, (other, _)) in states)
+        {
+            if (!seen.TryAdd(other.Shard, path)) { throw new RepscopeException($"{path}: shard {other.Shard}/{other.Shards} is also in {seen[other.Shard]}"); }
+        }
+        var missing = Enumerable.Range(1, info.Shards).Where(k => !seen.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new RepscopeException($"{firstPath}: shard(s) {string.Join(", ", missing.Select(k => $"{k}/{info.Shards}"))} missing; merge needs all {info.Shards}");
+        }
+        MinibatchCkaAccumulator? total = null;
+        foreach (var (_, (i, sums)) in states.OrderBy(s => s.State.Info.Shard))
+        {
+            var acc = MinibatchCkaAccumulator.Restore(i.Rows, i.Columns, i.CrossModel, i.Kernel, i.RbfThreshold, sums);
+            if (total is null) { total = acc; } else { total.Merge(acc); }
+        }
+        var m = total!.Result();
+        // The same description as the unsharded run's, so that the written map is the same too.
+        string description = CkaFiles.MinibatchDescription(info.Kernel, info.RbfThreshold, total.Batches, info.BatchSize, info.Examples);
+        return (new CkaHeatmapResult(m, info.Examples, total.Batches, total.DroppedRows, total.Warnings, description), info);
+    }
+
+    private static string? Mismatch(CkaStateInfo a, CkaStateInfo b)
+    {
+        if (a.Shards != b.Shards) { return $"it is one of {b.Shards} shards, not {a.Shards},"; }
+        if (!a.Inputs.Select(i => i.Sha256).SequenceEqual(b.Inputs.Select(i => i.Sha256)))
+        {
+            return $"its inputs ({string.Join(", ", b.Inputs.Select(i => i.File))}) have other contents (SHA-256)";
+        }
+        if (a.BatchSize != b.BatchSize || a.Kernel != b.Kernel || a.RbfThreshold != b.RbfThreshold || a.Examples != b.Examples || a.CrossModel != b.CrossModel)
+        {
+            return "it was made with other settings (batch size, kernel, RBF threshold)";
+        }
+        if (!a.Rows.SequenceEqual(b.Rows) || !a.Columns.SequenceEqual(b.Columns)) { return "it holds other layers"; }
+        return null;
+    }
+
+    private static ShardInput Describe(string path)
+    {
+        if (!File.Exists(path)) { throw new FileNotFoundException($"{path}: no such file", path); }
+        using var stream = File.OpenRead(path);
+        return new ShardInput(Path.GetFileName(path), stream.Length, Convert.ToHexStringLower(SHA256.HashData(stream)));
+    }
+
+    private static void Write(string path, CkaStateInfo info, MinibatchCkaSums sums)
+    {
+        int rows = sums.Cross.GetLength(0), cols = sums.Cross.GetLength(1);
+        var cross = new double[rows * cols];
+        Buffer.BlockCopy(sums.Cross, 0, cross, 0, cross.Length * sizeof(double));
+        byte[] Json(object o) => Encoding.UTF8.GetBytes(JsonSerializer.Serialize(o, JsonDefaults.Compact));
+        Npz.Write(path, [
+            NdArray.FromUInt8("state.json", Json(info)),
+            NdArray.FromFloat64("cross", cross, rows, cols),
+            NdArray.FromFloat64("row_self", sums.RowSelf),
+            NdArray.FromFloat64("column_self", sums.ColumnSelf),
+            NdArray.FromInt64("counts", [sums.Batches, sums.Examples, sums.DroppedRows]),
+            NdArray.FromUInt8("warnings.json", Json(sums.Warnings)),
+        ]);
+    }
+
+    /// <summary>Reads a state file written by <see cref="Accumulate"/>, checking its format and shapes.</summary>
+    public static (CkaStateInfo Info, MinibatchCkaSums Sums) Read(string path)
+    {
+        IReadOnlyList<NdArray> arrays;
+        try { arrays = Npz.Read(path); }
+        catch (RepscopeException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new RepscopeException($"{path}: {e.Message}"); }
+        NdArray Member(string name) => arrays.FirstOrDefault(a => a.Name == name)
+                                      ?? throw new RepscopeException($"{path}: not a CKA state (no '{name}'; made by `repscope heatmap --shard K/N --state FILE`?)");
+        CkaStateInfo? info;
+        try { info = JsonSerializer.Deserialize<CkaStateInfo>(Bytes(Member("state.json")), JsonDefaults.Options); }
+        catch (JsonException e) { throw new RepscopeException($"{path}: state.json is not valid ({e.Message})"); }
+        if (info is null || info.Format != Format)
+        {
+            throw new RepscopeException($"{path}: state format '{info?.Format}', this version reads '{Format}'");
+        }
+        if (info.Rows is null || info.Columns is null || info.Inputs is null || info.Shards < 1 || info.Shard < 1 || info.Shard > info.Shards)
+        {
+            throw new RepscopeException($"{path}: state.json is incomplete (layers, inputs or shard missing)");
+        }
+        int r = info.Rows.Count, c = info.Columns.Count;
+        var cross = Member("cross");
+        var rowSelf = Member("row_self");
+        var columnSelf = Member("column_self");
+        var counts = Member("counts");
+        if (cross.DType != NpyDType.Float64 || !cross.Shape.SequenceEqual([r, c]) || rowSelf.DType != NpyDType.Float64 || rowSelf.Length != r
+            || columnSelf.DType != NpyDType.Float64 || columnSelf.Length != c || counts.DType != NpyDType.Int64 || counts.Length != 3)
+        {
+            throw new RepscopeException($"{path}: the sums do not match the {r} x {c} layers of its state.json");
+        }
+        var flat = cross.ToFloat64();
+        var matrix = new double[r, c];
+        Buffer.BlockCopy(flat, 0, matrix, 0, flat.Length * sizeof(double));
+        long[] n = counts.ToInt64();
+        var warnings = JsonSerializer.Deserialize<string[]>(Bytes(Member("warnings.json"))) ?? [];
+        return (info, new MinibatchCkaSums(matrix, rowSelf.ToFloat64(), columnSelf.ToFloat64(), checked((int)n[0]), n[1], n[2], warnings));
+    }
+
+    private static byte[] Bytes(NdArray a) =>
+        a.DType == NpyDType.UInt8 ? a.AsSpan<byte>().ToArray() : throw new RepscopeException($"'{a.Name}' is {a.DType}, expected uint8 bytes");
+}
