@@ -62,9 +62,10 @@ public sealed class ExperimentPlanTests
     public void Bad_plans_are_refused()
     {
         var plan = ReproducerTests.TinyPlan();
-        Assert.StartsWith("reproduce plan: the errors experiment needs at least 4 seeds of each model",
+        Assert.StartsWith("reproduce plan: the errors experiment needs at least 2 seeds of each model",
             Assert.Throws<RepscopeException>(() => (plan with { ErrorsWide = [plan.ErrorsWide[0]] }).Validate()).Message);
-        Assert.Throws<RepscopeException>(() => (plan with { ErrorsDeep = plan.ErrorsDeep.Take(3).ToList() }).Validate());
+        Assert.Throws<RepscopeException>(() => (plan with { ErrorsDeep = plan.ErrorsDeep.Take(1).ToList() }).Validate());
+        Assert.Throws<RepscopeException>(() => (plan with { Seeds = 1 }).Validate());
         Assert.Contains("seed pair", Assert.Throws<RepscopeException>(() => (plan with { SeedPair = (plan.SeedPair.A, plan.SeedPair.A) }).Validate()).Message);
         var bad = plan.DepthRow[0] with { Depth = 10 };
         Assert.Equal($"reproduce plan: {bad.Name}: depth must be 6n+2 with n >= 1",
