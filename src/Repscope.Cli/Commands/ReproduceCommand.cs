@@ -21,8 +21,12 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--quick")]
-        [Description("The quick grid: about 15 minutes on 2 CPU cores, on the data shipped in the repository (docs/reproduce.md).")]
+        [Description("The quick grid: about 10 minutes on 2 idle CPU cores, on the data shipped in the repository (docs/reproduce.md).")]
         public bool Quick { get; init; }
+
+        [CommandOption("--test-every-epoch")]
+        [Description("Evaluate every model on the test set after every epoch (a test-accuracy learning curve); default: only after the last epoch. Applies to models trained by this call.")]
+        public bool TestEveryEpoch { get; init; }
 
         [CommandOption("--data <DATA>")]
         [Description("Data set as NAME or NAME:PATH: fashion-mnist-small (shipped), fashion-mnist, mnist, cifar10, cifar100, folder:PATH. Default: " + QuickData + " with --quick, else " + FullData + ".")]
@@ -101,7 +105,7 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
                 + $"({string.Join(", ", unfinished.Take(5).Select(r => r.Name))}{(unfinished.Count > 5 ? ", ..." : "")}); their training failed or was cancelled: "
                 + "see the logs in " + Path.Combine(SlurmGrid.ScriptsDir(settings.Out), "logs") + ", then run `repscope reproduce --slurm` again");
         }
-        return Run(settings, backend, terminal, plan);
+        return Run(settings, backend, terminal, plan, cancellationToken);
     }
 
     private static ExperimentPlan PlanOf(Settings s) => s.Plan is { } file ? PlanFile.Read(file) : ExperimentPlan.For(s.Quick ? GridScale.Quick : GridScale.Full);
@@ -109,16 +113,22 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
     private static string DataOf(Settings s, ExperimentPlan plan) => s.Data ?? (plan.Scale == GridScale.Quick ? QuickData : FullData);
 
     /// <summary>The command without the console: maps settings to options, runs, prints the summary; returns the exit code.</summary>
-    internal static int Run(Settings settings, IReproduceBackend backend, Terminal terminal, ExperimentPlan? plan = null)
+    internal static int Run(Settings settings, IReproduceBackend backend, Terminal terminal, ExperimentPlan? plan = null, CancellationToken cancel = default)
     {
         plan ??= PlanOf(settings);
-        var options = new ReproduceOptions(plan.Scale, settings.Out, new TrainingSettings(DataOf(settings, plan), null), plan);
-        var summary = terminal.WithProgress(p => new Reproducer(backend).Run(options, p));
+        var options = new ReproduceOptions(plan.Scale, settings.Out, TrainingSettings.For(plan, DataOf(settings, plan), null, settings.TestEveryEpoch ? true : null), plan);
+        ReproduceSummary summary;
+        try { summary = terminal.WithProgress(p => new Reproducer(backend).Run(options, p, cancel)); }
+        catch (OperationCanceledException)
+        {
+            throw new RepscopeException("reproduce interrupted; run the same command again: finished runs are reused and the interrupted one resumes from its last epoch");
+        }
 
-        terminal.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused; {ProgressText.Duration(summary.Elapsed)}");
+        terminal.WriteLine($"{summary.Trained} runs trained, {summary.Resumed} resumed, {summary.Reused} reused (finished runs found in {Path.Combine(settings.Out, Reproducer.RunsFolder)}); {ProgressText.Duration(summary.Elapsed)}");
         foreach (var f in summary.Findings)
         {
-            terminal.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-27} {f.Claim}");
+            terminal.WriteLine($"  {ReportWriter.VerdictText(f.Verdict),-13} {ReportWriter.EffectText(f)}");
+            terminal.WriteLine($"  {"",-13} {f.Claim}" + (f.Verdict == Verdict.Inconclusive ? $" ({f.Reason})" : ""));
         }
         terminal.WriteLine($"report: {summary.ReportPath}");
         if (summary.Failures.Count == 0) { return 0; }

@@ -63,6 +63,9 @@ public sealed class TrainCommand(Terminal terminal) : Command<TrainCommand.Setti
         [CommandOption("--no-flip"), Description("Random crops but no horizontal flips (for data where flips make no sense)")]
         public bool NoFlip { get; init; }
 
+        [CommandOption("--test-at-end"), Description("Evaluate on the test set only after the last epoch (default: after every epoch); training loss and accuracy are recorded every epoch either way")]
+        public bool TestAtEnd { get; init; }
+
         [CommandOption("--seed <S>"), Description("Seed of the initialisation, data order, augmentation and training subset"), DefaultValue(TrainingDefaults.Seed)]
         public int Seed { get; init; } = TrainingDefaults.Seed;
 
@@ -92,7 +95,7 @@ public sealed class TrainCommand(Terminal terminal) : Command<TrainCommand.Setti
                 TestExamples = s.TestExamples, ImageSize = s.ImageSize, Cifar100Labels = s.Cifar100Labels, Seed = s.Seed,
             },
             Epochs = s.Epochs, BatchSize = s.BatchSize, Lr = s.Lr, WeightDecay = s.WeightDecay, Momentum = s.Momentum, WarmupEpochs = s.WarmupEpochs,
-            Augment = !s.NoAugment, Flip = !s.NoFlip, Seed = s.Seed, Threads = s.Threads,
+            Augment = !s.NoAugment, Flip = !s.NoFlip, EvaluateEveryEpoch = !s.TestAtEnd, Seed = s.Seed, Threads = s.Threads,
             Out = s.Out ?? throw new RepscopeException("--out RUN is required (the run directory to create)"),
             Resume = s.Resume,
             Given = s.Resume ? GivenParameters(context.Arguments) : null,

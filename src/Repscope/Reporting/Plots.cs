@@ -16,6 +16,9 @@ public sealed record Series(string Label, IReadOnlyList<double> X, IReadOnlyList
 /// <summary>One bar per category; optional error bars (same units) and highlighted bars (drawn in the accent colour).</summary>
 public sealed record BarSeries(string Label, IReadOnlyList<double> Values, IReadOnlyList<double>? Errors = null, IReadOnlyList<bool>? Highlight = null);
 
+/// <summary>One row of a forest plot: a label, an effect with its interval (NaN: none), the paper's smallest effect and the verdict (the colour).</summary>
+public sealed record ForestRow(string Label, double Effect, double Low, double High, double PaperEffect, Verdict Verdict);
+
 /// <summary>One panel of a multi-panel scatter figure.</summary>
 public sealed record ScatterPanel(string Title, string XLabel, string YLabel, IReadOnlyList<Series> Series);
 
@@ -175,6 +178,71 @@ public static class Plots
         using var snapshot = surface.Snapshot();
         using var data = snapshot.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
         AtomicFile.WriteAllBytes(path, data.Span);
+    }
+
+    /// <summary>The PNG bytes of a line plot (for figures embedded in a report rather than written beside it).</summary>
+    public static byte[] LinesPng(string title, string xLabel, string yLabel, IReadOnlyList<Series> series, PlotOptions options)
+    {
+        var plot = NewPlot(title, xLabel, yLabel);
+        AddScatter(plot, series, options, lines: true);
+        Finish(plot, options, legendDone: false, seriesCount: series.Count);
+        using var image = plot.GetImage(options.Width, options.Height);
+        return image.GetImageBytes(ImageFormat.Png);
+    }
+
+    /// <summary>
+    /// A forest plot: one row per effect, top to bottom, its point estimate and interval as a horizontal bar, a solid
+    /// line at 0 (no effect) and, per row, a dashed tick at the effect that would count as the paper's. Rows without an
+    /// interval show their estimate only (or nothing when it is undefined). Effects are in different units: each row
+    /// is scaled by its paper effect (x = effect / paper effect), so 0 means none and 1 the paper's smallest effect.
+    /// </summary>
+    public static byte[] ForestPng(string title, IReadOnlyList<ForestRow> rows, int width = 1000)
+    {
+        var plot = NewPlot(title, "effect / the paper's smallest effect (0: none, 1: the paper's)", "");
+        int n = rows.Count;
+        var held = Color.FromHex("#1a7f37");
+        var notHeld = Color.FromHex("#9a6700");
+        var inconclusive = Color.FromHex("#6e7781");
+        double lo = -1, hi = 2;
+        for (int k = 0; k < n; k++)
+        {
+            var r = rows[k];
+            double y = n - 1 - k;
+            double scale = r.PaperEffect > 0 ? 1 / r.PaperEffect : 1;
+            var color = r.Verdict == Verdict.Held ? held : r.Verdict == Verdict.NotHeld ? notHeld : inconclusive;
+            if (double.IsFinite(r.Low) && double.IsFinite(r.High))
+            {
+                var bar = plot.Add.Line(r.Low * scale, y, r.High * scale, y);
+                bar.Color = color;
+                bar.LineWidth = 4;
+                lo = Math.Min(lo, r.Low * scale);
+                hi = Math.Max(hi, r.High * scale);
+            }
+            if (double.IsFinite(r.Effect))
+            {
+                var point = plot.Add.Marker(r.Effect * scale, y);
+                point.Color = color;
+                point.Size = 12;
+                point.Shape = MarkerShape.FilledSquare;
+                lo = Math.Min(lo, r.Effect * scale);
+                hi = Math.Max(hi, r.Effect * scale);
+            }
+        }
+        var zero = plot.Add.VerticalLine(0);
+        zero.Color = Colors.Black;
+        zero.LineWidth = 1.5f;
+        var paper = plot.Add.VerticalLine(1);
+        paper.Color = Colors.Black.WithAlpha(0.5);
+        paper.LinePattern = LinePattern.Dashed;
+        double pad = 0.05 * (hi - lo);
+        plot.Axes.SetLimitsX(Math.Max(lo, -20) - pad, Math.Min(hi, 20) + pad);
+        plot.Axes.SetLimitsY(-0.7, n - 0.3);
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int k = 0; k < n; k++) { ticks.AddMajor(n - 1 - k, rows[k].Label); }
+        plot.Axes.Left.TickGenerator = ticks;
+        plot.HideLegend();
+        using var image = plot.GetImage(width, 90 + 42 * Math.Max(n, 1));
+        return image.GetImageBytes(ImageFormat.Png);
     }
 
     private static Plot NewPlot(string title, string xLabel, string yLabel)

@@ -1,22 +1,35 @@
 namespace Repscope.Reporting;
 
-/// <summary>Whether a claim of the paper held in this run.</summary>
+/// <summary>Whether a claim of the paper held in this run, decided from the effect's 95 % interval.</summary>
 public enum Verdict
 {
-    /// <summary>The measurement agrees with the paper's claim.</summary>
+    /// <summary>The interval excludes no effect: the effect the paper claims is there (its direction at least).</summary>
     Held,
-    /// <summary>Measured, and the claim did not show at this scale (a result, not a failure).</summary>
-    NotHeldAtThisScale,
-    /// <summary>Not measured in this run (experiment skipped or its inputs missing).</summary>
-    NotRun,
+    /// <summary>The interval excludes the smallest effect that would count as the paper's: the claim did not hold here.</summary>
+    NotHeld,
+    /// <summary>The interval holds both no effect and the paper's effect, or there is no interval (a precondition is absent, too few seeds, an input is missing).</summary>
+    Inconclusive,
 }
 
-/// <summary>One row of the findings table at the top of the report.</summary>
+/// <summary>
+/// One row of the findings table at the top of the report: the paper's claim as an effect with a 95 % interval
+/// and a verdict with its reason. The effect is signed so that the paper predicts a positive value.
+/// </summary>
 /// <param name="Claim">The paper's claim, in a sentence.</param>
 /// <param name="Measured">What this run measured, with numbers.</param>
-/// <param name="Verdict">Held, did not hold at this scale, or not run.</param>
+/// <param name="Verdict">Held, not held or inconclusive.</param>
+/// <param name="Reason">Why this verdict (for inconclusive: what is missing or what the interval holds).</param>
+/// <param name="EffectName">What <paramref name="Effect"/> measures, with its unit.</param>
+/// <param name="Effect">The effect size (NaN when it could not be measured).</param>
+/// <param name="CiLow">Lower end of the 95 % interval (NaN when there is none).</param>
+/// <param name="CiHigh">Upper end of the 95 % interval (NaN when there is none).</param>
+/// <param name="PaperEffect">The smallest effect that would count as the paper's (fixed before looking at results; docs/reproduce.md).</param>
+/// <param name="Seeds">Seeds (models per group) the interval rests on; for a bootstrap over test examples, the models measured.</param>
+/// <param name="Method">How the interval was made (e.g. "Welch t over seeds", "bootstrap over 2,000 test examples").</param>
 /// <param name="SectionId">The section holding the evidence (a link), or null.</param>
-public sealed record Finding(string Claim, string Measured, Verdict Verdict, string? SectionId = null);
+public sealed record Finding(string Claim, string Measured, Verdict Verdict, string Reason, string EffectName,
+                             double Effect, double CiLow, double CiHigh, double PaperEffect, int Seeds, string Method,
+                             string? SectionId = null);
 
 /// <summary>Where a figure's numbers come from: the model(s), data and seed(s) it shows.</summary>
 public sealed record FigureSource(string Model, string Data, string Seed);
@@ -54,4 +67,8 @@ public sealed record Report(
     string Summary,
     IReadOnlyList<Finding> Findings,
     IReadOnlyList<ReportSection> Sections,
-    IReadOnlyList<KeyValuePair<string, string>> Provenance);
+    IReadOnlyList<KeyValuePair<string, string>> Provenance)
+{
+    /// <summary>One PNG shown above the findings table (e.g. a forest plot of every finding's effect and interval), or null.</summary>
+    public byte[]? FindingsFigure { get; init; }
+}

@@ -113,20 +113,37 @@ public static partial class ReportWriter
             return;
         }
         int held = report.Findings.Count(f => f.Verdict == Verdict.Held);
-        int notHeld = report.Findings.Count(f => f.Verdict == Verdict.NotHeldAtThisScale);
-        int notRun = report.Findings.Count(f => f.Verdict == Verdict.NotRun);
-        h.Append(CultureInfo.InvariantCulture, $"<p>{held} held, {notHeld} did not hold at this scale, {notRun} not run.</p>\n");
-        h.Append("<table>\n<thead><tr><th>#</th><th>The paper's claim</th><th>What this run measured</th><th>Verdict</th></tr></thead>\n<tbody>\n");
+        int notHeld = report.Findings.Count(f => f.Verdict == Verdict.NotHeld);
+        int inconclusive = report.Findings.Count(f => f.Verdict == Verdict.Inconclusive);
+        h.Append(CultureInfo.InvariantCulture, $"<p>{held} held, {notHeld} did not hold, {inconclusive} inconclusive.</p>\n");
+        if (report.FindingsFigure is { } forest)
+        {
+            h.Append("<figure class=\"forest\"><img alt=\"Forest plot: each finding's effect and 95 % interval\" src=\"data:image/png;base64,")
+             .Append(Convert.ToBase64String(forest))
+             .Append("\"><figcaption>Each finding's effect (square) and 95 % interval (bar), scaled by the smallest effect that would count as the paper's: ")
+             .Append("0 (solid line) is no effect, 1 (dashed) the paper's. Green: held (interval above 0); amber: did not hold (interval below 1); grey: inconclusive.</figcaption></figure>\n");
+        }
+        h.Append("<table>\n<thead><tr><th>#</th><th>The paper's claim</th><th>What this run measured</th><th>Effect [95 % interval]</th><th>Verdict and reason</th></tr></thead>\n<tbody>\n");
         int i = 1;
         foreach (var f in report.Findings)
         {
             h.Append(CultureInfo.InvariantCulture, $"<tr class=\"{VerdictClass(f.Verdict)}\"><td>{i++}</td><td>");
             if (f.SectionId is not null) { h.Append("<a href=\"#").Append(E(f.SectionId)).Append("\">").Append(E(f.Claim)).Append("</a>"); }
             else { h.Append(E(f.Claim)); }
-            h.Append("</td><td>").Append(E(f.Measured)).Append("</td><td><span class=\"verdict\">")
-             .Append(VerdictText(f.Verdict)).Append("</span></td></tr>\n");
+            h.Append("</td><td>").Append(E(f.Measured)).Append("</td><td class=\"num\">").Append(E(EffectText(f)))
+             .Append("<br><small>").Append(E(f.EffectName)).Append("</small></td><td><span class=\"verdict\">")
+             .Append(VerdictText(f.Verdict)).Append("</span><br><small class=\"reason\">").Append(E(f.Reason)).Append("</small></td></tr>\n");
         }
         h.Append("</tbody>\n</table>\n</section>\n");
+    }
+
+    /// <summary>"0.123 [0.050, 0.196], 2 seeds, Welch t over seeds"; "n/a" when the effect was not measured.</summary>
+    public static string EffectText(Finding f)
+    {
+        static string N(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.000", CultureInfo.InvariantCulture);
+        if (double.IsNaN(f.Effect)) { return "n/a"; }
+        string ci = double.IsNaN(f.CiLow) ? "no interval" : $"[{N(f.CiLow)}, {N(f.CiHigh)}]";
+        return $"{N(f.Effect)} {ci}; paper: >= {N(f.PaperEffect)}" + (f.Method.Length > 0 ? $"; {f.Method}" : "");
     }
 
     private static void RenderContents(StringBuilder h, Report report)
@@ -195,16 +212,16 @@ public static partial class ReportWriter
     public static string VerdictText(Verdict v) => v switch
     {
         Verdict.Held => "held",
-        Verdict.NotHeldAtThisScale => "did not hold at this scale",
-        Verdict.NotRun => "not run",
+        Verdict.NotHeld => "did not hold",
+        Verdict.Inconclusive => "inconclusive",
         _ => throw new ArgumentOutOfRangeException(nameof(v)),
     };
 
     private static string VerdictClass(Verdict v) => v switch
     {
         Verdict.Held => "held",
-        Verdict.NotHeldAtThisScale => "not-held",
-        _ => "not-run",
+        Verdict.NotHeld => "not-held",
+        _ => "inconclusive",
     };
 
     /// <summary>HTML-escapes text for element content and double-quoted attributes.</summary>
@@ -225,12 +242,14 @@ public static partial class ReportWriter
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         caption { text-align: left; color: var(--muted); padding-bottom: 4px; }
         .verdict { font-weight: 600; white-space: nowrap; }
+        .reason { color: var(--muted); }
+        figure.forest img { max-width: 1000px; }
         tr.held .verdict { color: var(--held); }
         tr.not-held .verdict { color: var(--notheld); }
-        tr.not-run .verdict { color: var(--notrun); }
+        tr.inconclusive .verdict { color: var(--notrun); }
         tr.held td:last-child { background: #dafbe1; }
         tr.not-held td:last-child { background: #fff8c5; }
-        tr.not-run td:last-child { background: #f6f8fa; }
+        tr.inconclusive td:last-child { background: #f6f8fa; }
         .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 12px 20px; align-items: start; }
         figure { margin: 0.8em 0; }
         figure img { display: block; width: 100%; height: auto; border: 1px solid var(--rule); }

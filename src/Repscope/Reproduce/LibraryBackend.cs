@@ -30,7 +30,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     /// <summary>The backend for a grid: cheaper probes for the quick one.</summary>
     public static LibraryBackend For(GridScale scale) => new(scale == GridScale.Quick ? QuickProbes : null);
 
-    public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress)
+    public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress, CancellationToken cancel = default)
     {
         var (name, path) = DataSpec.ParseNameAndPath(settings.Data);
         var options = new TrainOptions
@@ -52,41 +52,46 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
             WeightDecay = settings.WeightDecay,
             Momentum = settings.Momentum,
             Augment = settings.Augment,
+            WarmupEpochs = settings.WarmupFraction * spec.Epochs,
+            EvaluateEveryEpoch = settings.EvaluateEveryEpoch,
             Seed = spec.Seed,
             Out = runDir,
             Resume = resume,
         };
-        Trainer.Train(options, progress);
+        Trainer.Train(options, progress, cancel);
+    }
+
+    /// <summary>Taps of the within-model maps: the stem, every residual branch and every residual block's output
+    /// (consecutive block outputs x and relu(x + f(x)) alone are similar by construction; docs/block-structure.md).</summary>
+    public const TapSet LayerTaps = TapSet.Branches;
+
+    public RunOutcome Outcome(string runDir)
+    {
+        var info = RunDirectory.Open(runDir).Info;
+        var curve = info.Epochs.Select(e => new EpochPoint(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.TestAccuracy)).ToList();
+        return new RunOutcome(curve.Count > 0 ? curve[^1].TrainAccuracy : double.NaN, info.FinalTestAccuracy ?? double.NaN, curve);
     }
 
     public LayersResult Layers(string runDir, IProgressReporter progress)
     {
         string folder = RunFormat.AnalysisPath(runDir);
-        var heatmap = Path.Combine(folder, "layers.png");
-        var pc = Path.Combine(folder, "layers_pc1.png");
-        using var cached = Cached(runDir, "layers.json", heatmap, pc);
-        if (cached is { } doc && Matches(doc.RootElement, "batchSize", BatchSize) && Matches(doc.RootElement, "epochs", 1)
-            && doc.RootElement.TryGetProperty("taps", out var taps) && taps.GetString() == "blocks"
+        using var cached = Cached(runDir, "pc.json");
+        if (cached is { } doc && Matches(doc.RootElement, "batchSize", BatchSize)
+            && doc.RootElement.TryGetProperty("taps", out var taps) && taps.GetString() == "branches"
             && doc.RootElement.TryGetProperty("examples", out var examples) && examples.GetInt64() == TestCount(runDir))
         {
             var root = doc.RootElement;
-            var blocks = root.GetProperty("blockStructure");
-            var largest = blocks.GetProperty("blocks").EnumerateArray()
-                .Select(b => new BlockSpan(b.GetProperty("first").GetInt32(), b.GetProperty("last").GetInt32(), Number(b.GetProperty("meanCka")), Number(blocks.GetProperty("coverage"))))
-                .OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
             return new LayersResult(Strings(root.GetProperty("layers")), [.. root.GetProperty("cka").EnumerateArray().Select(Numbers)],
-                                    Numbers(root.GetProperty("pc1Fraction")), largest, Accuracy(runDir), Read(heatmap), Read(pc));
+                                    [.. root.GetProperty("ckaWithoutPc1").EnumerateArray().Select(Numbers)],
+                                    Numbers(root.GetProperty("pc1Fraction")), Accuracy(runDir));
         }
-        var report = LayersWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), progress: progress).Result;
-        var found = report.BlockStructure;
-        var block = found.Blocks.OrderByDescending(b => b.Length).ThenBy(b => b.First).FirstOrDefault();
-        var span = block is null ? null : new BlockSpan(block.First, block.Last, block.MeanCka, found.Coverage);
-        return new LayersResult(report.Layers, report.Cka, [.. report.Pc1Fraction], span, Accuracy(runDir), Read(heatmap), Read(pc));
+        var report = PcWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress: progress).Result;
+        return new LayersResult(report.Layers, report.Cka, report.CkaWithoutPc1, [.. report.Pc1Fraction], Accuracy(runDir));
     }
 
     public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
     {
-        var (report, files) = CompareWorkflow.Run([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize), progress).Single();
+        var (report, files) = CompareWorkflow.Run([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress).Single();
         return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(files[1]));
     }
 
@@ -102,11 +107,12 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
             var probes = doc.RootElement.GetProperty("probes").EnumerateArray()
                 .Select(p => (Layer: p.GetProperty("layer").GetString()!, Accuracy: Number(p.GetProperty("result").GetProperty("testAccuracy"))))
                 .Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], Read(png));
+            long tested = doc.RootElement.TryGetProperty("testExamples", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : 0;
+            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], tested, Read(png));
         }
         var report = ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
         var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], Read(png));
+        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], report.TestExamples, Read(png));
     }
 
     public PruneCurve Prune(string runDir, IProgressReporter progress)
@@ -126,7 +132,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         return new PruneCurve(report.Result.Baseline, steps, Read(png));
     }
 
-    public ErrorsSummary Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
+    public ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
     {
         var all = groupA.Concat(groupB).ToList();
         var loaded = new Dictionary<string, RunPredictions>();
@@ -135,12 +141,16 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
             foreach (string dir in all) { loaded[dir] = RunPredictions.Read(dir); task.Advance(1); }
             task.Complete($"{all.Count} runs");
         }
-        var report = ErrorComparison.Compare([.. groupA.Select(d => loaded[d])], [.. groupB.Select(d => loaded[d])], nameA: "deep", nameB: "wide");
+        var a = groupA.Select(d => loaded[d]).ToList();
+        var b = groupB.Select(d => loaded[d]).ToList();
+        var report = ErrorComparison.Compare(a, b, nameA: "deep", nameB: "wide");
         ErrorReportWriter.Write(report, outDir);
-        var classes = report.PerClass.Classes
-            .Select(c => new ClassComparison(c.Name, c.MeanA, c.MeanB, c.PAdjusted, c.Significant)).ToList();
-        return new ErrorsSummary(report.A.MeanAccuracy, report.B.MeanAccuracy, classes, report.PerClass.SignificantCount,
-                                 report.ControlPerClass?.SignificantCount, Read(Path.Combine(outDir, "scatter.png")));
+        var effect = ReproduceFindings.ErrorsInterval([.. a.Select(p => p.Predictions)], [.. b.Select(p => p.Predictions)]);
+        var (between, within) = ReproduceFindings.Disagreements([.. a.Select(p => p.Predictions)], [.. b.Select(p => p.Predictions)], null);
+        string measured = $"predictions differ on {ReproduceFindings.F(between)} of the test examples between a deep and a wide model, " +
+                          $"{ReproduceFindings.F(within)} between two seeds of one architecture ({a.Count} + {b.Count} seeds, {a[0].Examples} test examples)";
+        return new ErrorsResult([.. a.Select(p => p.Accuracy)], [.. b.Select(p => p.Accuracy)], effect,
+                                $"bootstrap over {a[0].Examples} test examples", measured, Read(Path.Combine(outDir, "scatter.png")));
     }
 
     /// <summary>

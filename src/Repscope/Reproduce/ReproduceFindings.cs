@@ -1,26 +1,46 @@
 using System.Globalization;
+using Repscope.Analysis;
+using Repscope.Analysis.Statistics;
 using Repscope.Reporting;
 
 namespace Repscope.Reproduce;
 
 /// <summary>
-/// The findings table: each of the paper's claims, what this run measured, and whether it held.
-/// Pure functions of the analysis results; the thresholds are named constants, documented in
-/// docs/reproduce.md.
+/// The findings table: each of the paper's claims as an effect with a 95 % interval and a verdict
+/// (docs/reproduce.md). Pure functions of the analysis results. Every effect is signed so that the paper
+/// predicts a positive value; "held" needs the interval above 0, "not held" needs it below the paper's
+/// smallest effect (the <c>...Effect</c> constants, fixed before any result was seen), anything else is
+/// inconclusive, with the reason.
 /// </summary>
 public static class ReproduceFindings
 {
-    /// <summary>Seeds: corresponding layers inside the block must be at least this much less similar than outside.</summary>
-    public const double SeedGapMargin = 0.05;
+    /// <summary>Block-structure strength (mean excess x coverage, <see cref="BlockStructureScore"/>): the smallest difference that counts as
+    /// the paper's "block structure appears" (a square over a quarter of the layers, 0.2 brighter than the block-free reference).</summary>
+    public const double BlockStrengthEffect = 0.05;
 
-    /// <summary>First component: its variance fraction inside blocks must exceed that outside by at least this much.</summary>
-    public const double Pc1Margin = 0.10;
+    /// <summary>First component: the strength removed by projecting out each layer's PC1, beyond what the same removal takes from the block-free model.</summary>
+    public const double Pc1Effect = 0.05;
 
-    /// <summary>Probes: mean per-layer accuracy change inside the block at most this fraction of the change outside.</summary>
-    public const double ProbeFlatRatio = 0.5;
+    /// <summary>Seeds: same-layer cross-seed CKA outside the block structure minus inside (the paper's Fig. 5 shows ~0.5).</summary>
+    public const double SeedCkaEffect = 0.10;
+
+    /// <summary>Probes: probe accuracy gained per residual block before the block structure minus across it (the paper's Fig. 7: accuracy rises, then plateaus).</summary>
+    public const double ProbeGainEffect = 0.01;
+
+    /// <summary>Deletion: test accuracy lost per deleted residual block outside the block structure minus inside it (the paper's Fig. 8).</summary>
+    public const double PruneDropEffect = 0.01;
+
+    /// <summary>Errors: the between-group statistic over the seed-shuffled ones (see <see cref="ErrorsResult"/>).</summary>
+    public const double ErrorsEffect = 0.01;
+
+    /// <summary>Errors: the two groups' mean test accuracies count as similar when their difference is within this.</summary>
+    public const double AccuracyMatchTolerance = 0.02;
 
     /// <summary>A model whose test accuracy is below this fraction of the best analysed model's did not train; it is left out of the findings.</summary>
     public const double TrainedFraction = 0.5;
+
+    /// <summary>Confidence level of every interval.</summary>
+    public const double Level = 0.95;
 
     /// <summary>Runs left out of the findings because they did not train (see <see cref="TrainedFraction"/>).</summary>
     public static IReadOnlyList<RunSpec> Untrained(ReproduceResults r)
@@ -33,74 +53,142 @@ public static class ReproduceFindings
     public static IReadOnlyList<Finding> Compute(ReproduceResults results)
     {
         var r = results.Without(Untrained(results));
-        return Claims(r);
+        return
+        [
+            Growth(r, "Block structure appears as networks get wider.", r.Plan.WidthRow, "width"),
+            Growth(r, "Block structure appears as networks get deeper.", r.Plan.DepthRow, "depth"),
+            LessData(r),
+            NoResidual(r),
+            Seeds(r),
+            FirstComponent(r),
+            Probes(r),
+            Pruning(r),
+            Errors(r),
+        ];
     }
 
-    private static IReadOnlyList<Finding> Claims(ReproduceResults r) =>
-    [
-        Growth(r, "Block structure appears as networks get deeper.", r.Plan.DepthRow, "depth-width"),
-        Growth(r, "Block structure appears as networks get wider.", r.Plan.WidthRow, "depth-width"),
-        LessData(r),
-        NoResidual(r),
-        Seeds(r),
-        FirstComponent(r),
-        Probes(r),
-        Pruning(r),
-        Errors(r),
-    ];
+    // ---- the verdict ------------------------------------------------------------------------------------
 
-    internal static string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.00", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The verdict of an effect with its interval: held when the interval lies above 0; not held when it lies below
+    /// <paramref name="paperEffect"/>; inconclusive otherwise, and when there is no interval.
+    /// </summary>
+    public static (Verdict Verdict, string Reason) Decide(double low, double high, double paperEffect, string? undefined = null)
+    {
+        if (undefined is not null || double.IsNaN(low) || double.IsNaN(high))
+        {
+            return (Verdict.Inconclusive, "no interval: " + (undefined ?? "the effect could not be measured"));
+        }
+        string ci = $"95 % interval [{F(low)}, {F(high)}]";
+        if (low > 0)
+        {
+            return (Verdict.Held, high < paperEffect
+                ? $"{ci} lies above 0 (smaller than the paper's effect, {F(paperEffect)})"
+                : $"{ci} lies above 0");
+        }
+        if (high < paperEffect)
+        {
+            return (Verdict.NotHeld, $"{ci} lies below the smallest effect that counts as the paper's ({F(paperEffect)})");
+        }
+        return (Verdict.Inconclusive, $"{ci} holds both 0 and the paper's effect ({F(paperEffect)}): too uncertain to decide");
+    }
 
-    internal static string Describe(BlockSpan? b, IReadOnlyList<string> layers) => b is null
-        ? "no block"
-        : $"block {layers[b.First]}..{layers[b.Last]} ({b.Length} layers, mean CKA {F(b.MeanCka)})";
+    /// <summary>A finding from an interval (the estimate is the effect).</summary>
+    public static Finding FromInterval(string claim, string measured, string effectName, Interval ci, double paperEffect, int seeds,
+                                       string method, string section)
+    {
+        var (verdict, reason) = Decide(ci.Low, ci.High, paperEffect, ci.Undefined);
+        return new Finding(claim, measured, verdict, reason, effectName, ci.Estimate, ci.Low, ci.High, paperEffect, seeds, method, section);
+    }
 
-    private static double Strength(LayersResult l) => l.Block?.Strength ?? 0;
+    /// <summary>An inconclusive finding whose effect could not be measured (an input or a precondition is missing).</summary>
+    public static Finding Missing(string claim, string reason, string effectName, double paperEffect, string section, string measured = "") =>
+        new(claim, measured.Length > 0 ? measured : reason, Verdict.Inconclusive, reason, effectName, double.NaN, double.NaN, double.NaN,
+            paperEffect, 0, "", section);
+
+    // ---- block strength -----------------------------------------------------------------------------------
+
+    /// <summary>The block-structure score of a within-model map (the taps of <see cref="LibraryBackend.LayerTaps"/>).</summary>
+    public static BlockStructureScoreResult Score(IReadOnlyList<string> layers, double[][] cka) =>
+        BlockStructureScore.Score(ToArray(cka), layers, BlockStructureScore.ResidualBlockUnits(layers));
+
+    public static BlockStructureScoreResult Score(LayersResult l) => Score(l.Layers, l.Cka);
+
+    /// <summary>The score after removing each layer's first principal component.</summary>
+    public static BlockStructureScoreResult ScoreWithoutPc1(LayersResult l) => Score(l.Layers, l.CkaWithoutPc1);
+
+    /// <summary>The strengths of the seeds of <paramref name="spec"/> that were analysed.</summary>
+    private static List<double> Strengths(ReproduceResults r, RunSpec spec, Func<LayersResult, double>? measure = null) =>
+        [.. r.Plan.Replicates(spec).Where(r.Layers.ContainsKey).Select(s => (measure ?? (l => Score(l).Strength))(r.Layers[s]))];
+
+    private static string Seeds(IReadOnlyList<double> xs) => string.Join(", ", xs.Select(F));
+
+    private const string StrengthName = "difference of block-structure strength (mean excess x coverage)";
 
     private static Finding Growth(ReproduceResults r, string claim, IReadOnlyList<RunSpec> row, string section)
     {
-        var have = row.Where(r.Layers.ContainsKey).ToList();
-        if (have.Count < 2) { return new Finding(claim, "fewer than two models of the row were analysed", Verdict.NotRun, section); }
-        string measured = string.Join("; ", have.Select(s => $"{s.Architecture}: {Describe(r.Layers[s].Block, r.Layers[s].Layers)}"));
-        var small = r.Layers[have[0]];
-        var large = r.Layers[have[^1]];
-        bool held = large.Block is not null && Strength(large) > Strength(small);
-        return new Finding(claim, measured, held ? Verdict.Held : Verdict.NotHeldAtThisScale, section);
+        var have = row.Where(s => Strengths(r, s).Count >= 2).ToList();
+        if (have.Count < 2 || have[^1] != row[^1] || have[0] != row[0])
+        {
+            return Missing(claim, "the row's smallest and largest models were not both analysed with at least 2 seeds", StrengthName, BlockStrengthEffect, section);
+        }
+        var small = Strengths(r, row[0]);
+        var large = Strengths(r, row[^1]);
+        string measured = string.Join("; ", have.Select(s => $"{s.Architecture}: strength {Seeds(Strengths(r, s))}"));
+        var ci = Intervals.WelchDifference(large, small, Level);
+        return FromInterval(claim, measured + $" (seeds; {row[^1].Architecture} minus {row[0].Architecture})", StrengthName, ci,
+                            BlockStrengthEffect, Math.Min(small.Count, large.Count), "Welch t over seeds", section);
     }
+
+    /// <summary>The full-data counterpart of a less-data run: the same architecture in the width or depth row.</summary>
+    public static RunSpec? FullDataCounterpart(ExperimentPlan plan, RunSpec less) =>
+        plan.WidthRow.Concat(plan.DepthRow).FirstOrDefault(f => f.Depth == less.Depth && f.Width == less.Width && f.Residual == less.Residual && f.TrainExamples != less.TrainExamples);
 
     private static Finding LessData(ReproduceResults r)
     {
-        const string claim = "With less training data, block structure appears at smaller capacity.";
-        var less = r.Plan.LessDataRow.Where(r.Layers.ContainsKey).ToList();
-        // The full-data counterpart of each less-data run: same architecture and seed, the full row's example count.
-        var pairs = less.Select(s => (Less: s, Full: r.Plan.WidthRow.Concat(r.Plan.DepthRow)
-                .FirstOrDefault(f => f.Depth == s.Depth && f.Width == s.Width && f.Residual == s.Residual && f.Seed == s.Seed && f != s)))
-            .Where(p => p.Full is not null && r.Layers.ContainsKey(p.Full)).ToList();
-        if (pairs.Count == 0) { return new Finding(claim, "no pair of full-data and less-data models was analysed", Verdict.NotRun, "less-data"); }
-        string measured = string.Join("; ", pairs.Select(p =>
-            $"{p.Less.Architecture}: strength {F(Strength(r.Layers[p.Full!]))} with {p.Full!.DataLabel}, {F(Strength(r.Layers[p.Less]))} with {p.Less.DataLabel}"));
-        static double Smallest(IEnumerable<(RunSpec Spec, LayersResult L)> xs) =>
-            xs.Where(x => x.L.Block is not null).Select(x => x.Spec.Depth * x.Spec.Width * x.Spec.Width).DefaultIfEmpty(double.PositiveInfinity).Min();
-        double lessFirst = Smallest(pairs.Select(p => (p.Less, r.Layers[p.Less])));
-        double fullFirst = Smallest(pairs.Select(p => (p.Full!, r.Layers[p.Full!])));
-        bool held = lessFirst < fullFirst ||
-                    (!double.IsInfinity(lessFirst) && lessFirst == fullFirst &&
-                     pairs.Sum(p => Strength(r.Layers[p.Less])) > pairs.Sum(p => Strength(r.Layers[p.Full!])));
-        return new Finding(claim, measured, held ? Verdict.Held : Verdict.NotHeldAtThisScale, "less-data");
+        const string claim = "With less training data (and as many SGD steps), block structure appears at smaller capacity.";
+        const string name = "strength with less data minus with all the row's data, same architecture and seed";
+        var differences = new List<double>();
+        var parts = new List<string>();
+        foreach (var less in r.Plan.LessDataRow)
+        {
+            if (FullDataCounterpart(r.Plan, less) is not { } full) { continue; }
+            foreach (int seed in Enumerable.Range(1, r.Plan.Seeds))
+            {
+                if (r.Layers.TryGetValue(less.WithSeed(seed), out var l) && r.Layers.TryGetValue(full.WithSeed(seed), out var f))
+                {
+                    differences.Add(Score(l).Strength - Score(f).Strength);
+                }
+            }
+            parts.Add($"{less.Architecture}: {full.DataLabel} {Seeds(Strengths(r, full))}, {less.DataLabel} {Seeds(Strengths(r, less))}");
+        }
+        if (differences.Count < 2) { return Missing(claim, "fewer than 2 pairs of less-data and full-data models were analysed", name, BlockStrengthEffect, "less-data"); }
+        var ci = Intervals.Mean(differences, Level);
+        return FromInterval(claim, string.Join("; ", parts), name, ci, BlockStrengthEffect, r.Plan.Seeds,
+                            $"t interval over {differences.Count} (architecture, seed) pairs", "less-data");
     }
 
     private static Finding NoResidual(ReproduceResults r)
     {
         const string claim = "Block structure also forms in networks without residual connections.";
+        const string name = "strength of the net without residual connections minus the block-free reference (narrowest width-row model)";
         var (with, without) = r.Plan.NoResidual;
-        if (!r.Layers.TryGetValue(without, out var plain)) { return new Finding(claim, "the model without residual connections was not analysed", Verdict.NotRun, "no-residual"); }
-        string measured = $"{without.Architecture}: {Describe(plain.Block, plain.Layers)}";
-        if (r.Layers.TryGetValue(with, out var res)) { measured += $"; with residual connections: {Describe(res.Block, res.Layers)}"; }
-        return new Finding(claim, measured, plain.Block is not null ? Verdict.Held : Verdict.NotHeldAtThisScale, "no-residual");
+        var reference = r.Plan.WidthRow[0];
+        var plain = Strengths(r, without);
+        var free = Strengths(r, reference);
+        if (plain.Count < 2 || free.Count < 2)
+        {
+            return Missing(claim, "the net without residual connections or the block-free reference was not analysed with at least 2 seeds", name, BlockStrengthEffect, "no-residual");
+        }
+        string measured = $"{without.Architecture}: strength {Seeds(plain)}; {with.Architecture}: {Seeds(Strengths(r, with))}; reference {reference.Architecture}: {Seeds(free)}";
+        return FromInterval(claim, measured, name, Intervals.WelchDifference(plain, free, Level), BlockStrengthEffect,
+                            Math.Min(plain.Count, free.Count), "Welch t over seeds", "no-residual");
     }
 
-    /// <summary>Mean cross-model CKA of corresponding layers (same name), inside and outside <paramref name="block"/>.</summary>
-    public static (double Inside, double Outside) DiagonalInsideOutside(CompareResult c, IReadOnlyList<string> layers, BlockSpan block)
+    // ---- seeds ------------------------------------------------------------------------------------------
+
+    /// <summary>Indices of the cross-model map's diagonal (same layer name in both models) inside and outside [first, last] of <paramref name="layers"/>.</summary>
+    public static (double Inside, double Outside) DiagonalInsideOutside(CompareResult c, IReadOnlyList<string> layers, int first, int last)
     {
         var inside = new List<double>();
         var outside = new List<double>();
@@ -108,112 +196,223 @@ public static class ReproduceFindings
         {
             int row = IndexOf(c.Rows, layers[i]), col = IndexOf(c.Columns, layers[i]);
             if (row < 0 || col < 0 || double.IsNaN(c.Cka[row][col])) { continue; }
-            (block.Contains(i) ? inside : outside).Add(c.Cka[row][col]);
+            (i >= first && i <= last ? inside : outside).Add(c.Cka[row][col]);
         }
         return (Mean(inside), Mean(outside));
+    }
+
+    /// <summary>Whether the block model's own seeds show a block structure at least the paper's size (the precondition of the per-model claims).</summary>
+    private static string? BlockPrecondition(ReproduceResults r, RunSpec model)
+    {
+        if (!r.Layers.TryGetValue(model, out var l)) { return $"{model.Name} was not analysed"; }
+        var s = Score(l);
+        return s.Strength >= BlockStrengthEffect ? null
+            : $"precondition absent: {model.Architecture} (seed {model.Seed}) has no block structure of the paper's size (strength {F(s.Strength)} < {F(BlockStrengthEffect)})";
     }
 
     private static Finding Seeds(ReproduceResults r)
     {
         const string claim = "Inside the block structure, two seeds of one architecture learn different representations; outside, similar ones.";
-        var (a, _) = r.Plan.SeedPair;
-        if (r.Seeds is null || !r.Layers.TryGetValue(a, out var la)) { return new Finding(claim, "the seed comparison was not run", Verdict.NotRun, "seeds"); }
-        if (la.Block is null) { return new Finding(claim, $"{a.Architecture} (seed {a.Seed}) has no block structure at this scale", Verdict.NotHeldAtThisScale, "seeds"); }
-        var (inside, outside) = DiagonalInsideOutside(r.Seeds, la.Layers, la.Block);
-        string measured = $"CKA between the same layer of seeds {a.Seed} and {r.Plan.SeedPair.B.Seed}: {F(inside)} inside the block, {F(outside)} outside";
-        bool held = !double.IsNaN(inside) && !double.IsNaN(outside) && inside < outside - SeedGapMargin;
-        return new Finding(claim, measured, held ? Verdict.Held : Verdict.NotHeldAtThisScale, "seeds");
+        const string name = "same-layer cross-seed CKA outside the block structure minus inside";
+        var (a, b) = r.Plan.SeedPair;
+        if (r.Seeds is null) { return Missing(claim, "the seed comparison was not run", name, SeedCkaEffect, "seeds"); }
+        if (BlockPrecondition(r, a) is { } why) { return Missing(claim, why, name, SeedCkaEffect, "seeds"); }
+        var l = r.Layers[a];
+        var score = Score(l);
+        var (inside, outside) = DiagonalInsideOutside(r.Seeds, l.Layers, score.First, score.Last);
+        string measured = $"CKA between the same layer of seeds {a.Seed} and {b.Seed}: {F(inside)} inside {score.FirstLayer}..{score.LastLayer}, {F(outside)} outside";
+        if (r.Seeds.Bootstrap is not { } boot)
+        {
+            return Missing(claim, "no interval: the cross-seed map has no bootstrap over test examples", name, SeedCkaEffect, "seeds", measured);
+        }
+        var ci = boot(m => { var (i, o) = DiagonalInsideOutside(r.Seeds with { Cka = m }, l.Layers, score.First, score.Last); return o - i; });
+        return FromInterval(claim, measured, name, ci, SeedCkaEffect, 1, $"bootstrap over {ci.N} test examples", "seeds");
     }
+
+    // ---- first component -----------------------------------------------------------------------------------
 
     private static Finding FirstComponent(ReproduceResults r)
     {
-        const string claim = "Layers in the block structure share a dominant first principal component.";
-        var withBlock = r.Layers.Values.Where(l => l.Block is not null).ToList();
-        if (r.Layers.Count == 0) { return new Finding(claim, "no model was analysed", Verdict.NotRun, "first-component"); }
-        if (withBlock.Count == 0) { return new Finding(claim, "no analysed model has a block structure at this scale", Verdict.NotHeldAtThisScale, "first-component"); }
-        var inside = withBlock.SelectMany(l => Enumerable.Range(l.Block!.First, l.Block.Length).Select(i => l.Pc1Fraction[i])).ToList();
-        var outside = withBlock.SelectMany(l => Enumerable.Range(0, l.Layers.Count).Where(i => !l.Block!.Contains(i)).Select(i => l.Pc1Fraction[i])).ToList();
-        double mi = Mean(inside), mo = Mean(outside);
-        string measured = $"variance explained by the first component: {F(mi)} inside blocks, {F(mo)} outside ({withBlock.Count} models with a block)";
-        bool held = !double.IsNaN(mi) && (double.IsNaN(mo) || mi > mo + Pc1Margin);
-        return new Finding(claim, measured, held ? Verdict.Held : Verdict.NotHeldAtThisScale, "first-component");
+        const string claim = "The block structure is carried by the first principal component: without it, the block disappears.";
+        const string name = "strength removed by projecting out each layer's PC1, block model minus block-free reference";
+        var block = r.Plan.WidthRow[^1];
+        var reference = r.Plan.WidthRow[0];
+        double Drop(LayersResult l) => Score(l).Strength - ScoreWithoutPc1(l).Strength;
+        var a = Strengths(r, block, Drop);
+        var b = Strengths(r, reference, Drop);
+        if (a.Count < 2 || b.Count < 2)
+        {
+            return Missing(claim, "the block model or the block-free reference was not analysed with at least 2 seeds", name, Pc1Effect, "first-component");
+        }
+        if (BlockPrecondition(r, block) is { } why) { return Missing(claim, why, name, Pc1Effect, "first-component"); }
+        string measured = $"{block.Architecture}: strength {Seeds(Strengths(r, block))}, without PC1 {Seeds(Strengths(r, block, l => ScoreWithoutPc1(l).Strength))}; " +
+                          $"{reference.Architecture}: {Seeds(Strengths(r, reference))}, without PC1 {Seeds(Strengths(r, reference, l => ScoreWithoutPc1(l).Strength))}";
+        return FromInterval(claim, measured, name, Intervals.WelchDifference(a, b, Level), Pc1Effect, Math.Min(a.Count, b.Count),
+                            "Welch t over seeds", "first-component");
     }
 
-    private static Finding Probes(ReproduceResults r) => InsideOutside(r, r.Probes,
-        "Linear probe accuracy barely changes across the block structure.", "probes", "no probes were run", "probed",
-        (p, l) => ProbeSteps(p, l.Layers, l.Block!),
-        (inside, outside) => $"mean accuracy change per layer {F(inside)} inside the block, {F(outside)} outside",
-        (inside, outside) => inside <= ProbeFlatRatio * outside);
+    // ---- probes and deletion ------------------------------------------------------------------------------
 
-    private static Finding Pruning(ReproduceResults r) => InsideOutside(r, r.Prunes,
-        "Deleting blocks inside the block structure costs less accuracy than deleting blocks outside it.", "pruning", "no blocks were deleted", "pruned",
-        (p, l) => PruneDrops(p, l.Layers, l.Block!),
-        (inside, outside) => $"mean accuracy drop {F(inside)} per block deleted inside the block structure, {F(outside)} outside",
-        (inside, outside) => inside < outside);
-
-    /// <summary>A claim measured per model as (inside the block, outside), holding when it holds for every model with a block.</summary>
-    private static Finding InsideOutside<T>(ReproduceResults r, Dictionary<RunSpec, T> results, string claim, string section, string none, string verb,
-        Func<T, LayersResult, (double Inside, double Outside)> measure, Func<double, double, string> describe, Func<double, double, bool> holds)
+    private static Finding Probes(ReproduceResults r)
     {
-        if (results.Count == 0) { return new Finding(claim, none, Verdict.NotRun, section); }
-        var cases = r.Plan.ProbeAndPrune.Where(s => results.ContainsKey(s) && r.Layers.TryGetValue(s, out var l) && l.Block is not null).ToList();
-        if (cases.Count == 0) { return new Finding(claim, $"no {verb} model has a block structure at this scale", Verdict.NotHeldAtThisScale, section); }
-        var parts = new List<string>();
-        bool held = true;
-        foreach (var s in cases)
-        {
-            var (inside, outside) = measure(results[s], r.Layers[s]);
-            parts.Add($"{s.Architecture}: {describe(inside, outside)}");
-            held &= !double.IsNaN(inside) && !double.IsNaN(outside) && holds(inside, outside);
-        }
-        return new Finding(claim, string.Join("; ", parts), held ? Verdict.Held : Verdict.NotHeldAtThisScale, section);
-    }
-
-    /// <summary>Mean absolute change of probe accuracy from one layer to the next, for steps ending inside and outside the block.</summary>
-    public static (double Inside, double Outside) ProbeSteps(ProbeCurve p, IReadOnlyList<string> layers, BlockSpan block)
-    {
-        var inside = new List<double>();
-        var outside = new List<double>();
-        for (int k = 1; k < p.Layers.Count; k++)
-        {
-            int i = IndexOf(layers, p.Layers[k]), prev = IndexOf(layers, p.Layers[k - 1]);
-            if (i < 0 || prev < 0) { continue; }
-            double step = Math.Abs(p.Accuracy[k] - p.Accuracy[k - 1]);
-            (block.Contains(i) && block.Contains(prev) ? inside : outside).Add(step);
-        }
-        return (Mean(inside), Mean(outside));
+        const string claim = "Linear probe accuracy rises outside the block structure and barely changes across it.";
+        const string name = "probe accuracy gained per residual block before the block structure minus across it";
+        var model = r.Plan.ProbeAndPrune[0];
+        if (!r.Probes.TryGetValue(model, out var probe)) { return Missing(claim, $"{model.Name} was not probed", name, ProbeGainEffect, "probes"); }
+        if (BlockPrecondition(r, model) is { } why) { return Missing(claim, why, name, ProbeGainEffect, "probes"); }
+        var score = Score(r.Layers[model]);
+        var ci = ProbeGainInterval(probe, r.Layers[model].Layers, score);
+        if (ci is null) { return Missing(claim, "the block structure starts at the first residual block: no span before it to compare with", name, ProbeGainEffect, "probes"); }
+        string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy per residual block before it than across it (probes fitted on training images, tested on {probe.TestExamples} held-out images)";
+        return FromInterval(claim, measured, name, ci, ProbeGainEffect, 1, ci.Undefined is null ? $"paired bootstrap over {ci.N} held-out examples" : "", "probes");
     }
 
     /// <summary>
-    /// Mean marginal accuracy drop of deleting one more block from the end of a stage (accuracy before
-    /// this step - after it; the first step of a stage starts from the baseline), for newly deleted
-    /// blocks inside and outside <paramref name="block"/>.
+    /// (gain per residual block from the stem to the block structure's first layer) - (gain per residual block from its first
+    /// to its last layer), on the probes' per-example correctness, with a paired bootstrap over the held-out examples.
+    /// Null when the block structure starts at the stem.
     /// </summary>
-    public static (double Inside, double Outside) PruneDrops(PruneCurve p, IReadOnlyList<string> layers, BlockSpan block)
+    public static Interval? ProbeGainInterval(ProbeCurve probe, IReadOnlyList<string> layers, BlockStructureScoreResult score)
     {
-        var inside = new List<double>();
-        var outside = new List<double>();
-        var previous = new Dictionary<(int Stage, int Deleted), double>();
-        foreach (var s in p.Steps) { previous[(s.Stage, s.Deleted)] = s.Accuracy; }
-        foreach (var s in p.Steps)
+        var units = BlockStructureScore.ResidualBlockUnits(layers);
+        // The probe curve runs along the block outputs: a branch tap stands for its residual block's output.
+        static string Output(string tap) => tap.EndsWith(".branch", StringComparison.Ordinal) ? tap[..^".branch".Length] : tap;
+        int start = IndexOf(probe.Layers, Output(layers[score.First])), end = IndexOf(probe.Layers, Output(layers[score.Last])), stem = 0;
+        if (start <= 0 || end < 0) { return null; }
+        double before = Math.Max(1, units[score.First] + 1), across = Math.Max(1, units[score.Last] - units[score.First]);
+        if (probe.Correct is not { } correct)
         {
+            double e = (probe.Accuracy[start] - probe.Accuracy[stem]) / before - (probe.Accuracy[end] - probe.Accuracy[start]) / across;
+            return new Interval(e, double.NaN, double.NaN, Level, IntervalMethod.PairedBootstrap, 0,
+                                Undefined: "the probes kept no per-example correctness");
+        }
+        bool[] s0 = correct[stem], s1 = correct[start], s2 = correct[end];
+        return Intervals.Bootstrap(s0.Length, idx =>
+        {
+            double a0 = 0, a1 = 0, a2 = 0;
+            foreach (int i in idx) { a0 += s0[i] ? 1 : 0; a1 += s1[i] ? 1 : 0; a2 += s2[i] ? 1 : 0; }
+            a0 /= idx.Length; a1 /= idx.Length; a2 /= idx.Length;
+            return (a1 - a0) / before - (a2 - a1) / across;
+        }, Intervals.DefaultReplicates, Intervals.DefaultSeed, Level);
+    }
+
+    private static Finding Pruning(ReproduceResults r)
+    {
+        const string claim = "Deleting residual blocks inside the block structure costs less accuracy than deleting blocks outside it.";
+        const string name = "accuracy lost per deleted residual block outside the block structure minus inside";
+        var model = r.Plan.ProbeAndPrune[0];
+        if (!r.Prunes.TryGetValue(model, out var prune)) { return Missing(claim, $"{model.Name} was not pruned", name, PruneDropEffect, "pruning"); }
+        if (BlockPrecondition(r, model) is { } why) { return Missing(claim, why, name, PruneDropEffect, "pruning"); }
+        var score = Score(r.Layers[model]);
+        var ci = PruneDropInterval(prune, r.Layers[model].Layers, score);
+        if (ci is null) { return Missing(claim, "no deletion step fell inside or none outside the block structure", name, PruneDropEffect, "pruning"); }
+        string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy lost per residual block deleted outside it than inside";
+        return FromInterval(claim, measured, name, ci, PruneDropEffect, 1, ci.Undefined is null ? $"paired bootstrap over {ci.N} test examples" : "", "pruning");
+    }
+
+    /// <summary>
+    /// Mean marginal accuracy drop of deleting one more residual block from the end of a stage, for newly deleted blocks
+    /// outside minus inside the block structure (a deleted block is inside when its output tap is), with a paired bootstrap over
+    /// test examples on the per-example correctness of each step. Null when no step falls inside or none outside.
+    /// </summary>
+    public static Interval? PruneDropInterval(PruneCurve p, IReadOnlyList<string> layers, BlockStructureScoreResult score)
+    {
+        var steps = new List<(bool Inside, int Before, int After)>(); // indices into the correctness list: -1 = baseline
+        var index = new Dictionary<(int Stage, int Deleted), int>();
+        for (int k = 0; k < p.Steps.Count; k++) { index[(p.Steps[k].Stage, p.Steps[k].Deleted)] = k; }
+        for (int k = 0; k < p.Steps.Count; k++)
+        {
+            var s = p.Steps[k];
             int i = IndexOf(layers, s.NewlyDeleted);
             if (i < 0) { continue; }
-            double before = s.Deleted <= 1 ? p.BaselineAccuracy : previous.GetValueOrDefault((s.Stage, s.Deleted - 1), double.NaN);
-            if (double.IsNaN(before)) { continue; }
-            (block.Contains(i) ? inside : outside).Add(before - s.Accuracy);
+            int before = s.Deleted <= 1 ? -1 : index.GetValueOrDefault((s.Stage, s.Deleted - 1), int.MinValue);
+            if (before == int.MinValue) { continue; }
+            steps.Add((i >= score.First && i <= score.Last, before, k));
         }
-        return (Mean(inside), Mean(outside));
+        if (!steps.Any(s => s.Inside) || !steps.Any(s => !s.Inside)) { return null; }
+        double Statistic(Func<int, double> accuracy)
+        {
+            double In(bool inside) => steps.Where(s => s.Inside == inside).Average(s => accuracy(s.Before) - accuracy(s.After));
+            return In(false) - In(true);
+        }
+        if (p.Correct is not { } correct || p.BaselineCorrect is not { } baseline)
+        {
+            double e = Statistic(k => k < 0 ? p.BaselineAccuracy : p.Steps[k].Accuracy);
+            return new Interval(e, double.NaN, double.NaN, Level, IntervalMethod.PairedBootstrap, 0, Undefined: "the deletion kept no per-example correctness");
+        }
+        return Intervals.Bootstrap(baseline.Length, idx =>
+        {
+            double Acc(int k)
+            {
+                bool[] c = k < 0 ? baseline : correct[k];
+                int hits = 0;
+                foreach (int i in idx) { hits += c[i] ? 1 : 0; }
+                return hits / (double)idx.Length;
+            }
+            return Statistic(Acc);
+        }, Intervals.DefaultReplicates, Intervals.DefaultSeed, Level);
     }
+
+    // ---- errors -----------------------------------------------------------------------------------------
 
     private static Finding Errors(ReproduceResults r)
     {
-        const string claim = "Wide and deep models of similar accuracy make systematically different errors (more classes differ than between seeds).";
-        if (r.Errors is not { } e) { return new Finding(claim, "the errors comparison was not run", Verdict.NotRun, "errors"); }
-        string control = e.SignificantClassesControl is { } c ? $"{c} in the seed control" : "no control (a control half has fewer than 2 runs)";
-        string measured = $"accuracy {F(e.AccuracyA)} (deep) vs {F(e.AccuracyB)} (wide); {e.SignificantClasses} of {e.Classes.Count} classes differ significantly (corrected), {control}";
-        if (e.SignificantClassesControl is null) { return new Finding(claim, measured, Verdict.NotRun, "errors"); }
-        return new Finding(claim, measured, e.SignificantClasses > e.SignificantClassesControl ? Verdict.Held : Verdict.NotHeldAtThisScale, "errors");
+        const string claim = "Wide and deep models of similar accuracy make systematically different errors (more than seeds of one architecture do).";
+        const string name = "fraction of test examples on which a deep and a wide model disagree, minus two seeds of one architecture";
+        if (r.Errors is not { } e) { return Missing(claim, "the errors comparison was not run", name, ErrorsEffect, "errors"); }
+        var accuracy = Intervals.WelchDifference(e.AccuraciesA, e.AccuraciesB, Level);
+        string match = $"accuracy {F(e.AccuraciesA.Average())} (deep) vs {F(e.AccuraciesB.Average())} (wide), difference {F(accuracy.Estimate)} [{F(accuracy.Low)}, {F(accuracy.High)}]";
+        string measured = $"{match}; {e.Measured}";
+        if (!(Math.Abs(accuracy.Estimate) <= AccuracyMatchTolerance))
+        {
+            return Missing(claim, $"precondition absent: the groups' accuracies differ by {F(Math.Abs(accuracy.Estimate))} (> {F(AccuracyMatchTolerance)}), so different errors would be expected anyway", name, ErrorsEffect, "errors", measured);
+        }
+        return FromInterval(claim, measured, name, e.Effect, ErrorsEffect, Math.Min(e.AccuraciesA.Count, e.AccuraciesB.Count), e.Method, "errors");
+    }
+
+    /// <summary>
+    /// Mean disagreement (fraction of examples on which two runs predict different classes) over the pairs of one run of
+    /// <paramref name="a"/> and one of <paramref name="b"/>, and over the pairs of two runs of the same group; on the examples
+    /// <paramref name="idx"/> (null: all).
+    /// </summary>
+    public static (double Between, double Within) Disagreements(IReadOnlyList<long[]> a, IReadOnlyList<long[]> b, int[]? idx)
+    {
+        int n = a[0].Length;
+        double Dis(long[] x, long[] y)
+        {
+            int d = 0;
+            if (idx is null) { for (int i = 0; i < n; i++) { d += x[i] != y[i] ? 1 : 0; } return d / (double)n; }
+            foreach (int i in idx) { d += x[i] != y[i] ? 1 : 0; }
+            return d / (double)idx.Length;
+        }
+        var between = a.SelectMany(x => b.Select(y => Dis(x, y))).Average();
+        var within = new List<double>();
+        foreach (var g in new[] { a, b })
+        {
+            for (int i = 0; i < g.Count; i++) { for (int j = i + 1; j < g.Count; j++) { within.Add(Dis(g[i], g[j])); } }
+        }
+        return (between, within.Count == 0 ? double.NaN : within.Average());
+    }
+
+    /// <summary>
+    /// The errors effect: disagreement between a deep and a wide model minus between two seeds of one architecture, with a
+    /// percentile bootstrap over test examples (fixed seed; the same numbers for any thread count).
+    /// </summary>
+    public static Interval ErrorsInterval(IReadOnlyList<long[]> a, IReadOnlyList<long[]> b)
+    {
+        if (a.Count < 2 || b.Count < 2) { throw new RepscopeException("errors: each group needs at least 2 runs"); }
+        return Intervals.Bootstrap(a[0].Length, idx => { var (between, within) = Disagreements(a, b, idx); return between - within; },
+                                   Intervals.DefaultReplicates, Intervals.DefaultSeed, Level);
+    }
+
+    internal static string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.000", CultureInfo.InvariantCulture);
+
+    private static double[,] ToArray(double[][] m)
+    {
+        int n = m.Length;
+        var a = new double[n, n];
+        for (int i = 0; i < n; i++) { for (int j = 0; j < n; j++) { a[i, j] = m[i][j]; } }
+        return a;
     }
 
     private static int IndexOf(IReadOnlyList<string> xs, string x)

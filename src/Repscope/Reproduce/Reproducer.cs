@@ -23,13 +23,13 @@ public sealed class Reproducer(IReproduceBackend backend)
     public const string RunsFolder = "runs";
     public const string ReportFile = "report.html";
 
-    public ReproduceSummary Run(ReproduceOptions options, IProgressReporter? progress = null)
+    public ReproduceSummary Run(ReproduceOptions options, IProgressReporter? progress = null, CancellationToken cancel = default)
     {
         progress ??= ProgressReporter.None;
         var clock = Stopwatch.StartNew();
         var plan = options.Plan ?? ExperimentPlan.For(options.Scale);
         plan.Validate();
-        var settings = options.Settings with { TestExamples = options.Settings.TestExamples ?? plan.TestExamples };
+        var settings = options.Settings;
         string runs = Path.Combine(options.OutDir, RunsFolder);
         string RunDir(RunSpec r) => Path.Combine(runs, r.Name);
 
@@ -40,6 +40,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         weights.AddRange(toTrain.Select(plan.EstimatedSeconds));
         double unit = plan.Runs.Min(r => plan.EstimatedSeconds(r) / r.Epochs); // one epoch of the cheapest model
         double Analysis(RunSpec r) => Math.Max(unit, 2 * plan.EstimatedSeconds(r) / r.Epochs); // ~ two epochs' worth
+        weights.Add(unit);
         weights.AddRange(plan.LayerRuns.Select(Analysis));
         weights.Add(Analysis(plan.SeedPair.A));
         weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
@@ -57,7 +58,8 @@ public sealed class Reproducer(IReproduceBackend backend)
             var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
             try
             {
-                backend.Train(r, settings, RunDir(r), resume, p);
+                cancel.ThrowIfCancellationRequested();
+                backend.Train(r, settings, RunDir(r), resume, p, cancel);
                 if (PlannedRun.Inspect(RunDir(r), r) != RunState.Finished)
                 {
                     throw new RepscopeException($"{RunDir(r)}: training returned but the run is not marked finished");
@@ -71,9 +73,19 @@ public sealed class Reproducer(IReproduceBackend backend)
             }
         }
 
+        {
+            var p = steps.Next("reading the runs' accuracies and learning curves", unit);
+            foreach (var r in plan.Runs.Where(r => !results.FailedRuns.Contains(r)))
+            {
+                try { results.Outcomes[r] = backend.Outcome(RunDir(r)); }
+                catch (RepscopeException e) { failures.Add($"reading {r.Name}: {e.Message}"); }
+            }
+        }
+
         void Analyse(string what, IEnumerable<RunSpec> needs, Action run)
         {
             var missing = needs.Where(results.FailedRuns.Contains).ToList();
+            cancel.ThrowIfCancellationRequested();
             if (missing.Count > 0)
             {
                 results.NotRun[what] = $"not run: training of {string.Join(", ", missing.Select(m => m.Name))} failed";
@@ -146,7 +158,8 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
     public CompareResult? Seeds { get; set; }
     public Dictionary<RunSpec, ProbeCurve> Probes { get; } = [];
     public Dictionary<RunSpec, PruneCurve> Prunes { get; } = [];
-    public ErrorsSummary? Errors { get; set; }
+    public ErrorsResult? Errors { get; set; }
+    public Dictionary<RunSpec, RunOutcome> Outcomes { get; } = [];
     public HashSet<RunSpec> FailedRuns { get; } = [];
 
     /// <summary>Analysis name -> why it has no result.</summary>
@@ -161,6 +174,7 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
             Errors = Errors,
         };
         foreach (var (k, v) in Layers) { if (!runs.Contains(k)) { copy.Layers[k] = v; } }
+        foreach (var (k, v) in Outcomes) { if (!runs.Contains(k)) { copy.Outcomes[k] = v; } }
         foreach (var (k, v) in Probes) { if (!runs.Contains(k)) { copy.Probes[k] = v; } }
         foreach (var (k, v) in Prunes) { if (!runs.Contains(k)) { copy.Prunes[k] = v; } }
         copy.FailedRuns.UnionWith(FailedRuns);

@@ -61,6 +61,8 @@ public sealed record RunConfig
     /// <summary>Linear warm-up over <see cref="WarmupEpochs"/>, then cosine decay to 0, updated every step.</summary>
     public string Schedule { get; init; } = "warmup-cosine-per-step";
     public double WarmupEpochs { get; init; }
+    /// <summary>Test-set evaluation after every epoch (false: after the last one only).</summary>
+    public bool EvaluateEveryEpoch { get; init; } = true;
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
     public int CropPadding { get; init; } = TrainingDefaults.CropPadding;
@@ -92,8 +94,9 @@ public sealed record EpochMetrics
     public int Epoch { get; init; }
     public double TrainLoss { get; init; }
     public double TrainAccuracy { get; init; }
-    public double TestLoss { get; init; }
-    public double TestAccuracy { get; init; }
+    /// <summary>Test loss and accuracy after this epoch; null when the run evaluates only after its last epoch (<see cref="RunConfig.EvaluateEveryEpoch"/>).</summary>
+    public double? TestLoss { get; init; }
+    public double? TestAccuracy { get; init; }
     public double Lr { get; init; }
     public double Seconds { get; init; }
     public double ImagesPerSecond { get; init; }

@@ -20,6 +20,8 @@ public sealed record TrainOptions
     /// <summary>Random crop with padding 4 (and flips, unless <see cref="Flip"/> is off).</summary>
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
+    /// <summary>Evaluate on the test set after every epoch (a learning curve of test accuracy); off: only after the last epoch, which saves the evaluation's cost on small training sets. The training loss and accuracy are recorded every epoch either way.</summary>
+    public bool EvaluateEveryEpoch { get; init; } = true;
     public int Seed { get; init; } = TrainingDefaults.Seed;
     /// <summary>CPU threads for libtorch; 0 = one per core (on --resume: the run's own count). Results are bit-identical only for the same thread count.</summary>
     public int Threads { get; init; }

@@ -144,13 +144,15 @@ public static class Trainer
             var (loss, acc, lr) = TrainEpoch(model, sgd, data.Train, config, epoch, stepsPerEpoch, totalSteps, task,
                                              (config.Epochs - epoch - 1) * n, dir, cancel);
             double trainTime = clock.Elapsed.TotalSeconds;
-            last = Evaluate(model, data.Test, withPredictions: epoch == config.Epochs - 1);
+            bool lastEpoch = epoch == config.Epochs - 1;
+            last = config.EvaluateEveryEpoch || lastEpoch ? Evaluate(model, data.Test, withPredictions: lastEpoch) : null;
             double seconds = clock.Elapsed.TotalSeconds;
-            task.Complete($"train loss {loss:F3}, acc {100 * acc:F1}%; test loss {last.Loss:F3}, acc {100 * last.Accuracy:F2}%; {n / trainTime:F0} img/s");
+            task.Complete($"train loss {loss:F3}, acc {100 * acc:F1}%" +
+                          (last is null ? "" : $"; test loss {last.Loss:F3}, acc {100 * last.Accuracy:F2}%") + $"; {n / trainTime:F0} img/s");
             trainSeconds += seconds;
             epochs.Add(new EpochMetrics
             {
-                Epoch = epoch + 1, TrainLoss = loss, TrainAccuracy = acc, TestLoss = last.Loss, TestAccuracy = last.Accuracy,
+                Epoch = epoch + 1, TrainLoss = loss, TrainAccuracy = acc, TestLoss = last?.Loss, TestAccuracy = last?.Accuracy,
                 Lr = lr, Seconds = seconds, ImagesPerSecond = n / trainTime,
             });
             Checkpoint.Save(checkpointPath, model, sgd, new CheckpointState { Identity = identity, EpochsDone = epoch + 1, Epochs = epochs, TrainSeconds = trainSeconds });
@@ -308,7 +310,7 @@ public static class Trainer
         TestExamples = o.Data.TestExamples,
         ImageSize = o.Data.ImageSize,
         Cifar100Labels = o.Data.Cifar100Labels == Cifar100Labels.Coarse ? "coarse" : "fine",
-        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum, WarmupEpochs = o.WarmupEpochs,
+        Epochs = o.Epochs, BatchSize = o.BatchSize, Lr = o.Lr, WeightDecay = o.WeightDecay, Momentum = o.Momentum, WarmupEpochs = o.WarmupEpochs, EvaluateEveryEpoch = o.EvaluateEveryEpoch,
         Augment = o.Augment, Flip = o.Flip, Seed = o.Seed,
     };
 }

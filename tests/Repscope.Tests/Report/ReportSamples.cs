@@ -35,9 +35,13 @@ internal static class ReportSamples
             "Repscope reproduction <quick>",
             "Small-scale run & more.",
             [
-                new Finding("Block structure appears as models get deeper", "largest block 0.95 in ResNet-56 vs none in ResNet-8", Verdict.Held, "depth"),
-                new Finding("Inside the block, seeds differ", "cross-seed CKA 0.41 inside vs 0.93 outside", Verdict.NotHeldAtThisScale, "seeds-section"),
-                new Finding("Wide and deep models make different errors", "errors experiment skipped", Verdict.NotRun),
+                new Finding("Block structure appears as models get deeper", "strength 0.21 in ResNet-56 vs 0.01 in ResNet-8", Verdict.Held,
+                            "95 % interval [0.120, 0.280] lies above 0", "difference of strength", 0.2, 0.12, 0.28, 0.05, 2, "Welch t over seeds", "depth"),
+                new Finding("Inside the block, seeds differ", "cross-seed CKA 0.41 inside vs 0.43 outside", Verdict.NotHeld,
+                            "95 % interval [-0.050, 0.060] lies below the smallest effect that counts as the paper's (0.100)", "CKA outside minus inside",
+                            0.02, -0.05, 0.06, 0.1, 1, "bootstrap over 2000 test examples", "seeds-section"),
+                new Finding("Wide and deep models make different errors", "errors experiment skipped", Verdict.Inconclusive,
+                            "the errors comparison was not run <b>", "disagreement", double.NaN, double.NaN, double.NaN, 0.01, 0, ""),
             ],
             [
                 new ReportSection("depth", "Depth and width", "CKA between every pair of layers of " + hostileName + ".", [heat, pc], [], []),

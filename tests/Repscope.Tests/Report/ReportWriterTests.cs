@@ -75,10 +75,12 @@ public sealed class ReportWriterTests : IDisposable
         string html = ReportWriter.Render(ReportSamples.Build());
         int findings = html.IndexOf("id=\"findings\"", StringComparison.Ordinal);
         Assert.True(findings > 0 && findings < html.IndexOf("class=\"experiment\"", StringComparison.Ordinal));
-        Assert.Contains("<p>1 held, 1 did not hold at this scale, 1 not run.</p>", html);
+        Assert.Contains("<p>1 held, 1 did not hold, 1 inconclusive.</p>", html);
         Assert.Contains("<tr class=\"held\"><td>1</td><td><a href=\"#depth\">Block structure appears as models get deeper</a>", html);
-        Assert.Contains("<span class=\"verdict\">did not hold at this scale</span>", html);
-        Assert.Contains("<tr class=\"not-run\"><td>3</td><td>Wide and deep models make different errors</td>", html);
+        Assert.Contains("<span class=\"verdict\">did not hold</span><br><small class=\"reason\">95 % interval [-0.050, 0.060] lies below", html);
+        Assert.Contains("<span class=\"verdict\">inconclusive</span><br><small class=\"reason\">the errors comparison was not run &lt;b&gt;</small>", html);
+        Assert.Contains("0.200 [0.120, 0.280]; paper: &gt;= 0.050; Welch t over seeds", html);
+        Assert.Contains("<tr class=\"inconclusive\"><td>3</td><td>Wide and deep models make different errors</td>", html);
         // Captions say model, data and seed.
         Assert.Contains("Model: ResNet-56 (width 1); data: fashion-mnist; seed: 1 vs 2.", html);
         Assert.Contains("<td class=\"num\">-0.01</td>", html);
@@ -120,7 +122,7 @@ public sealed class ReportWriterTests : IDisposable
         var traversal = good with { Sections = [good.Sections[0] with { Figures = [fig with { Id = "../evil" }] }, good.Sections[1]] };
         Assert.Contains("figure id '../evil'", Assert.Throws<RepscopeException>(() => ReportWriter.Write(traversal, _dir)).Message);
 
-        var dangling = good with { Findings = [new Finding("claim", "m", Verdict.Held, "nowhere")] };
+        var dangling = good with { Findings = [new Finding("claim", "m", Verdict.Held, "r", "e", 1, 0.5, 1.5, 0.1, 2, "t", "nowhere")] };
         Assert.Contains("section 'nowhere', which does not exist", Assert.Throws<RepscopeException>(() => ReportWriter.Write(dangling, _dir)).Message);
 
         var badRow = good with { Sections = [good.Sections[0], good.Sections[1] with { Tables = [new ReportTable("t", ["a", "b"], [["1"]])] }] };

@@ -21,34 +21,40 @@ public sealed class LibraryBackendTests : IDisposable
             WidthRow: [R(8, 1), R(8, 2)],
             LessDataRow: [R(8, 1, 32)],
             NoResidual: (R(8, 1), R(8, 1, residual: false)),
-            SeedPair: (R(8, 1), R(8, 1, seed: 2)),
-            ProbeAndPrune: [R(8, 1)],
+            SeedPair: (R(8, 2), R(8, 2, seed: 2)),
+            ProbeAndPrune: [R(8, 2)],
             ErrorsDeep: [.. Enumerable.Range(1, 4).Select(s => R(8, 1, seed: s))],
-            ErrorsWide: [R(8, 2), R(8, 2, seed: 2)]) { TestExamples = 64 };
+            ErrorsWide: [.. Enumerable.Range(1, 4).Select(s => R(8, 2, seed: s))]) { TestExamples = 64, BatchSize = 32, Augment = false };
     }
 
     [Fact]
     public void Tiny_grid_end_to_end_then_nothing_to_train()
     {
-        var options = new ReproduceOptions(GridScale.Quick, _dir, new TrainingSettings("fashion-mnist-small", null), Tiny());
+        var options = new ReproduceOptions(GridScale.Quick, _dir, TrainingSettings.For(Tiny(), "fashion-mnist-small", null), Tiny());
         var first = new Reproducer(LibraryBackend.For(GridScale.Quick)).Run(options);
         Assert.Empty(first.Failures);
         Assert.Equal(Tiny().Runs.Count, first.Trained);
         Assert.Equal(9, first.Findings.Count);
-        // One epoch on 64 images: verdicts depend on how far each tiny model got; every analysis ran.
+        // One epoch on 64 images: verdicts depend on how far each tiny model got; every analysis ran, and every finding
+        // carries an effect with its interval or says why it has none.
+        Assert.All(first.Findings, f => Assert.True(f.Reason.Length > 0 && (f.Verdict == Verdict.Inconclusive || !double.IsNaN(f.CiLow)), f.Claim));
+        using (var run = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "runs", Tiny().DepthRow[1].Name, "run.json"))))
+        {
+            Assert.False(run.RootElement.GetProperty("config").GetProperty("evaluateEveryEpoch").GetBoolean());
+        }
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp", SearchOption.AllDirectories));
         string html = File.ReadAllText(first.ReportPath);
         Assert.Contains("<section class=\"experiment\" id=\"errors\">", html);
         Assert.True(File.Exists(Path.Combine(_dir, "runs", Tiny().ProbeAndPrune[0].Name, "analysis", "prune.json")));
 
         string analysis = Path.Combine(_dir, "runs", Tiny().ProbeAndPrune[0].Name, "analysis");
-        var written = new[] { "layers.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))).ToList();
+        var written = new[] { "pc.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))).ToList();
 
         var second = new Reproducer(LibraryBackend.For(GridScale.Quick)).Run(options);
         Assert.Equal((0, 0, Tiny().Runs.Count), (second.Trained, second.Resumed, second.Reused));
         Assert.Empty(second.Failures);
         // The analyses were read back, not recomputed, and give the same findings, number for number.
-        Assert.Equal(written, new[] { "layers.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))));
+        Assert.Equal(written, new[] { "pc.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))));
         Assert.Equal(first.Findings, second.Findings);
     }
 }

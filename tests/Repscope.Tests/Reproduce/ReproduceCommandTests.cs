@@ -20,11 +20,19 @@ public sealed class ReproduceCommandTests : IDisposable
         Assert.Equal(0, code);
         Assert.Equal(ExperimentPlan.Quick().Runs.Select(r => r.Name).Order(), backend.TrainCalls.Select(c => c.Name).Order());
         string text = output.ToString();
-        Assert.StartsWith($"{ExperimentPlan.Quick().Runs.Count} runs trained, 0 resumed, 0 reused;", text);
-        Assert.Contains("  held                        Block structure appears as networks get deeper.", text);
+        Assert.StartsWith($"{ExperimentPlan.Quick().Runs.Count} runs trained, 0 resumed, 0 reused (finished runs found in {Path.Combine(_dir, "runs")});", text);
+        Assert.Contains("  held          ", text);
+        Assert.Contains("                Block structure appears as networks get deeper.\n", text);
+        Assert.Contains("  inconclusive  n/a\n", text); // the fake's seed comparison has no interval ...
+        Assert.Contains("two seeds of one architecture learn different representations; outside, similar ones. (no interval: ", text); // ... and says why
         Assert.Contains($"report: {Path.Combine(_dir, "report.html")}", text);
         using var run = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "runs", ExperimentPlan.Quick().Runs[0].Name, "run.json")));
         Assert.Equal("fashion-mnist-small", run.RootElement.GetProperty("config").GetProperty("data").GetString());
+        // The quick grid's recipe reaches the trainer: evaluation only at the end unless asked for.
+        Assert.All(backend.Settings, t => Assert.Equal((64, false, false), (t.BatchSize, t.Augment, t.EvaluateEveryEpoch)));
+        var every = new FakeBackend();
+        ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = Path.Combine(_dir, "every"), TestEveryEpoch = true }, every, new Terminal(new StringWriter(), new StringWriter()));
+        Assert.All(every.Settings, t => Assert.True(t.EvaluateEveryEpoch));
     }
 
     [Fact]
@@ -36,7 +44,7 @@ public sealed class ReproduceCommandTests : IDisposable
         int code = ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = _dir }, backend, new Terminal(new StringWriter(), captured));
         Assert.Equal(2, code);
         Assert.True(File.Exists(Path.Combine(_dir, "report.html")));
-        Assert.Contains("repscope: warning: prune r56w1-n1000-e10-s1: ", captured.ToString());
+        Assert.Contains($"repscope: warning: prune {ExperimentPlan.Quick().ProbeAndPrune[0].Name}: ", captured.ToString());
         Assert.Contains("repscope: error: 2 step(s) failed; the report marks what they fed as not run; run again to retry them", captured.ToString());
     }
 }

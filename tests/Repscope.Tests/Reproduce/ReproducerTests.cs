@@ -18,14 +18,14 @@ public sealed class ReproducerTests : IDisposable
     {
         RunSpec R(int depth, double width, int n = 200, bool residual = true, int seed = 1) => new(depth, width, residual, n, 2, seed);
         return new ExperimentPlan(GridScale.Quick,
-            DepthRow: [R(8, 1), R(20, 1)],
+            DepthRow: [R(8, 1), R(32, 1)],
             WidthRow: [R(8, 1), R(8, 2)],
-            LessDataRow: [R(8, 1, 50), R(8, 2, 50)],
-            NoResidual: (R(20, 1), R(20, 1, residual: false)),
-            SeedPair: (R(20, 1), R(20, 1, seed: 2)),
-            ProbeAndPrune: [R(20, 1), R(8, 1)],
-            ErrorsDeep: [R(20, 1), R(20, 1, seed: 2), R(20, 1, seed: 3), R(20, 1, seed: 4)],
-            ErrorsWide: [R(8, 2), R(8, 2, seed: 2)]);
+            LessDataRow: [R(8, 1, 50)],
+            NoResidual: (R(8, 1), R(8, 1, residual: false)),
+            SeedPair: (R(8, 2), R(8, 2, seed: 2)),
+            ProbeAndPrune: [R(8, 2), R(8, 1)],
+            ErrorsDeep: [.. Enumerable.Range(1, 4).Select(s => R(14, 1, seed: s))],
+            ErrorsWide: [.. Enumerable.Range(1, 4).Select(s => R(8, 2, seed: s))]);
     }
 
     private ReproduceOptions Options() => new(GridScale.Quick, _dir, Settings, TinyPlan());
@@ -63,7 +63,8 @@ public sealed class ReproducerTests : IDisposable
         Assert.Equal(RunState.Training, PlannedRun.Inspect(Path.Combine(_dir, "runs", victim.Name), victim));
         // What needs the crashed run is not run; the rest of the report is there.
         var seeds = first.Findings.Single(f => f.SectionId == "seeds");
-        Assert.Equal(Verdict.NotRun, seeds.Verdict);
+        Assert.Equal(Verdict.Inconclusive, seeds.Verdict);
+        Assert.Equal("the seed comparison was not run", seeds.Reason);
         Assert.Equal(Verdict.Held, first.Findings.Single(f => f.SectionId == "no-residual").Verdict);
         string html = File.ReadAllText(first.ReportPath);
         Assert.Contains($"cross-seed CKA: not run: training of {victim.Name} failed", html);
@@ -73,7 +74,8 @@ public sealed class ReproducerTests : IDisposable
         Assert.Equal([(victim.Name, true)], second.TrainCalls);
         Assert.Equal((0, 1, plan.Runs.Count - 1), (summary.Trained, summary.Resumed, summary.Reused));
         Assert.Empty(summary.Failures);
-        Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "seeds").Verdict);
+        Assert.Equal(Verdict.Inconclusive, summary.Findings.Single(f => f.SectionId == "seeds").Verdict); // measured, but the fake keeps no bootstrap
+        Assert.StartsWith("no interval", summary.Findings.Single(f => f.SectionId == "seeds").Reason);
     }
 
     [Fact]
@@ -81,38 +83,49 @@ public sealed class ReproducerTests : IDisposable
     {
         var summary = new Reproducer(new FakeBackend()).Run(Options());
         string html = File.ReadAllText(summary.ReportPath);
-        foreach (string id in new[] { "depth-width", "less-data", "no-residual", "seeds", "first-component", "probes", "pruning", "errors" })
+        foreach (string id in new[] { "models", "width", "depth", "less-data", "no-residual", "seeds", "first-component", "probes", "pruning", "errors" })
         {
             Assert.Contains($"<section class=\"experiment\" id=\"{id}\">", html);
         }
         Assert.Equal(9, summary.Findings.Count);
-        // The fake makes every phenomenon appear, so every claim holds ...
-        Assert.All(summary.Findings, f => Assert.True(f.Verdict == Verdict.Held, $"{f.Claim}: {f.Measured}"));
-        Assert.Contains(summary.Findings, f => f.Measured == "CKA between the same layer of seeds 1 and 2: 0.40 inside the block, 0.90 outside");
-        Assert.Contains("Bag &lt;small&gt;", html);
-        Assert.Contains("Model: ResNet-20 (width 1); data: fashion-mnist, 200 training images, 2 epochs; seed: 1.", html);
+        // The fake makes every phenomenon appear with a little seed-to-seed variation: every claim with an interval holds
+        // (the seed claim has no interval in the fake: inconclusive, and says so).
+        Assert.All(summary.Findings.Where(f => f.SectionId != "seeds"), f => Assert.True(f.Verdict == Verdict.Held, $"{f.Claim}: {f.Measured}: {f.Reason}"));
+        Assert.Contains(summary.Findings, f => f.Measured.StartsWith("CKA between the same layer of seeds 1 and 2: 0.400 inside", StringComparison.Ordinal));
+        Assert.Contains("Model: ResNet-8 (width 2); data: fashion-mnist, 200 training images, 2 epochs; seed: 1.", html);
+        Assert.Contains("<figure class=\"forest\"><img alt=", html);
+        Assert.True(html.IndexOf("class=\"forest\"", StringComparison.Ordinal) < html.IndexOf("<table>", StringComparison.Ordinal)); // the forest plot first
 
-        // ... and without block structure, the block claims did not hold (not "not run"); without a
-        // seed control the errors claim cannot be decided.
-        var flat = new FakeBackend { NoBlocks = true, NoControl = true };
+        // Without block structure, the block claims did not hold (their intervals exclude the paper's effect), and the
+        // claims that need a block in the probed model are inconclusive for want of it.
+        var flat = new FakeBackend { NoBlocks = true };
         var none = new Reproducer(flat).Run(Options());
-        foreach (string id in new[] { "depth-width", "less-data", "no-residual", "seeds", "first-component", "probes", "pruning" })
+        foreach (string id in new[] { "width", "depth", "less-data", "no-residual" })
         {
-            Assert.All(none.Findings.Where(f => f.SectionId == id), f => Assert.Equal(Verdict.NotHeldAtThisScale, f.Verdict));
+            var f = none.Findings.Single(f => f.SectionId == id);
+            Assert.True(f.Verdict == Verdict.NotHeld, $"{id}: {f.Reason}");
         }
-        var errors = none.Findings.Single(f => f.SectionId == "errors");
-        Assert.Equal(Verdict.NotRun, errors.Verdict);
-        Assert.EndsWith("no control (a control half has fewer than 2 runs)", errors.Measured);
+        foreach (string id in new[] { "seeds", "first-component", "probes", "pruning" })
+        {
+            var f = none.Findings.Single(f => f.SectionId == id);
+            Assert.Equal(Verdict.Inconclusive, f.Verdict);
+            Assert.StartsWith("precondition absent: ", f.Reason);
+        }
 
         // The JSON behind every figure and the findings are written beside the report.
         int figures = System.Text.RegularExpressions.Regex.Matches(html, "<figure id=").Count;
         Assert.Equal(figures, Directory.GetFiles(Path.Combine(_dir, "figures"), "*.json").Length);
         using var findings = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "findings.json")));
+        var first = findings.RootElement.GetProperty("findings")[0];
         Assert.Equal(9, findings.RootElement.GetProperty("findings").GetArrayLength());
-        Assert.Equal("not-held-at-this-scale", findings.RootElement.GetProperty("findings")[0].GetProperty("verdict").GetString());
-        using var heat = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "figures", $"depth-width-cka-{TinyPlan().DepthRow[1].Name}.json")));
+        Assert.Equal("not-held", first.GetProperty("verdict").GetString());
+        foreach (string key in new[] { "effect", "ciLow", "ciHigh", "seeds", "verdict", "reason", "paperEffect", "method" })
+        {
+            Assert.True(first.TryGetProperty(key, out _), key);
+        }
+        Assert.Equal(2, first.GetProperty("seeds").GetInt32());
+        using var heat = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "figures", $"depth-cka-{TinyPlan().DepthRow[1].Name}.json")));
         Assert.Equal(1.0, heat.RootElement.GetProperty("data").GetProperty("cka")[0][0].GetDouble());
-        Assert.False(heat.RootElement.GetProperty("data").TryGetProperty("heatmapPng", out _)); // PNG bytes are not repeated in the JSON
     }
 
     [Fact]
@@ -121,7 +134,8 @@ public sealed class ReproducerTests : IDisposable
         var backend = new FakeBackend();
         backend.Fail.Add("probe");
         var summary = new Reproducer(backend).Run(Options());
-        Assert.Equal(Verdict.NotRun, summary.Findings.Single(f => f.SectionId == "probes").Verdict);
+        Assert.Equal(Verdict.Inconclusive, summary.Findings.Single(f => f.SectionId == "probes").Verdict);
+        Assert.Equal($"{TinyPlan().ProbeAndPrune[0].Name} was not probed", summary.Findings.Single(f => f.SectionId == "probes").Reason);
         Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "pruning").Verdict);
         Assert.Equal(2, summary.Failures.Count(f => f.Contains("simulated probe failure")));
         Assert.Contains("simulated probe failure", File.ReadAllText(summary.ReportPath));
@@ -134,10 +148,10 @@ public sealed class ReproducerTests : IDisposable
         var backend = new FakeBackend();
         backend.Untrained.Add(plan.SeedPair.B.Name);
         var summary = new Reproducer(backend).Run(Options());
-        // The seed comparison needs the untrained run: not run; the rest still holds.
-        Assert.Equal(Verdict.NotRun, summary.Findings.Single(f => f.SectionId == "seeds").Verdict);
+        // The seed comparison needs the untrained run: inconclusive; the rest still holds.
+        Assert.Equal(Verdict.Inconclusive, summary.Findings.Single(f => f.SectionId == "seeds").Verdict);
         Assert.Equal(Verdict.Held, summary.Findings.Single(f => f.SectionId == "no-residual").Verdict);
-        Assert.Contains("Left out of the findings because they did not train (test accuracy below half the best model&#39;s): ResNet-20 (width 1) seed 2 (0.10).",
+        Assert.Contains("Left out of the findings because they did not train (test accuracy below half the best model&#39;s): ResNet-8 (width 2) seed 2 (0.100).",
                         File.ReadAllText(summary.ReportPath));
     }
 
@@ -166,7 +180,7 @@ public sealed class ReproducerTests : IDisposable
         var progress = new RecordingProgress();
         var summary = new Reproducer(new FakeBackend()).Run(Options(), progress);
         var plan = TinyPlan();
-        int steps = plan.Runs.Count + plan.LayerRuns.Count + 1 + 2 * plan.ProbeAndPrune.Count + 1;
+        int steps = plan.Runs.Count + 1 + plan.LayerRuns.Count + 1 + 2 * plan.ProbeAndPrune.Count + 1;
         var overall = progress.Tasks[0];
         Assert.Equal($"reproduce --quick ({steps} steps)", overall.Description);
         Assert.Equal(overall.Total, overall.Done, 6);
