@@ -1,3 +1,4 @@
+using Repscope.Models;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Repscope.Analysis;
