@@ -109,6 +109,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
+        if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
         terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }

@@ -106,10 +106,16 @@ public static class LayerSimilarity
     /// </summary>
     public static CkaMatrix CrossModel(IReadOnlyList<string> rows, IReadOnlyList<string> columns,
         Action<Action<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>>> pass, out IReadOnlyList<string> warnings)
+        => CrossModel(rows, columns, pass, out warnings, out _);
+
+    /// <summary>The same, also keeping each batch's HSIC values (<paramref name="batches"/>) for a bootstrap over test examples.</summary>
+    public static CkaMatrix CrossModel(IReadOnlyList<string> rows, IReadOnlyList<string> columns,
+        Action<Action<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>>> pass, out IReadOnlyList<string> warnings, out CkaBatchState batches)
     {
-        var cka = new MinibatchCkaAccumulator(rows, columns);
+        var cka = new MinibatchCkaAccumulator(rows, columns) { KeepBatches = true };
         pass((a, b) => cka.Add(a, b));
         warnings = cka.Warnings.Distinct().ToList();
+        batches = cka.BatchState();
         return cka.Result();
     }
 

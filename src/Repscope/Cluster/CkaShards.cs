@@ -48,7 +48,7 @@ public sealed record CkaStateInfo(string Format, int Shard, int Shards, long Fir
 /// </summary>
 public static class CkaShards
 {
-    public const string Format = "repscope-cka-state/2";
+    public const string Format = "repscope-cka-state/3";
 
     /// <summary>Accumulates slice <paramref name="shard"/> of the request's examples and writes the state to <paramref name="statePath"/>.</summary>
     public static CkaStateInfo Accumulate(CkaHeatmapRequest r, ShardSpec shard, string statePath, IProgressReporter? progress = null)
@@ -170,6 +170,9 @@ public static class CkaShards
             NdArray.FromFloat64("row_self", sums.RowSelf),
             NdArray.FromFloat64("column_self", sums.ColumnSelf),
             NdArray.FromInt64("counts", [sums.Batches, sums.Examples, sums.DroppedRows]),
+            // Each layer's power-of-two scale of the sums (MinibatchCkaAccumulator), NoShift where no batch was added.
+            NdArray.FromInt64("row_shift", [.. sums.RowShift.Select(ShiftValue)]),
+            NdArray.FromInt64("column_shift", [.. sums.ColumnShift.Select(ShiftValue)]),
             NdArray.FromUInt8("warnings.json", Json(sums.Warnings)),
         ]);
     }
@@ -208,8 +211,24 @@ public static class CkaShards
         Buffer.BlockCopy(flat, 0, matrix, 0, flat.Length * sizeof(double));
         long[] n = counts.ToInt64();
         var warnings = JsonSerializer.Deserialize<string[]>(Bytes(Member("warnings.json"))) ?? [];
-        return (info, new MinibatchCkaSums(matrix, rowSelf.ToFloat64(), columnSelf.ToFloat64(), checked((int)n[0]), n[1], n[2], warnings));
+        var rowShift = Member("row_shift");
+        var columnShift = Member("column_shift");
+        if (rowShift.DType != NpyDType.Int64 || rowShift.Length != r || columnShift.DType != NpyDType.Int64 || columnShift.Length != (info.CrossModel ? c : 0))
+        {
+            throw new RepscopeException($"{path}: the layer scales do not match the {r} x {c} layers of its state.json");
+        }
+        return (info, new MinibatchCkaSums(matrix, rowSelf.ToFloat64(), columnSelf.ToFloat64(), checked((int)n[0]), n[1], n[2], warnings)
+        {
+            RowShift = [.. rowShift.ToInt64().Select(ShiftOf)],
+            ColumnShift = [.. columnShift.ToInt64().Select(ShiftOf)],
+        });
     }
+
+    private const long NoShift = long.MinValue;
+
+    private static long ShiftValue(int? shift) => shift ?? NoShift;
+
+    private static int? ShiftOf(long value) => value == NoShift ? null : checked((int)value);
 
     private static byte[] Bytes(NdArray a) =>
         a.DType == NpyDType.UInt8 ? a.AsSpan<byte>().ToArray() : throw new RepscopeException($"'{a.Name}' is {a.DType}, expected uint8 bytes");

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Repscope.Analysis;
 using Repscope.Analysis.Errors;
+using Repscope.Analysis.Statistics;
 using Repscope.Data;
+using Repscope.Interop;
 using Repscope.Runs;
 using Repscope.Models;
 using Repscope.Training;
@@ -92,7 +94,15 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
     {
         var (report, files) = CompareWorkflow.Run([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress).Single();
-        return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(files[1]));
+        var state = report.BatchState;
+        // A bootstrap over test examples: resample the minibatches (seeded, thread-count independent) and recompute the map.
+        IReadOnlyList<double[][]>? replicates = state is { Batches: >= 2 }
+            ? [.. state.Bootstrap(Intervals.DefaultReplicates, Intervals.DefaultSeed).Select(m => m.ValueRows())]
+            : null;
+        Func<Func<double[][], double>, Interval>? bootstrap = replicates is null ? null
+            : statistic => Intervals.Percentile(statistic(report.Cka), [.. replicates.Select(statistic)], (int)report.Examples,
+                                                seed: Intervals.DefaultSeed);
+        return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(files[1]), bootstrap);
     }
 
     public ProbeCurve Probe(string runDir, IProgressReporter progress)
@@ -108,11 +118,44 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
                 .Select(p => (Layer: p.GetProperty("layer").GetString()!, Accuracy: Number(p.GetProperty("result").GetProperty("testAccuracy"))))
                 .Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
             long tested = doc.RootElement.TryGetProperty("testExamples", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : 0;
-            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], tested, Read(png));
+            var kept = ReadCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), ProbeCorrectFile), probes.Count);
+            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], tested, Read(png), kept);
         }
         var report = ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
         var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], report.TestExamples, Read(png));
+        bool[][]? correct = outputs.All(p => p.Result.TestCorrect is not null) ? [.. outputs.Select(p => p.Result.TestCorrect!.ToArray())] : null;
+        if (correct is not null) { WriteCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), ProbeCorrectFile), correct); }
+        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], report.TestExamples, Read(png), correct);
+    }
+
+    /// <summary>Per-example correctness of the probes along the curve (rows in curve order), kept beside probe.json for the intervals of a later call.</summary>
+    public const string ProbeCorrectFile = "probe_correct.npz";
+
+    /// <summary>Per-example correctness of the unpruned model (row 0) and of each deletion step (rows 1..), kept beside prune.json.</summary>
+    public const string PruneCorrectFile = "prune_correct.npz";
+
+    private static void WriteCorrect(string path, IReadOnlyList<bool[]> rows)
+    {
+        int n = rows[0].Length;
+        if (rows.Any(r => r.Length != n)) { throw new RepscopeException($"{path}: per-example correctness of unequal lengths"); }
+        var data = new byte[rows.Count * n];
+        for (int k = 0; k < rows.Count; k++) { for (int i = 0; i < n; i++) { data[k * n + i] = rows[k][i] ? (byte)1 : (byte)0; } }
+        Npz.Write(path, [NdArray.FromUInt8("correct", data, rows.Count, n)]);   // atomic
+    }
+
+    /// <summary>The rows <see cref="WriteCorrect"/> wrote, or null when absent, unreadable or not <paramref name="rows"/> rows (then the finding says it has no interval).</summary>
+    private static bool[][]? ReadCorrect(string path, int rows)
+    {
+        if (!File.Exists(path)) { return null; }
+        try
+        {
+            var a = Npz.Read(path).Single();
+            if (a.Shape.Length != 2 || a.Shape[0] != rows) { return null; }
+            var bytes = a.AsSpan<byte>().ToArray();
+            int n = (int)a.Shape[1];
+            return [.. Enumerable.Range(0, rows).Select(k => bytes.AsSpan(k * n, n).ToArray().Select(b => b != 0).ToArray())];
+        }
+        catch (Exception e) when (e is RepscopeException or IOException or InvalidOperationException) { return null; }
     }
 
     public PruneCurve Prune(string runDir, IProgressReporter progress)
@@ -125,11 +168,16 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
             var cachedSteps = result.GetProperty("steps").EnumerateArray()
                 .Select(s => new PruneStep(s.GetProperty("stage").GetInt32(), s.GetProperty("deleted").GetInt32(),
                                            s.GetProperty("deletedBlocks")[0].GetString()!, Number(s.GetProperty("accuracy")))).ToList();
-            return new PruneCurve(Number(result.GetProperty("baseline")), cachedSteps, Read(png));
+            var kept = ReadCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), PruneCorrectFile), cachedSteps.Count + 1);
+            return new PruneCurve(Number(result.GetProperty("baseline")), cachedSteps, Read(png), kept?[1..], kept?[0]);
         }
         var report = PruneWorkflow.Run(runDir, BatchSize, refitHead: false, seed: 0, progress: progress).Result;
         var steps = report.Result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
-        return new PruneCurve(report.Result.Baseline, steps, Read(png));
+        bool[]? baseline = report.Result.BaselineCorrect?.ToArray();
+        bool[][]? correct = baseline is not null && report.Result.Steps.All(s => s.Correct is not null)
+            ? [.. report.Result.Steps.Select(s => s.Correct!.ToArray())] : null;
+        if (correct is not null) { WriteCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), PruneCorrectFile), [baseline!, .. correct]); }
+        return new PruneCurve(report.Result.Baseline, steps, Read(png), correct, correct is null ? null : baseline);
     }
 
     public ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)

@@ -263,7 +263,7 @@ public static class ReproduceFindings
         var score = Score(r.Layers[model]);
         var ci = ProbeGainInterval(probe, r.Layers[model].Layers, score);
         if (ci is null) { return Missing(claim, "the block structure starts at the first residual block: no span before it to compare with", name, ProbeGainEffect, "probes"); }
-        string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy per residual block before it than across it (probes fitted on training images, tested on {probe.TestExamples} held-out images)";
+        string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy per residual block before it than across it (probes fitted on one half of the shuffled test images, tested on the other {probe.TestExamples})";
         return FromInterval(claim, measured, name, ci, ProbeGainEffect, 1, ci.Undefined is null ? $"paired bootstrap over {ci.N} held-out examples" : "", "probes");
     }
 

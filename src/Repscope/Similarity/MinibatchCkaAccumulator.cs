@@ -146,7 +146,11 @@ public sealed class MinibatchCkaAccumulator
 
     /// <summary>What the accumulator has summed so far (to store it, e.g. between jobs, and <see cref="Restore"/> it).</summary>
     public MinibatchCkaSums Sums() =>
-        new((double[,])_cross.Clone(), (double[])_rowSelf.Clone(), (double[])_columnSelf.Clone(), Batches, Examples, DroppedRows, [.. _warnings]);
+        new((double[,])_cross.Clone(), (double[])_rowSelf.Clone(), (double[])_columnSelf.Clone(), Batches, Examples, DroppedRows, [.. _warnings])
+        {
+            RowShift = [.. _rowShift],
+            ColumnShift = _crossModel ? [.. _columnShift] : [],
+        };
 
     /// <summary>An accumulator holding <paramref name="sums"/> (from <see cref="Sums"/>): adding to it or merging it goes on from there.</summary>
     public static MinibatchCkaAccumulator Restore(IReadOnlyList<string> rows, IReadOnlyList<string> columns, bool crossModel,
@@ -158,6 +162,12 @@ public sealed class MinibatchCkaAccumulator
         {
             throw new RepscopeException($"CKA sums of shape {sums.Cross.GetLength(0)} x {sums.Cross.GetLength(1)} do not fit {a._rows.Length} x {a._columns.Length} layers");
         }
+        if (sums.RowShift.Count != a._rows.Length || (crossModel && sums.ColumnShift.Count != a._columns.Length))
+        {
+            throw new RepscopeException($"CKA sums carry {sums.RowShift.Count} + {sums.ColumnShift.Count} layer scales for {a._rows.Length} x {a._columns.Length} layers");
+        }
+        for (int i = 0; i < a._rows.Length; i++) { a._rowShift[i] = sums.RowShift[i]; }
+        if (crossModel) { for (int j = 0; j < a._columns.Length; j++) { a._columnShift[j] = sums.ColumnShift[j]; } }
         Array.Copy(sums.Cross, a._cross, sums.Cross.Length);
         Array.Copy(sums.RowSelf, a._rowSelf, sums.RowSelf.Length);
         if (crossModel) { Array.Copy(sums.ColumnSelf, a._columnSelf, sums.ColumnSelf.Length); }
@@ -427,4 +437,11 @@ public sealed class MinibatchCkaAccumulator
 /// HSIC1(row, column), per layer the sum of HSIC1(layer, layer), and the counts.
 /// </summary>
 public sealed record MinibatchCkaSums(double[,] Cross, double[] RowSelf, double[] ColumnSelf, int Batches, long Examples, long DroppedRows,
-                                      IReadOnlyList<string> Warnings);
+                                      IReadOnlyList<string> Warnings)
+{
+    /// <summary>Each row layer's power-of-two scale the sums are stored in (null: no batch yet); the sums mean nothing without it.</summary>
+    public IReadOnlyList<int?> RowShift { get; init; } = [];
+
+    /// <summary>The same for the column layers of a cross-model accumulator (empty within one model: the rows' shifts).</summary>
+    public IReadOnlyList<int?> ColumnShift { get; init; } = [];
+}

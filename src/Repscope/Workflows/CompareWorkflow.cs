@@ -1,13 +1,19 @@
 using System.Diagnostics;
 using Repscope.Analysis;
 using Repscope.Models;
+using Repscope.Similarity;
 
 namespace Repscope.Workflows;
 
 /// <summary>compare_A_vs_B.json: the cross-model CKA map of two runs.</summary>
 public sealed record CompareResult(string RunA, string RunB, string ArchitectureA, string ArchitectureB, long Examples, int BatchSize, TapSet Taps,
                                    IReadOnlyList<string> RowLayers, IReadOnlyList<string> ColumnLayers, double[][] Cka,
-                                   IReadOnlyList<string> Warnings, double Seconds);
+                                   IReadOnlyList<string> Warnings, double Seconds)
+{
+    /// <summary>Each minibatch's HSIC values behind <see cref="Cka"/>: resampling them bootstraps the map over test examples. Not in JSON.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CkaBatchState? BatchState { get; init; }
+}
 
 /// <summary>
 /// `repscope compare`: for every pair of runs (evaluated on the same test examples), streams the examples through both
@@ -89,9 +95,12 @@ public static class CompareWorkflow
                 sb.Pass(offset, labels.Length, labels.Length, ProgressReporter.None)((_, tapsB) => onBatch(tapsA, tapsB));
                 offset += labels.Length;
             });
-        }, out var warnings);
+        }, out var warnings, out var batches);
         var result = new CompareResult(sa.Path, sb.Path, sa.Architecture, sb.Architecture, sa.Examples, options.BatchSize,
-                                       sa.Taps, sa.Layers, sb.Layers, matrix.ValueRows(), warnings, clock.Elapsed.TotalSeconds);
+                                       sa.Taps, sa.Layers, sb.Layers, matrix.ValueRows(), warnings, clock.Elapsed.TotalSeconds)
+        {
+            BatchState = batches,
+        };
         string stem = Path.Combine(outFolder, FileStem(nameA, nameB));
         string json = stem + ".json", heatmap = stem + ".png";
         AtomicFile.WriteJson(json, result);

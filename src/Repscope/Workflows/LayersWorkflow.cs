@@ -10,7 +10,12 @@ namespace Repscope.Workflows;
 /// <summary>layers.json: the within-model CKA map, PC1 fractions and block structure of one run.</summary>
 public sealed record LayersResult(string Run, string Architecture, long Examples, int BatchSize, int Epochs, TapSet Taps, int Batches,
                                   IReadOnlyList<string> Layers, double[][] Cka, IReadOnlyList<double> Pc1Fraction,
-                                  BlockStructureResult BlockStructure, FirstComponentOptions PcOptions, IReadOnlyList<string> Warnings, double Seconds);
+                                  BlockStructureResult BlockStructure, FirstComponentOptions PcOptions, IReadOnlyList<string> Warnings, double Seconds)
+{
+    /// <summary>The relative, threshold-free block-structure score (docs/block-structure.md) with its bootstrap interval over batches;
+    /// null for fewer than 2 layers (and in layers.json written before the score existed).</summary>
+    public BlockStructureScoreBootstrap? BlockStructureScore { get; init; }
+}
 
 /// <summary>
 /// `repscope layers`: streams a run's test examples (or an ONNX model's inputs) through the model, computes minibatch CKA between every pair of
@@ -22,6 +27,7 @@ public static class LayersWorkflow
     public const string JsonFile = "layers.json";
     public const string HeatmapFile = "layers.png";
     public const string Pc1File = "layers_pc1.png";
+    public const string BatchStateFile = "layers_batches.npz";
 
     /// <summary>A run: its first <see cref="StreamOptions.Examples"/> test examples; writes into RUN/analysis/.</summary>
     public static Written<LayersResult> Run(string run, StreamOptions options, BlockOptions? blockOptions = null,
@@ -52,13 +58,24 @@ public static class LayersWorkflow
         passes.AddRange(Enumerable.Range(1, options.Epochs - 1).Select(e => ((RunSource)source).ShuffledPass(options.Seed + e, options.BatchSize, progress)));
         var r = LayerSimilarity.WithinModel(layers, passes, pcOptions, blockOptions);
         var result = new LayersResult(source.Path, source.Architecture, source.Examples, options.BatchSize, options.Epochs, source.Taps, r.Batches,
-                                      layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
+                                      layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds)
+        {
+            BlockStructureScore = r.Score,
+        };
         string json = Path.Combine(outFolder, JsonFile), heatmap = Path.Combine(outFolder, HeatmapFile), pc1 = Path.Combine(outFolder, Pc1File);
+        var files = new List<string> { json, heatmap, pc1 };
         AtomicFile.WriteJson(json, result);
-        AnalysisPlots.WithinModelHeatmap(heatmap, r.Cka, $"{source.Architecture}: CKA between layers", r.Blocks);
+        if (r.BatchState is { } state)
+        {
+            // Each batch's HSIC values: a later call can bootstrap this map again without the model (CkaBatchState.Load).
+            string batches = Path.Combine(outFolder, BatchStateFile);
+            state.Save(batches);
+            files.Add(batches);
+        }
+        AnalysisPlots.WithinModelHeatmap(heatmap, r.Cka, $"{source.Architecture}: CKA between layers", r.Blocks, score: r.Score);
         AnalysisPlots.AcrossDepth(pc1, $"{source.Architecture}: variance explained by the first principal component",
                                   "fraction of variance (PC1)", layers, [("PC1 fraction", r.Pc1Fractions)], r.Blocks, (0, 1));
-        return new Written<LayersResult>(result, [json, heatmap, pc1]);
+        return new Written<LayersResult>(result, files);
     }
 
     /// <summary>Reads a layers.json written by <see cref="Run"/>; anything else is a RepscopeException naming the file.</summary>

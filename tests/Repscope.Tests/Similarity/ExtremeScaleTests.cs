@@ -99,6 +99,10 @@ public class ExtremeScaleTests
         double expected = cross / Math.Sqrt(xx * yy);
         Assert.InRange(expected, 0.05, 0.99);
         Assert.Equal(expected, single.Result().Values[0, 0], 10);
+        // Stored and restored between jobs (heatmap --shard / merge): the sums carry their layers' scales.
+        var restored = MinibatchCkaAccumulator.Restore(["x"], ["y"], crossModel: true, KernelKind.Linear, 0.5, rest.Sums());
+        restored.Merge(MinibatchCkaAccumulator.Restore(["x"], ["y"], crossModel: true, KernelKind.Linear, 0.5, first.Sums()));
+        Assert.Equal(expected, restored.Result().Values[0, 0], 10);
         rest.Merge(first);
         Assert.Equal(expected, rest.Result().Values[0, 0], 10);
         Assert.Equal(Cka.Minibatch(x, y, 32), uniform.Result().Values[0, 0], 11);

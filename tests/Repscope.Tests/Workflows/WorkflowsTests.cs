@@ -13,7 +13,8 @@ public class WorkflowsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixtu
         Assert.Null(LayersWorkflow.TryRead(Path.Combine(fixture.Root, "no-such-run")));
         var (result, files) = LayersWorkflow.Run(fixture.Run, new StreamOptions(Examples: 100, BatchSize: 50));
         string folder = Path.Combine(fixture.Run, "analysis");
-        Assert.Equal([Path.Combine(folder, "layers.json"), Path.Combine(folder, "layers.png"), Path.Combine(folder, "layers_pc1.png")], files);
+        Assert.Equal([Path.Combine(folder, "layers.json"), Path.Combine(folder, "layers.png"), Path.Combine(folder, "layers_pc1.png"),
+                      Path.Combine(folder, "layers_batches.npz")], files);
         Assert.All(files, f => Assert.True(new FileInfo(f).Length > 0, f));
         Assert.Equal(100, result.Examples);
         Assert.Equal(TapSet.Blocks, result.Taps);
@@ -25,6 +26,14 @@ public class WorkflowsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixtu
         Assert.Equal(result.Pc1Fraction, read.Pc1Fraction);
         Assert.Equal(result.BlockStructure.Blocks, read.BlockStructure.Blocks);
         Assert.Equal(result.BlockStructure.Level, read.BlockStructure.Level);
+
+        // The block-structure score with its interval is written and read back, and the batches saved beside it give the same map.
+        Assert.NotNull(result.BlockStructureScore);
+        Assert.Equal(result.BlockStructureScore!.Point.Strength, read.BlockStructureScore!.Point.Strength);
+        Assert.Equal((result.BlockStructureScore.Point.First, result.BlockStructureScore.Point.Last),
+                     (read.BlockStructureScore.Point.First, read.BlockStructureScore.Point.Last));
+        var again = Repscope.Similarity.CkaBatchState.Load(files[3]).Result().ValueRows();
+        for (int i = 0; i < result.Cka.Length; i++) { for (int j = 0; j < result.Cka[i].Length; j++) { Assert.Equal(result.Cka[i][j], again[i][j], 12); } }
     }
 
     [Fact]
