@@ -152,7 +152,8 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
         grid.EnsureNoActiveJobs(outDir);
         PlanFile.Write(planFile, plan);
         string[] reproduce = ["reproduce", "--data", data, "--plan", planFile, "--out", outDir];
-        var commands = new GridCommands(repscope, (r, dir) => TrainArguments(r, data, plan.TestExamples, dir), dir => ["train", "--out", dir, "--resume"],
+        var settings = TrainingSettings.For(plan, data, null, s.TestEveryEpoch ? true : null);
+        var commands = new GridCommands(repscope, (r, dir) => TrainArguments(r, settings, dir), dir => ["train", "--out", dir, "--resume"],
                                         name => [.. reproduce, "--only-run", name], [.. reproduce, "--no-train"]);
         var sub = grid.Submit(plan, outDir, job, commands);
         if (sub.ReportJob is null)
@@ -171,20 +172,21 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
         return 0;
     }
 
-    /// <summary>`repscope train` arguments for a run of the grid: what <see cref="LibraryBackend"/> trains, as flags.</summary>
-    internal static IReadOnlyList<string> TrainArguments(RunSpec r, string data, int? testExamples, string runDir)
+    /// <summary>`repscope train` arguments for a run of the grid: what <see cref="LibraryBackend"/> trains with <paramref name="settings"/>, as flags.</summary>
+    internal static IReadOnlyList<string> TrainArguments(RunSpec r, TrainingSettings settings, string runDir)
     {
         var i = CultureInfo.InvariantCulture;
-        var defaults = new TrainingSettings(data, null);
         var a = new List<string> { "train", "--depth", r.Depth.ToString(i), "--width", r.Width.ToString("R", i) };
         if (!r.Residual) { a.Add("--no-residual"); }
-        a.AddRange(["--data", data]);
+        a.AddRange(["--data", settings.DataPath is null ? settings.Data : $"{settings.Data}:{settings.DataPath}"]);
         // The grid's 0 means the whole training split; train's default is at most 8,000 examples.
         a.AddRange(r.TrainExamples == 0 ? ["--train-fraction", "1"] : ["--train-examples", r.TrainExamples.ToString(i)]);
-        if (testExamples is { } t) { a.AddRange(["--test-examples", t.ToString(i)]); }
-        a.AddRange(["--epochs", r.Epochs.ToString(i), "--batch-size", defaults.BatchSize.ToString(i), "--lr", defaults.LearningRate.ToString("R", i),
-                    "--weight-decay", defaults.WeightDecay.ToString("R", i), "--momentum", defaults.Momentum.ToString("R", i)]);
-        if (!defaults.Augment) { a.Add("--no-augment"); }
+        if (settings.TestExamples is { } t) { a.AddRange(["--test-examples", t.ToString(i)]); }
+        a.AddRange(["--epochs", r.Epochs.ToString(i), "--batch-size", settings.BatchSize.ToString(i), "--lr", settings.LearningRate.ToString("R", i),
+                    "--weight-decay", settings.WeightDecay.ToString("R", i), "--momentum", settings.Momentum.ToString("R", i),
+                    "--warmup-epochs", (settings.WarmupFraction * r.Epochs).ToString("R", i)]);
+        if (!settings.Augment) { a.Add("--no-augment"); }
+        if (!settings.EvaluateEveryEpoch) { a.Add("--test-at-end"); }
         a.AddRange(["--seed", r.Seed.ToString(i), "--out", runDir]);
         return a;
     }

@@ -81,10 +81,15 @@ public sealed class SlurmGrid(SlurmClient client)
     /// <summary>The analysis files <paramref name="r"/>'s per-run analyses write (RUN/analysis/...).</summary>
     public static IReadOnlyList<string> AnalysisFiles(ExperimentPlan plan, string outDir, RunSpec r)
     {
-        string folder = Path.Combine(RunDir(outDir, r), "analysis");
+        string folder = RunFormat.AnalysisPath(RunDir(outDir, r));
         var files = new List<string>();
-        if (plan.LayerRuns.Contains(r)) { files.Add(Path.Combine(folder, "layers.json")); }
-        if (plan.ProbeAndPrune.Contains(r)) { files.Add(Path.Combine(folder, "probe.json")); files.Add(Path.Combine(folder, "prune.json")); }
+        // What LibraryBackend caches: the within-model map with and without PC1 (pc.json), the probes and the deletions.
+        if (plan.LayerRuns.Contains(r)) { files.Add(Path.Combine(folder, Workflows.PcWorkflow.JsonFile)); }
+        if (plan.ProbeAndPrune.Contains(r))
+        {
+            files.Add(Path.Combine(folder, Workflows.ProbeWorkflow.JsonFile));
+            files.Add(Path.Combine(folder, Workflows.PruneWorkflow.JsonFile));
+        }
         return files;
     }
 

@@ -173,6 +173,7 @@ public static class ReproduceFindings
         const string claim = "Block structure also forms in networks without residual connections.";
         const string name = "strength of the net without residual connections minus the block-free reference (narrowest width-row model)";
         var (with, without) = r.Plan.NoResidual;
+        if (r.Plan.WidthRow.Count == 0) { return Missing(claim, "the plan has no width row for a block-free reference", name, BlockStrengthEffect, "no-residual"); }
         var reference = r.Plan.WidthRow[0];
         var plain = Strengths(r, without);
         var free = Strengths(r, reference);
@@ -235,6 +236,7 @@ public static class ReproduceFindings
     {
         const string claim = "The block structure is carried by the first principal component: without it, the block disappears.";
         const string name = "strength removed by projecting out each layer's PC1, block model minus block-free reference";
+        if (r.Plan.WidthRow.Count < 2) { return Missing(claim, "the plan has no width row for a block model and a block-free reference", name, Pc1Effect, "first-component"); }
         var block = r.Plan.WidthRow[^1];
         var reference = r.Plan.WidthRow[0];
         double Drop(LayersResult l) => Score(l).Strength - ScoreWithoutPc1(l).Strength;
@@ -257,6 +259,7 @@ public static class ReproduceFindings
     {
         const string claim = "Linear probe accuracy rises outside the block structure and barely changes across it.";
         const string name = "probe accuracy gained per residual block before the block structure minus across it";
+        if (r.Plan.ProbeAndPrune.Count == 0) { return Missing(claim, "the plan probes no model", name, ProbeGainEffect, "probes"); }
         var model = r.Plan.ProbeAndPrune[0];
         if (!r.Probes.TryGetValue(model, out var probe)) { return Missing(claim, $"{model.Name} was not probed", name, ProbeGainEffect, "probes"); }
         if (BlockPrecondition(r, model) is { } why) { return Missing(claim, why, name, ProbeGainEffect, "probes"); }
@@ -300,6 +303,7 @@ public static class ReproduceFindings
     {
         const string claim = "Deleting residual blocks inside the block structure costs less accuracy than deleting blocks outside it.";
         const string name = "accuracy lost per deleted residual block outside the block structure minus inside";
+        if (r.Plan.ProbeAndPrune.Count == 0) { return Missing(claim, "the plan deletes blocks of no model", name, PruneDropEffect, "pruning"); }
         var model = r.Plan.ProbeAndPrune[0];
         if (!r.Prunes.TryGetValue(model, out var prune)) { return Missing(claim, $"{model.Name} was not pruned", name, PruneDropEffect, "pruning"); }
         if (BlockPrecondition(r, model) is { } why) { return Missing(claim, why, name, PruneDropEffect, "pruning"); }

@@ -95,8 +95,9 @@ public static class ReproduceReport
         _ => section ?? "",
     };
 
+    // A model can stand in a row twice (e.g. two seeds of one architecture, each shown by its first seed): one figure each.
     private static ReportSection Section(ReproduceResults r, string id, string title, string measured, IEnumerable<ReportFigure> figures) =>
-        new(id, title, measured, figures.ToList(), [], []);
+        new(id, title, measured, figures.DistinctBy(f => f.Id).ToList(), [], []);
 
     private static IEnumerable<string> NotesFor(ReproduceResults r, string sectionId)
     {

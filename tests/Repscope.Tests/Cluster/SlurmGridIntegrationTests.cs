@@ -59,7 +59,7 @@ public sealed class SlurmGridIntegrationTests
             // The local run of the same grid, while Slurm works (the same threads: 2 per task there, 2 cores here).
             string local = Path.Combine(work, "local-run");
             var localRun = Task.Run(() => new Reproducer(LibraryBackend.For(GridScale.Quick))
-                .Run(new ReproduceOptions(GridScale.Quick, local, new TrainingSettings("fashion-mnist-small", null), Tiny())));
+                .Run(new ReproduceOptions(GridScale.Quick, local, TrainingSettings.For(Tiny(), "fashion-mnist-small", null), Tiny())));
 
             // Requeue the long run's task once it has a checkpoint: Slurm stops it and queues it again.
             var client = new SlurmClientFor(slurm.Conf);
@@ -97,8 +97,8 @@ public sealed class SlurmGridIntegrationTests
             }
             foreach (var r in new[] { Tiny().SeedPair.A, Tiny().SeedPair.B })
             {
-                Assert.Equal(Json(Path.Combine(local, "runs", r.Name, "analysis", "layers.json"), "layers", "cka", "pc1Fraction", "blockStructure"),
-                             Json(Path.Combine(onSlurm, "runs", r.Name, "analysis", "layers.json"), "layers", "cka", "pc1Fraction", "blockStructure"));
+                Assert.Equal(Json(Path.Combine(local, "runs", r.Name, "analysis", "pc.json"), "layers", "cka", "ckaWithoutPc1", "pc1Fraction", "blockStructure"),
+                             Json(Path.Combine(onSlurm, "runs", r.Name, "analysis", "pc.json"), "layers", "cka", "ckaWithoutPc1", "pc1Fraction", "blockStructure"));
             }
             string pair = $"{Tiny().SeedPair.A.Name}-vs-{Tiny().SeedPair.B.Name}";
             var compared = Directory.GetFiles(Path.Combine(local, "compare", pair), "*.json");

@@ -46,7 +46,7 @@ public sealed class SlurmGridTests : IDisposable
     private GridSubmission Submit(FakeSlurm fake, SlurmJobOptions? options = null)
     {
         var commands = new GridCommands(["dotnet", "/opt/repscope/Repscope.Cli.dll"],
-            (r, dir) => ReproduceCommand.TrainArguments(r, "fashion-mnist-small", 64, dir), dir => ["train", "--out", dir, "--resume"],
+            (r, dir) => ReproduceCommand.TrainArguments(r, TrainingSettings.For(Plan(), "fashion-mnist-small", null), dir), dir => ["train", "--out", dir, "--resume"],
             name => ["reproduce", "--only-run", name], ["reproduce", "--no-train"]);
         return new SlurmGrid(new SlurmClient(fake)).Submit(Plan(), _dir, options ?? new SlurmJobOptions(), commands);
     }
@@ -79,9 +79,9 @@ public sealed class SlurmGridTests : IDisposable
         // Task 0 is the cheapest run, with exactly what LibraryBackend would train.
         var first = Plan().Runs[0];
         Assert.Contains($"     train=(train --depth 8 --width 1 --data fashion-mnist-small --train-examples 64 --test-examples 64 --epochs 1 --batch-size 128 "
-                        + $"--lr 0.1 --weight-decay 0.0005 --momentum 0.9 --seed {first.Seed} --out {_dir}/runs/{first.Name}) ;;\n", train);
+                        + $"--lr 0.1 --weight-decay 0.0005 --momentum 0.9 --warmup-epochs 0.1 --test-at-end --seed {first.Seed} --out {_dir}/runs/{first.Name}) ;;\n", train);
         string analyses = File.ReadAllText(Path.Combine(scripts, "analyses.sbatch"));
-        Assert.Contains("#SBATCH --array=0-2\n", analyses);
+        Assert.Contains($"#SBATCH --array=0-{sub.Analysed.Count - 1}\n", analyses);
         Assert.Contains("exec \"${repscope[@]}\" reproduce --only-run \"$name\"\n", analyses);
         Assert.Contains("exec \"${repscope[@]}\" reproduce --no-train\n", File.ReadAllText(Path.Combine(scripts, "report.sbatch")));
         Assert.Contains("--dependency=afterany:${train%%;*} analyses.sbatch", File.ReadAllText(Path.Combine(scripts, "submit.sh")));
