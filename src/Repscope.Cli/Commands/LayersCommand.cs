@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Repscope.Analysis;
 using Repscope.Models;
+using Repscope.Similarity;
 using Repscope.Spectral;
 using Repscope.Workflows;
 using Spectre.Console.Cli;
@@ -30,6 +31,31 @@ public class StreamSettings : OnnxInputSettings
     public long Seed { get; init; }
 
     internal StreamOptions Stream(int epochs = 1) => new(Examples, BatchSize, Layers, epochs, Seed);
+}
+
+/// <summary>The similarity measure of <c>layers</c> and <c>compare</c> (docs/measures.md).</summary>
+public interface IMeasureSettings
+{
+    SimilarityMeasure Measure { get; }
+    double SvccaVariance { get; }
+}
+
+internal static class MeasureSettingsExtensions
+{
+    public const string MeasureHelp = "cka (default: minibatch linear CKA, streams), or cca, svcca, pwcca, procrustes, rsa (whole data: every example of " +
+                                      "each layer at once, one decomposition per layer; docs/measures.md). Other measures write FILE_MEASURE.json / .png.";
+    public const string SvccaHelp = "svcca only: keep the fewest singular directions holding at least this fraction of the variance.";
+
+    /// <summary>The measure's settings; --svcca-variance away from its default needs --measure svcca.</summary>
+    public static MeasureOptions Options(this IMeasureSettings s)
+    {
+        if (s.Measure != SimilarityMeasure.Svcca && s.SvccaVariance != MeasureOptions.DefaultSvccaVarianceKept)
+        {
+            throw new RepscopeException("--svcca-variance applies to --measure svcca only");
+        }
+        if (!(s.SvccaVariance > 0 && s.SvccaVariance <= 1)) { throw new RepscopeException($"--svcca-variance must be in (0, 1], got {s.SvccaVariance}"); }
+        return new MeasureOptions(SvccaVarianceKept: s.SvccaVariance);
+    }
 }
 
 /// <summary>Options of the analyses that find block structure and first principal components.</summary>
@@ -70,7 +96,7 @@ public class BlockSettings : StreamSettings
 
 public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Settings>
 {
-    public sealed class Settings : BlockSettings
+    public sealed class Settings : BlockSettings, IMeasureSettings
     {
         [CommandArgument(0, "<RUN>")]
         [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data and --out).")]
@@ -84,11 +110,22 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
         [DefaultValue(1)]
         public int Epochs { get; init; } = 1;
+
+        [CommandOption("--measure <MEASURE>")]
+        [Description(MeasureSettingsExtensions.MeasureHelp + " Whole-data measures write layers_MEASURE.json with the map and its block-structure score (no PC1, no thresholded blocks).")]
+        [DefaultValue(SimilarityMeasure.Cka)]
+        public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
+
+        [CommandOption("--svcca-variance <F>")]
+        [Description(MeasureSettingsExtensions.SvccaHelp)]
+        [DefaultValue(MeasureOptions.DefaultSvccaVarianceKept)]
+        public double SvccaVariance { get; init; } = MeasureOptions.DefaultSvccaVarianceKept;
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
+        if (s.Measure != SimilarityMeasure.Cka) { return WholeData(s, s.Options()); }
         Written<LayersResult> written;
         if (ActivationSources.IsOnnx(s.Run))
         {
@@ -110,6 +147,38 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
         if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
+        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        return 0;
+    }
+
+    private int WholeData(Settings s, MeasureOptions options)
+    {
+        if (s.Epochs != 1) { throw new RepscopeException($"--epochs applies to --measure cka; {s.Measure.ToString().ToLowerInvariant()} uses the whole data once"); }
+        Written<LayersMeasureResult> written;
+        if (ActivationSources.IsOnnx(s.Run))
+        {
+            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for the map's JSON and PNG");
+            var inputs = s.OnnxInputs(s.Examples);
+            written = terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(s.Run, s.Stream(), inputs, s.TapList, p);
+                return LayersWorkflow.Run(source, folder, s.Stream(), s.Measure, options, p);
+            });
+        }
+        else
+        {
+            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
+            written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(), s.Measure, options, p));
+        }
+        var r = written.Result;
+        terminal.WriteLine($"{r.Architecture}: {r.Measure.Description} of {r.Layers.Count} layers on {r.Examples} examples (whole data) in {r.Seconds:F1}s");
+        if (r.BlockStructureScore is { } score)
+        {
+            terminal.WriteLine(score.Found
+                ? FormattableString.Invariant($"block-structure strength {score.Strength:F3} (best square {score.FirstLayer}..{score.LastLayer}, {score.Coverage:P0} of layers)")
+                : FormattableString.Invariant($"block-structure strength {score.Strength:F3}: no square brighter than the reference"));
+        }
+        foreach (string reason in r.Undefined) { terminal.Warn($"{s.Run}: {reason}"); }
         terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
         return 0;
     }

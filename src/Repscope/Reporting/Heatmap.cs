@@ -77,7 +77,11 @@ public static class Heatmap
         string[] titleLines = new[] { title, options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }
             .Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
         plot.Title(string.Join("\n", titleLines));
-        var hm = plot.Add.Heatmap(options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);   // ScottPlot draws row 0 at the top
+        // Every cell undefined (e.g. R2CCA where every layer has more features than examples): ScottPlot cannot range NaN only,
+        // so it gets zeros drawn fully transparent, and the grey background shows as it does for single NaN cells.
+        bool allUndefined = rows * cols > 0 && m.Values.Cast<double>().All(double.IsNaN);
+        var hm = plot.Add.Heatmap(allUndefined ? new double[rows, cols] : options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);   // ScottPlot draws row 0 at the top
+        if (allUndefined) { hm.Opacity = 0; }
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.ManualRange = new ScottPlot.Range(0, 1);
         plot.DataBackground.Color = UndefinedColour; // NaN cells are transparent: the background shows through

@@ -92,4 +92,10 @@ public interface IReproduceBackend
     PruneCurve Prune(string runDir, IProgressReporter progress);
 
     ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress);
+
+    /// <summary>
+    /// The run's within-model map under each measure of <see cref="Analysis.MeasureRobustness"/> (linear and RBF CKA, SVCCA,
+    /// Procrustes) with their block-structure scores; null where the backend does not compute it (the report then has no such figures).
+    /// </summary>
+    Analysis.MeasureRobustnessResult? Measures(string runDir, IProgressReporter progress) => null;
 }

@@ -180,6 +180,17 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         return new PruneCurve(report.Result.Baseline, steps, Read(png), correct, correct is null ? null : baseline);
     }
 
+    /// <summary>Examples of the measure comparison (whole data: the first this many test examples). Keeps the report's
+    /// "Block structure under other similarity measures" section within seconds per model on two cores.</summary>
+    public const int MeasureExamples = 500;
+
+    public MeasureRobustnessResult? Measures(string runDir, IProgressReporter progress)
+    {
+        int examples = (int)Math.Min(MeasureExamples, TestCount(runDir));
+        using var source = new RunSource(runDir, new StreamOptions(Examples: examples, BatchSize: BatchSize, Taps: LayerTaps));
+        return MeasureRobustness.WithinModel(source.Layers, source.Pass(0, examples, BatchSize, progress), examples, progress);
+    }
+
     public ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
     {
         var all = groupA.Concat(groupB).ToList();

@@ -25,6 +25,7 @@ public static class ReproduceReport
                 plan.WidthRow.SelectMany(s => Heatmap(r, s, "width"))),
             Section(r, "depth", "2. Depth", "The same maps along the depth row.",
                 plan.DepthRow.SelectMany(s => Heatmap(r, s, "depth"))),
+            MeasuresSection(r),
             Section(r, "less-data", "3. Less training data",
                 "The width row's models trained on fewer images for as many SGD steps: does block structure appear at smaller capacity?",
                 plan.LessDataRow.SelectMany(s => Heatmap(r, s, "less-data"))),
@@ -107,6 +108,7 @@ public static class ReproduceReport
             "errors" => [ReproduceResults.ErrorsKey],
             "probes" => r.NotRun.Keys.Where(k => k.StartsWith("probe ", StringComparison.Ordinal)),
             "pruning" => r.NotRun.Keys.Where(k => k.StartsWith("prune ", StringComparison.Ordinal)),
+            "measures" => r.NotRun.Keys.Where(k => k.StartsWith("measures ", StringComparison.Ordinal)),
             "width" or "depth" or "less-data" or "no-residual" or "first-component" => r.NotRun.Keys.Where(k => k.StartsWith("layers ", StringComparison.Ordinal)),
             _ => Enumerable.Empty<string>(),
         };
@@ -159,6 +161,32 @@ public static class ReproduceReport
         using var image = plot.GetImage(width, height);
         return image.GetImageBytes(ScottPlot.ImageFormat.Png);
     }
+
+    /// <summary>The models whose block structure is compared across similarity measures: the last (blockiest) of the depth row and of the width row.</summary>
+    public static IReadOnlyList<RunSpec> MeasureRuns(ExperimentPlan plan) => [.. new[] { plan.DepthRow[^1], plan.WidthRow[^1] }.Distinct()];
+
+    /// <summary>"Is it the measure or the network?": each model of <see cref="MeasureRuns"/> under linear CKA, RBF CKA, SVCCA and
+    /// Procrustes (<see cref="MeasureRobustnessSection"/>), one model after the other, with each model's sentence in numbers.</summary>
+    private static ReportSection MeasuresSection(ReproduceResults r)
+    {
+        var built = MeasureRuns(r.Plan).Where(r.Measures.ContainsKey)
+            .Select(s => (Spec: s, Section: MeasureRobustnessSection.Build(r.Measures[s], Source(r, s), $"measures-{s.Name}"))).ToList();
+        string measured = "Is the block structure a property of the network or of CKA? The depth row's and the width row's last models on their first " +
+                          "test images under four measures (docs/measures.md). " +
+                          string.Join(" ", built.Select(b => $"{b.Spec.Architecture}, {b.Spec.DataLabel}, seed {b.Spec.Seed}: {b.Section.Measured}"));
+        return new ReportSection("measures", "2b. Block structure under other similarity measures", measured,
+            [.. built.SelectMany(b => b.Section.Figures.Select(f => f with { Title = $"{b.Spec.Architecture}: {f.Title}", Data = MapData(b.Spec, f.Data) }))],
+            [.. built.SelectMany(b => b.Section.Tables.Select(t => t with { Caption = $"{b.Spec.Architecture}, seed {b.Spec.Seed}. {t.Caption}" }))],
+            built.Count > 0 ? built[0].Section.Notes : [])
+        { Columns = 2 };
+    }
+
+    // The figure's JSON: the map as rows of values (JSON has no 2-d arrays) with its scores.
+    private static object? MapData(RunSpec s, object? data) => data is not MeasureMap m ? data : new
+    {
+        run = s.Name, m.Name, m.Measure, m.Description, layers = m.Map.Rows, values = m.Map.ValueRows(), score = m.Score, m.Level,
+        m.OverlapWithLinearCka, m.RankCorrelationWithLinearCka, m.Undefined,
+    };
 
     private static ReportSection ModelsSection(ReproduceResults r)
     {

@@ -42,6 +42,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         double Analysis(RunSpec r) => Math.Max(unit, 2 * plan.EstimatedSeconds(r) / r.Epochs); // ~ two epochs' worth
         weights.Add(unit);
         weights.AddRange(plan.LayerRuns.Select(Analysis));
+        weights.AddRange(ReproduceReport.MeasureRuns(plan).Select(_ => unit));
         weights.Add(Analysis(plan.SeedPair.A));
         weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
         weights.AddRange(plan.ProbeAndPrune.Select(Analysis));
@@ -104,6 +105,14 @@ public sealed class Reproducer(IReproduceBackend backend)
             var p = steps.Next($"within-model CKA of {r.Name}", Analysis(r));
             Analyse("layers " + r.Name, [r], () => results.Layers[r] = backend.Layers(RunDir(r), p));
         }
+        foreach (var r in ReproduceReport.MeasureRuns(plan))
+        {
+            var p = steps.Next($"block structure of {r.Name} under other measures", unit);
+            Analyse("measures " + r.Name, [r], () =>
+            {
+                if (backend.Measures(RunDir(r), p) is { } m) { results.Measures[r] = m; }
+            });
+        }
         {
             var (a, b) = plan.SeedPair;
             var p = steps.Next($"cross-seed CKA {a.Name} vs {b.Name}", Analysis(a));
@@ -155,6 +164,8 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
     public ExperimentPlan Plan { get; } = plan;
     public TrainingSettings Settings { get; } = settings;
     public Dictionary<RunSpec, LayersResult> Layers { get; } = [];
+    /// <summary>The depth and width block models under other similarity measures (<see cref="ReproduceReport.MeasureRuns"/>).</summary>
+    public Dictionary<RunSpec, Analysis.MeasureRobustnessResult> Measures { get; } = [];
     public CompareResult? Seeds { get; set; }
     public Dictionary<RunSpec, ProbeCurve> Probes { get; } = [];
     public Dictionary<RunSpec, PruneCurve> Prunes { get; } = [];
@@ -174,6 +185,7 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
             Errors = Errors,
         };
         foreach (var (k, v) in Layers) { if (!runs.Contains(k)) { copy.Layers[k] = v; } }
+        foreach (var (k, v) in Measures) { if (!runs.Contains(k)) { copy.Measures[k] = v; } }
         foreach (var (k, v) in Outcomes) { if (!runs.Contains(k)) { copy.Outcomes[k] = v; } }
         foreach (var (k, v) in Probes) { if (!runs.Contains(k)) { copy.Probes[k] = v; } }
         foreach (var (k, v) in Prunes) { if (!runs.Contains(k)) { copy.Prunes[k] = v; } }

@@ -45,6 +45,28 @@ public static class AnalysisPlots
             : FormattableString.Invariant($"block-structure strength {p.Strength:F3}{ci}: no square brighter than the reference");
     }
 
+    /// <summary>
+    /// A map under a whole-data measure (docs/measures.md): stage boundaries, the measure in the colour bar and subtitle and, for a
+    /// within-model map given its <paramref name="score"/>, the best block-structure square (dashed orange, "S"). PWCCA's row axis
+    /// says that the weights come from the row layer.
+    /// </summary>
+    public static void MeasureHeatmap(string path, MeasureMatrix map, string title, BlockStructureScoreResult? score = null,
+                                      string rowModel = "layer", string columnModel = "layer")
+    {
+        var m = map.Matrix;
+        var found = score is { Found: true } ? score : null;
+        Heatmap.Save(path, m, title, new HeatmapOptions
+        {
+            RowBoundaries = LayerNames.StageBoundaries(m.Rows),
+            ColumnBoundaries = LayerNames.StageBoundaries(m.Columns),
+            Blocks = found is null ? [] : [HeatmapBlock.Diagonal(found.First, found.Last, "S") with { Colour = ScoreColour, Dashed = true }],
+            RowAxisLabel = rowModel + (map.Measure == SimilarityMeasure.Pwcca ? " (PWCCA weights)" : ""),
+            ColumnAxisLabel = columnModel,
+            Subtitle = map.Description + (found is null ? "" : FormattableString.Invariant($"; block-structure strength {found.Strength:F3} (S: {found.FirstLayer}..{found.LastLayer})")),
+            ColourBarLabel = Measures.Label(map.Measure),
+        });
+    }
+
     /// <summary>A cross-model heatmap with both models' stage boundaries.</summary>
     public static void CrossModelHeatmap(string path, CkaMatrix m, string title, string rowModel, string columnModel) =>
         Heatmap.Save(path, m, title, new HeatmapOptions

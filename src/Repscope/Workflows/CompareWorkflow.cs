@@ -13,7 +13,18 @@ public sealed record CompareResult(string RunA, string RunB, string Architecture
     /// <summary>Each minibatch's HSIC values behind <see cref="Cka"/>: resampling them bootstraps the map over test examples. Not in JSON.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public CkaBatchState? BatchState { get; init; }
+
+    /// <summary>The measure of <see cref="Cka"/> and its settings: minibatch linear CKA (null in files written before it was recorded).</summary>
+    public MapMeasure? Measure { get; init; }
 }
+
+/// <summary>
+/// compare_A_vs_B_MEASURE.json: the cross-model map of two runs (or models) under a whole-data measure (not CKA).
+/// <c>Values[i][j]</c> is measure(A's layer i, B's layer j), null where undefined; for PWCCA the weights come from A's layer.
+/// </summary>
+public sealed record CompareMeasureResult(string RunA, string RunB, string ArchitectureA, string ArchitectureB, long Examples, TapSet Taps,
+                                          IReadOnlyList<string> RowLayers, IReadOnlyList<string> ColumnLayers, MapMeasure Measure,
+                                          double[][] Values, IReadOnlyList<string> Undefined, double Seconds);
 
 /// <summary>
 /// `repscope compare`: for every pair of runs (evaluated on the same test examples), streams the examples through both
@@ -31,13 +42,28 @@ public static class CompareWorkflow
     /// The runs must have been evaluated on the same test examples (same fingerprint).
     /// </summary>
     public static IReadOnlyList<Written<CompareResult>> Run(IReadOnlyList<string> runs, string outFolder, StreamOptions options,
-                                                            IProgressReporter? progress = null)
+                                                            IProgressReporter? progress = null) =>
+        OverRuns(runs, options, (sa, sb, na, nb) => Pair(sa, sb, na, nb, outFolder, options, progress ?? ProgressReporter.None));
+
+    /// <summary>
+    /// The same under a whole-data measure (cca, svcca, pwcca, procrustes, rsa; docs/measures.md): one map per pair of runs,
+    /// written as compare_A_vs_B_MEASURE.json and .png (<see cref="MeasureMaps.CrossModel"/>: one decomposition per layer).
+    /// </summary>
+    public static IReadOnlyList<Written<CompareMeasureResult>> Run(IReadOnlyList<string> runs, string outFolder, StreamOptions options,
+                                                                   SimilarityMeasure measure, MeasureOptions? measureOptions = null,
+                                                                   IProgressReporter? progress = null)
+    {
+        var checkedOptions = CheckMeasure(measure, measureOptions);
+        return OverRuns(runs, options, (sa, sb, na, nb) => MeasurePair(sa, sb, na, nb, outFolder, options, measure, checkedOptions, progress ?? ProgressReporter.None));
+    }
+
+    private static IReadOnlyList<Written<T>> OverRuns<T>(IReadOnlyList<string> runs, StreamOptions options,
+                                                         Func<IActivationSource, IActivationSource, string, string, Written<T>> pair)
     {
         options.Validate();
         if (runs.Count < 2) { throw new RepscopeException("compare needs at least two runs"); }
-        progress ??= ProgressReporter.None;
         var names = UniqueNames(runs.Select(r => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(r)))).ToList());
-        var written = new List<Written<CompareResult>>();
+        var written = new List<Written<T>>();
         for (int a = 0; a < runs.Count; a++)
         {
             for (int b = a + 1; b < runs.Count; b++)
@@ -50,7 +76,7 @@ public static class CompareWorkflow
                 {
                     throw new RepscopeException($"{runs[a]} and {runs[b]} were evaluated on different test examples (fingerprints {da.Fingerprint[..Math.Min(12, da.Fingerprint.Length)]} and {db.Fingerprint[..Math.Min(12, db.Fingerprint.Length)]}); CKA needs the same examples");
                 }
-                written.Add(Pair(sa, sb, names[a], names[b], outFolder, options, progress));
+                written.Add(pair(sa, sb, names[a], names[b]));
             }
         }
         return written;
@@ -58,11 +84,23 @@ public static class CompareWorkflow
 
     /// <summary>One map per pair of sources (runs or ONNX models) with the same number of examples.</summary>
     public static IReadOnlyList<Written<CompareResult>> Run(IReadOnlyList<IActivationSource> sources, string outFolder, StreamOptions options,
-                                                            IProgressReporter? progress = null)
+                                                            IProgressReporter? progress = null) =>
+        OverSources(sources, options, (sa, sb, na, nb) => Pair(sa, sb, na, nb, outFolder, options, progress ?? ProgressReporter.None));
+
+    /// <summary>The same under a whole-data measure: compare_A_vs_B_MEASURE.json and .png per pair of sources.</summary>
+    public static IReadOnlyList<Written<CompareMeasureResult>> Run(IReadOnlyList<IActivationSource> sources, string outFolder, StreamOptions options,
+                                                                   SimilarityMeasure measure, MeasureOptions? measureOptions = null,
+                                                                   IProgressReporter? progress = null)
+    {
+        var checkedOptions = CheckMeasure(measure, measureOptions);
+        return OverSources(sources, options, (sa, sb, na, nb) => MeasurePair(sa, sb, na, nb, outFolder, options, measure, checkedOptions, progress ?? ProgressReporter.None));
+    }
+
+    private static IReadOnlyList<Written<T>> OverSources<T>(IReadOnlyList<IActivationSource> sources, StreamOptions options,
+                                                            Func<IActivationSource, IActivationSource, string, string, Written<T>> pair)
     {
         options.Validate();
         if (sources.Count < 2) { throw new RepscopeException("compare needs at least two models"); }
-        progress ??= ProgressReporter.None;
         for (int i = 1; i < sources.Count; i++)
         {
             if (sources[i].Examples != sources[0].Examples)
@@ -71,15 +109,35 @@ public static class CompareWorkflow
             }
         }
         var names = UniqueNames(sources.Select(s => s.Name).ToList());
-        var written = new List<Written<CompareResult>>();
+        var written = new List<Written<T>>();
         for (int a = 0; a < sources.Count; a++)
         {
-            for (int b = a + 1; b < sources.Count; b++)
-            {
-                written.Add(Pair(sources[a], sources[b], names[a], names[b], outFolder, options, progress));
-            }
+            for (int b = a + 1; b < sources.Count; b++) { written.Add(pair(sources[a], sources[b], names[a], names[b])); }
         }
         return written;
+    }
+
+    private static MeasureOptions CheckMeasure(SimilarityMeasure measure, MeasureOptions? options)
+    {
+        if (measure == SimilarityMeasure.Cka) { throw new RepscopeException("measure: CKA streams in minibatches: compare without a measure"); }
+        return (options ?? MeasureOptions.Default).Validated();
+    }
+
+    private static Written<CompareMeasureResult> MeasurePair(IActivationSource sa, IActivationSource sb, string nameA, string nameB, string outFolder,
+                                                             StreamOptions options, SimilarityMeasure measure, MeasureOptions measureOptions,
+                                                             IProgressReporter progress)
+    {
+        var clock = Stopwatch.StartNew();
+        var map = MeasureMaps.CrossModel(sa, sb, measure, measureOptions, options.BatchSize, progress);
+        var result = new CompareMeasureResult(sa.Path, sb.Path, sa.Architecture, sb.Architecture, sa.Examples, sa.Taps, sa.Layers, sb.Layers,
+                                              MapMeasure.WholeData(measure, measureOptions, sa.Examples, MeasureMaps.DefaultBudgetBytes),
+                                              map.Matrix.ValueRows(), map.Undefined, clock.Elapsed.TotalSeconds);
+        string stem = Path.Combine(outFolder, $"{FileStem(nameA, nameB)}_{measure.ToString().ToLowerInvariant()}");
+        string json = stem + ".json", heatmap = stem + ".png";
+        AtomicFile.WriteJson(json, result);
+        AnalysisPlots.MeasureHeatmap(heatmap, map, $"{Measures.Label(measure)}: {sa.Architecture} vs {sb.Architecture}", null,
+                                     $"{nameA}: {sa.Architecture}", $"{nameB}: {sb.Architecture}");
+        return new Written<CompareMeasureResult>(result, [json, heatmap]);
     }
 
     private static Written<CompareResult> Pair(IActivationSource sa, IActivationSource sb, string nameA, string nameB, string outFolder,
@@ -100,6 +158,7 @@ public static class CompareWorkflow
                                        sa.Taps, sa.Layers, sb.Layers, matrix.ValueRows(), warnings, clock.Elapsed.TotalSeconds)
         {
             BatchState = batches,
+            Measure = MapMeasure.MinibatchCka(options.BatchSize),
         };
         string stem = Path.Combine(outFolder, FileStem(nameA, nameB));
         string json = stem + ".json", heatmap = stem + ".png";

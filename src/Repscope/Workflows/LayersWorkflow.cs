@@ -3,6 +3,7 @@ using System.Text.Json;
 using Repscope.Analysis;
 using Repscope.Models;
 using Repscope.Runs;
+using Repscope.Similarity;
 using Repscope.Spectral;
 
 namespace Repscope.Workflows;
@@ -15,7 +16,21 @@ public sealed record LayersResult(string Run, string Architecture, long Examples
     /// <summary>The relative, threshold-free block-structure score (docs/block-structure.md) with its bootstrap interval over batches;
     /// null for fewer than 2 layers (and in layers.json written before the score existed).</summary>
     public BlockStructureScoreBootstrap? BlockStructureScore { get; init; }
+
+    /// <summary>The measure of <see cref="Cka"/> and its settings: minibatch linear CKA (null in layers.json written before it was recorded).</summary>
+    public MapMeasure? Measure { get; init; }
 }
+
+/// <summary>
+/// layers_MEASURE.json: the within-model map of one run (or ONNX model) under a whole-data measure (not CKA).
+/// <c>Values[i][j]</c> is measure(layer i, layer j), null where undefined (<see cref="Undefined"/> says why); for PWCCA the
+/// weights come from the row layer i.
+/// </summary>
+/// <param name="BlockStructureScore">The threshold-free block-structure score of the map (point value: no batches to
+/// bootstrap over); null for fewer than 2 layers.</param>
+public sealed record LayersMeasureResult(string Run, string Architecture, long Examples, TapSet Taps, IReadOnlyList<string> Layers,
+                                         MapMeasure Measure, double[][] Values, IReadOnlyList<string> Undefined,
+                                         BlockStructureScoreResult? BlockStructureScore, double Seconds);
 
 /// <summary>
 /// `repscope layers`: streams a run's test examples (or an ONNX model's inputs) through the model, computes minibatch CKA between every pair of
@@ -61,6 +76,7 @@ public static class LayersWorkflow
                                       layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds)
         {
             BlockStructureScore = r.Score,
+            Measure = MapMeasure.MinibatchCka(options.BatchSize),
         };
         string json = Path.Combine(outFolder, JsonFile), heatmap = Path.Combine(outFolder, HeatmapFile), pc1 = Path.Combine(outFolder, Pc1File);
         var files = new List<string> { json, heatmap, pc1 };
@@ -76,6 +92,42 @@ public static class LayersWorkflow
         AnalysisPlots.AcrossDepth(pc1, $"{source.Architecture}: variance explained by the first principal component",
                                   "fraction of variance (PC1)", layers, [("PC1 fraction", r.Pc1Fractions)], r.Blocks, (0, 1));
         return new Written<LayersResult>(result, files);
+    }
+
+    /// <summary>File name (without extension) of the map under a whole-data measure: layers_cca, layers_pwcca, ...</summary>
+    public static string MeasureStem(SimilarityMeasure measure) => $"layers_{measure.ToString().ToLowerInvariant()}";
+
+    /// <summary>A run under a whole-data measure (not CKA): its first <see cref="StreamOptions.Examples"/> test examples; writes into RUN/analysis/.</summary>
+    public static Written<LayersMeasureResult> Run(string run, StreamOptions options, SimilarityMeasure measure, MeasureOptions? measureOptions = null,
+                                                   IProgressReporter? progress = null)
+    {
+        using var source = new RunSource(run, options);
+        return Run(source, RunFormat.AnalysisPath(run), options, measure, measureOptions, progress);
+    }
+
+    /// <summary>
+    /// Any activation source under a whole-data measure (cca, svcca, pwcca, procrustes, rsa; docs/measures.md): every layer against
+    /// every layer on all the source's examples (<see cref="MeasureMaps.WithinModel"/>: one decomposition per layer), scored with
+    /// the block-structure score; writes layers_MEASURE.json and layers_MEASURE.png into <paramref name="outFolder"/>.
+    /// </summary>
+    public static Written<LayersMeasureResult> Run(IActivationSource source, string outFolder, StreamOptions options, SimilarityMeasure measure,
+                                                   MeasureOptions? measureOptions = null, IProgressReporter? progress = null)
+    {
+        options.Validate();
+        if (measure == SimilarityMeasure.Cka) { throw new RepscopeException("measure: CKA streams in minibatches: use the run without a measure"); }
+        if (options.Epochs != 1) { throw new RepscopeException($"epochs: {options.Epochs} passes apply to minibatch CKA; {Measures.Label(measure)} uses the whole data once"); }
+        measureOptions = (measureOptions ?? MeasureOptions.Default).Validated();
+        var clock = Stopwatch.StartNew();
+        var map = MeasureMaps.WithinModel(source, measure, measureOptions, options.BatchSize, progress);
+        var score = MeasureMaps.Score(map.Matrix);
+        var result = new LayersMeasureResult(source.Path, source.Architecture, source.Examples, source.Taps, source.Layers,
+                                             MapMeasure.WholeData(measure, measureOptions, source.Examples, MeasureMaps.DefaultBudgetBytes),
+                                             map.Matrix.ValueRows(), map.Undefined, score, clock.Elapsed.TotalSeconds);
+        string stem = Path.Combine(outFolder, MeasureStem(measure));
+        string json = stem + ".json", heatmap = stem + ".png";
+        AtomicFile.WriteJson(json, result);
+        AnalysisPlots.MeasureHeatmap(heatmap, map, $"{source.Architecture}: {Measures.Label(measure)} between layers", score);
+        return new Written<LayersMeasureResult>(result, [json, heatmap]);
     }
 
     /// <summary>Reads a layers.json written by <see cref="Run"/>; anything else is a RepscopeException naming the file.</summary>

@@ -95,6 +95,25 @@ internal sealed class FakeBackend : IReproduceBackend
         return new RunOutcome(curve[^1].TrainAccuracy, test, curve);
     }
 
+    /// <summary>Synthetic activations of the run's layers (the planted block shares one signal) under the four measures.</summary>
+    public Repscope.Analysis.MeasureRobustnessResult? Measures(string runDir, IProgressReporter progress)
+    {
+        var s = Spec(runDir);
+        MeasureCalls.Add(s.Name);
+        var names = LayerNames(s);
+        var block = BlockOf(s, names.Count);
+        var g = new TorchSharp.torch.Generator((ulong)s.Seed);
+        using var shared = TorchSharp.torch.randn(60, 4, dtype: TorchSharp.torch.ScalarType.Float64, generator: g);
+        var layers = names.Select((_, i) => block is { } b && i >= b.First && i <= b.Last
+            ? shared + 0.1 * TorchSharp.torch.randn(60, 4, dtype: TorchSharp.torch.ScalarType.Float64, generator: g)
+            : TorchSharp.torch.randn(60, 4, dtype: TorchSharp.torch.ScalarType.Float64, generator: g)).ToList();
+        try { return Repscope.Analysis.MeasureRobustness.WithinModel(names, layers); }
+        finally { foreach (var t in layers) { t.Dispose(); } }
+    }
+
+    /// <summary>The runs whose measure comparison was asked for.</summary>
+    public List<string> MeasureCalls { get; } = [];
+
     public LayersResult Layers(string runDir, IProgressReporter progress)
     {
         var s = Spec(runDir);

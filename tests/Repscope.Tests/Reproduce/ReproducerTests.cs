@@ -79,6 +79,31 @@ public sealed class ReproducerTests : IDisposable
     }
 
     [Fact]
+    public void Report_shows_the_depth_and_width_block_models_under_four_measures_with_the_numbers()
+    {
+        var fake = new FakeBackend();
+        var summary = new Reproducer(fake).Run(Options());
+        var plan = TinyPlan();
+        Assert.Equal([plan.DepthRow[^1].Name, plan.WidthRow[^1].Name], fake.MeasureCalls);
+        string html = File.ReadAllText(summary.ReportPath);
+        Assert.Contains("<section class=\"experiment\" id=\"measures\">", html);
+        foreach (var s in new[] { plan.DepthRow[^1], plan.WidthRow[^1] })
+        {
+            foreach (string m in new[] { "linear-cka", "rbf-cka", "svcca", "procrustes" })
+            {
+                string json = Path.Combine(_dir, "figures", $"measures-{s.Name}-{m}.json");
+                Assert.True(File.Exists(json), json);
+            }
+        }
+        // The fake plants a block in both models: every measure finds it, and the sentence says so in numbers.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "is found under 4 of 4 measures").Count);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "figures", $"measures-{plan.WidthRow[^1].Name}-svcca.json")));
+        var data = doc.RootElement.GetProperty("data");
+        Assert.Equal("svcca", data.GetProperty("measure").GetString());
+        Assert.Equal(1.0, data.GetProperty("values")[0][0].GetDouble());
+    }
+
+    [Fact]
     public void Report_has_every_experiment_and_the_findings_follow_the_results()
     {
         var summary = new Reproducer(new FakeBackend()).Run(Options());
