@@ -114,7 +114,8 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         using var cached = Cached(runDir, "probe.json", png);
         if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
             && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
-            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay)
+            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay
+            && doc.RootElement.TryGetProperty("fitOn", out var fit) && fit.GetString() == ProbeWorkflow.FitOnTrainingSet)
         {
             // The curve across depth: the stem and the block outputs (the branches sit between them).
             var probes = doc.RootElement.GetProperty("probes").EnumerateArray()
