@@ -2,7 +2,7 @@ using System.Text.Json;
 using Repscope.Reporting;
 using Repscope.Reproduce;
 using Repscope.Runs;
-using Repscope.Tests.Report;
+using Repscope.Tests.Reporting;
 
 namespace Repscope.Tests.Reproduce;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Repscope.Analysis.Errors;
 using Repscope.Analysis.Statistics;
 
-namespace Repscope.Tests.Errors;
+namespace Repscope.Tests.Analysis.Errors;
 
 /// <summary>
 /// repscope errors end to end on hand-made runs whose answers are known: 30 test examples in
@@ -62,7 +62,7 @@ public class ErrorsTests : IDisposable
             Assert.Contains(Path.Combine(outDir, f), files);
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         }
-        Assert.Equal((2100, 760), PlotsTests.PngSize(Path.Combine(outDir, "scatter.png")));
+        Assert.Equal((2100, 760), Repscope.Tests.Reporting.PlotsTests.PngSize(Path.Combine(outDir, "scatter.png")));
 
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "errors.json")));
         var j = doc.RootElement;
@@ -154,7 +154,7 @@ public class ErrorsTests : IDisposable
         var (r, _) = ErrorAnalysis.Run(new ErrorOptions($"{_runs.Root}/many/a*", $"{_runs.Root}/many/b*", outDir));
         Assert.Equal(100, r.PerClass.Classes.Count);
         Assert.Equal(r.PerClass.Classes.Count(c => c.Undefined is null), r.PerClass.Tested);
-        Assert.Equal(300 + 40 * ErrorReportWriter.MaxBars, PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
+        Assert.Equal(300 + 40 * ErrorReportWriter.MaxBars, Repscope.Tests.Reporting.PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
         Assert.Equal(101, File.ReadAllLines(Path.Combine(outDir, "per_class.csv")).Length);
     }
 
