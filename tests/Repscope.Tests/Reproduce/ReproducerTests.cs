@@ -205,7 +205,7 @@ public sealed class ReproducerTests : IDisposable
         var progress = new RecordingProgress();
         var summary = new Reproducer(new FakeBackend()).Run(Options(), progress);
         var plan = TinyPlan();
-        int steps = plan.Runs.Count + 1 + plan.LayerRuns.Count + 1 + 2 * plan.ProbeAndPrune.Count + 1;
+        int steps = plan.Runs.Count + 1 + plan.LayerRuns.Count + ReproduceReport.MeasureRuns(plan).Count + 1 + 2 * plan.ProbeAndPrune.Count + 1;
         var overall = progress.Tasks[0];
         Assert.Equal($"reproduce --quick ({steps} steps)", overall.Description);
         Assert.Equal(overall.Total, overall.Done, 6);
