@@ -188,7 +188,7 @@ public sealed class ReproducerTests : IDisposable
         string runDir = Path.Combine(_dir, "runs", spec.Name);
         RunFormat.Write(runDir, FakeBackend.RunJson(spec with { Depth = 14 }, Settings, RunState.Finished));
         var e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
-        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another --out", e.Message);
+        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another out", e.Message);
 
         RunFormat.Write(runDir, FakeBackend.RunJson(spec, Settings, RunState.Finished));
         e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
