@@ -174,7 +174,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     /// <summary>Examples of the measure comparison (whole data: the first this many test examples). Keeps the report's
     /// "Block structure under other similarity measures" section within seconds per model on two cores.</summary>
-    public const int MeasureExamples = 256;
+    public const int MeasureExamples = 128;
 
     public MeasureRobustnessResult? Measures(string runDir, IProgressReporter progress)
     {
