@@ -53,6 +53,10 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [DefaultValue(SimilarityMeasure.Cka)]
         public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
 
+        [CommandOption(NpzLimit.Option + " <SIZE>")]
+        [Description(NpzLimit.Help)]
+        public string? MaxNpzSize { get; init; }
+
         [CommandOption("--strict")]
         [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
         public bool Strict { get; init; }
@@ -66,10 +70,13 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
     {
         if (s.Shard is not null || s.State is not null) { return Shard(s); }
         OutputPath.CheckFolder(s.Out!, "--out");
+        long maxNpzBytes = NpzLimit.Parse(s.MaxNpzSize);
+        if (s.Measure != SimilarityMeasure.Cka && s.MaxNpzSize is not null) { throw new RepscopeException($"{NpzLimit.Option} applies to --measure cka"); }
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers,
+                                            maxNpzBytes);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
         foreach (string note in result.Notes ?? []) { terminal.Note(note); }
         return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,

@@ -73,12 +73,16 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public sealed class Settings : BlockSettings
     {
         [CommandArgument(0, "<RUN>")]
-        [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data and --out).")]
+        [Description("Run directory written by `repscope train`, an ONNX model (MODEL.onnx, with --input or --data and --out), or saved activations (ACTS.npz: one array per layer, rows = examples, with --out; --taps chooses arrays by name or pattern, else every array except 1-D integer ones).")]
         public string Run { get; init; } = "";
 
         [CommandOption("-o|--out <DIR>")]
-        [Description("ONNX models: folder for layers.json and the PNGs (a run's go into RUN/analysis/).")]
+        [Description("ONNX models and .npz files: folder for layers.json and the PNGs (a run's go into RUN/analysis/).")]
         public string? Out { get; init; }
+
+        [CommandOption(NpzLimit.Option + " <SIZE>")]
+        [Description(NpzLimit.Help)]
+        public string? MaxNpzSize { get; init; }
 
         [CommandOption("--epochs <N>")]
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
@@ -86,11 +90,32 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         public int Epochs { get; init; } = 1;
     }
 
+    private static bool IsNpz(string path) => path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase);
+
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
         Written<LayersResult> written;
-        if (ActivationSources.IsOnnx(s.Run))
+        if (s.MaxNpzSize is not null && !IsNpz(s.Run)) { throw new RepscopeException($"{NpzLimit.Option} applies to an .npz of activations"); }
+        if (IsNpz(s.Run))
+        {
+            string folder = s.Out ?? throw new RepscopeException($"{s.Run}: an .npz of activations needs --out DIR for layers.json and the PNGs");
+            if (s.Inputs.Length > 0 || s.Data is not null) { throw new RepscopeException("--input and --data feed an ONNX model; an .npz already holds the activations"); }
+            OutputPath.CheckFolder(folder, "--out");
+            if (s.Layers != TapSet.Blocks) { throw new RepscopeException("--layers chooses a run's taps; an .npz's arrays are chosen with --taps NAMES"); }
+            long maxNpzBytes = NpzLimit.Parse(s.MaxNpzSize);
+            IReadOnlyList<string> notes = [], warnings = [];
+            written = terminal.WithProgress(p =>
+            {
+                using var source = new NpzSource(s.Run, s.Stream(s.Epochs), s.TapList, maxNpzBytes);
+                (notes, warnings) = (source.Notes, source.Warnings);
+                Directory.CreateDirectory(folder);
+                return LayersWorkflow.Run(source, folder, s.Stream(s.Epochs), blocks, pc, p);
+            });
+            foreach (string note in notes) { terminal.Note(note); }
+            foreach (string warning in warnings) { terminal.Warn(warning); }
+        }
+        else if (ActivationSources.IsOnnx(s.Run))
         {
             string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
             var inputs = s.OnnxInputs(s.Examples);

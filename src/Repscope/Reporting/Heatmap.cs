@@ -77,7 +77,11 @@ public static class Heatmap
         string[] titleLines = new[] { title, options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }
             .Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
         plot.Title(string.Join("\n", titleLines));
-        var hm = plot.Add.Heatmap(options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);   // ScottPlot draws row 0 at the top
+        // ScottPlot draws row 0 at the top. It needs one defined cell to draw a heatmap at all: a map whose every cell is
+        // undefined is drawn as the grey background alone (an invisible stand-in keeps the colour bar).
+        bool allUndefined = m.Values.Cast<double>().All(double.IsNaN);
+        var hm = plot.Add.Heatmap(allUndefined ? new double[,] { { 0 } } : options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);
+        hm.IsVisible = !allUndefined;
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.ManualRange = new ScottPlot.Range(0, 1);
         plot.DataBackground.Color = UndefinedColour; // NaN cells are transparent: the background shows through

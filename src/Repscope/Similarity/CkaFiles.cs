@@ -18,9 +18,11 @@ public sealed record CkaPairResult(double Cka, KernelKind Kernel, HsicEstimator 
 
 /// <summary>What <see cref="CkaFiles.Heatmap"/> computes: all-pairs CKA of the arrays of one .npz, or between two.</summary>
 /// <param name="Layers">Names or glob patterns (*, ?) of the arrays to use, in archive order; null: every array except 1-D integer ones (labels, indices).</param>
+/// <param name="MaxNpzBytes">Limit on the total decompressed size of each .npz (<see cref="Npz.DefaultMaxTotalBytes"/>).</param>
 public sealed record CkaHeatmapRequest(string A, string? B, int? BatchSize = null, HsicEstimator? Estimator = null,
                                        KernelKind Kernel = KernelKind.Linear, double RbfThreshold = 0.5,
-                                       long? ShuffleSeed = CkaPlan.DefaultShuffleSeed, IReadOnlyList<string>? Layers = null);
+                                       long? ShuffleSeed = CkaPlan.DefaultShuffleSeed, IReadOnlyList<string>? Layers = null,
+                                       long MaxNpzBytes = Npz.DefaultMaxTotalBytes);
 
 public sealed record CkaHeatmapResult(CkaMatrix Matrix, long N, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string Description,
                                       CkaPlan? Plan = null, IReadOnlyList<string>? Notes = null);
@@ -84,11 +86,11 @@ public static class CkaFiles
         new CkaOptions(r.Kernel, r.Estimator ?? HsicEstimator.Biased, r.RbfThreshold).Validate();
         var notes = new List<string>();
         var warnings = new List<string>();
-        var a = LoadNpz(r.A, r.Layers, notes, warnings);
+        var a = LoadNpz(r.A, r.Layers, notes, warnings, r.MaxNpzBytes);
         IReadOnlyList<Layer>? b = null;
         try
         {
-            b = r.B is null ? null : LoadNpz(r.B, r.Layers, notes, warnings);
+            b = r.B is null ? null : LoadNpz(r.B, r.Layers, notes, warnings, r.MaxNpzBytes);
             long n = a[0].Data.shape[0];
             if (b is not null && b[0].Data.shape[0] != n)
             {
@@ -170,9 +172,11 @@ public static class CkaFiles
     /// <summary>
     /// Like <see cref="LoadNpz(string)"/>, with the arrays chosen by <paramref name="patterns"/> (null:
     /// every array except 1-D integer ones, which are labels or indices, not activations: each one
-    /// skipped is said in <paramref name="notes"/>, and a sorted one in <paramref name="warnings"/>).
+    /// skipped is said in <paramref name="notes"/>, and a sorted one in <paramref name="warnings"/>). An archive whose members
+    /// decompress to more than <paramref name="maxTotalBytes"/> in all is refused before any is read.
     /// </summary>
-    public static IReadOnlyList<Layer> LoadNpz(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings)
+    public static IReadOnlyList<Layer> LoadNpz(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
+                                               long maxTotalBytes = Npz.DefaultMaxTotalBytes)
     {
         var layers = new List<Layer>();
         var seen = new List<string>();
@@ -180,7 +184,7 @@ public static class CkaFiles
         {
             long n = -1;
             string first = "";
-            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true))
+            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true, maxTotalBytes))
             {
                 seen.Add(array.Name);
                 string source = $"{path}: array '{array.Name}'";
