@@ -155,8 +155,32 @@ public static class CkaFiles
     public sealed record Layer(string Name, Tensor Data);
 
     /// <summary>One .npy as a layer, after every check.</summary>
+    /// <remarks>A little-endian C-order float32/float64 file is read straight into native memory (<see cref="Npy.ReadFloatTensor"/>)
+    /// and checked for non-finite values a slice of rows at a time: memory is the file's data once.</remarks>
     public static Layer LoadNpy(string path)
     {
+        if (Npy.ReadFloatTensor(path) is { } t)
+        {
+            try
+            {
+                if (t.shape[0] < 2) { throw new RepscopeException($"{path}: {t.shape[0]} row; CKA needs at least 2 examples"); }
+                long step = Math.Max(1, (1L << 24) / Math.Max(1, t.shape[1]));
+                for (long r = 0; r < t.shape[0]; r += step)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    if (!torch.isfinite(t.narrow(0, r, Math.Min(step, t.shape[0] - r))).all().item<bool>())
+                    {
+                        throw new RepscopeException($"{path}: contains NaN or infinite values");
+                    }
+                }
+                return new Layer(Path.GetFileName(path), t);
+            }
+            catch
+            {
+                t.Dispose();
+                throw;
+            }
+        }
         var array = Npy.Read(path);
         return new Layer(Path.GetFileName(path), ToLayerTensor(array, path));
     }
