@@ -2,7 +2,7 @@ using System.Text.Json;
 using Repscope.Reporting;
 using Repscope.Reproduce;
 using Repscope.Runs;
-using Repscope.Tests.Report;
+using Repscope.Tests.Reporting;
 
 namespace Repscope.Tests.Reproduce;
 
@@ -163,7 +163,7 @@ public sealed class ReproducerTests : IDisposable
         string runDir = Path.Combine(_dir, "runs", spec.Name);
         RunFormat.Write(runDir, FakeBackend.RunJson(spec with { Depth = 14 }, Settings, RunState.Finished));
         var e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
-        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another --out", e.Message);
+        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another out", e.Message);
 
         RunFormat.Write(runDir, FakeBackend.RunJson(spec, Settings, RunState.Finished));
         e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
@@ -221,7 +221,7 @@ public sealed class ReproducerTests : IDisposable
         public IProgressTask Start(string description, double total)
         {
             var t = new Task(description, total);
-            Tasks.Add(t);
+            lock (Tasks) { Tasks.Add(t); }
             return t;
         }
 
@@ -236,9 +236,12 @@ public sealed class ReproducerTests : IDisposable
 
             public void Advance(double amount, string? status = null)
             {
-                Done += amount;
-                Increments.Add(amount);
-                if (status is not null) { Statuses.Add(status); }
+                lock (Increments)
+                {
+                    Done += amount;
+                    Increments.Add(amount);
+                    if (status is not null) { Statuses.Add(status); }
+                }
             }
 
             public void Complete(string? status = null) => Completed = true;
