@@ -55,7 +55,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
 
         [CommandOption(NpzLimit.Option + " <SIZE>")]
         [Description(NpzLimit.Help)]
-        public string? MaxNpzSize { get; init; }
+        public string? MaxNpzBytes { get; init; }
 
         [CommandOption("--strict")]
         [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
@@ -70,8 +70,8 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
     {
         if (s.Shard is not null || s.State is not null) { return Shard(s); }
         OutputPath.CheckFolder(s.Out!, "--out");
-        long maxNpzBytes = NpzLimit.Parse(s.MaxNpzSize);
-        if (s.Measure != SimilarityMeasure.Cka && s.MaxNpzSize is not null) { throw new RepscopeException($"{NpzLimit.Option} applies to --measure cka"); }
+        long maxNpzBytes = NpzLimit.Parse(s.MaxNpzBytes);
+        if (s.Measure != SimilarityMeasure.Cka && s.MaxNpzBytes is not null) { throw new RepscopeException($"{NpzLimit.Option} applies to --measure cka"); }
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }

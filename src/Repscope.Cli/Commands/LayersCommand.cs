@@ -82,7 +82,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
 
         [CommandOption(NpzLimit.Option + " <SIZE>")]
         [Description(NpzLimit.Help)]
-        public string? MaxNpzSize { get; init; }
+        public string? MaxNpzBytes { get; init; }
 
         [CommandOption("--epochs <N>")]
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
@@ -96,14 +96,14 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
         Written<LayersResult> written;
-        if (s.MaxNpzSize is not null && !IsNpz(s.Run)) { throw new RepscopeException($"{NpzLimit.Option} applies to an .npz of activations"); }
+        if (s.MaxNpzBytes is not null && !IsNpz(s.Run)) { throw new RepscopeException($"{NpzLimit.Option} applies to an .npz of activations"); }
         if (IsNpz(s.Run))
         {
             string folder = s.Out ?? throw new RepscopeException($"{s.Run}: an .npz of activations needs --out DIR for layers.json and the PNGs");
             if (s.Inputs.Length > 0 || s.Data is not null) { throw new RepscopeException("--input and --data feed an ONNX model; an .npz already holds the activations"); }
             OutputPath.CheckFolder(folder, "--out");
             if (s.Layers != TapSet.Blocks) { throw new RepscopeException("--layers chooses a run's taps; an .npz's arrays are chosen with --taps NAMES"); }
-            long maxNpzBytes = NpzLimit.Parse(s.MaxNpzSize);
+            long maxNpzBytes = NpzLimit.Parse(s.MaxNpzBytes);
             IReadOnlyList<string> notes = [], warnings = [];
             written = terminal.WithProgress(p =>
             {

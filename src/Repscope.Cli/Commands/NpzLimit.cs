@@ -3,10 +3,10 @@ using Repscope.Interop;
 
 namespace Repscope.Cli.Commands;
 
-/// <summary>--max-npz-size: the limit on an .npz's total decompressed size (<see cref="Npz.DefaultMaxTotalBytes"/>), e.g. 16G, 500M or bytes.</summary>
+/// <summary>--max-npz-bytes: the limit on an .npz's total decompressed size (<see cref="Npz.DefaultMaxTotalBytes"/>), e.g. 16G, 500M or bytes.</summary>
 internal static class NpzLimit
 {
-    public const string Option = "--max-npz-size";
+    public const string Option = "--max-npz-bytes";
     public const string Help = "Refuse an .npz whose arrays add up to more than SIZE decompressed (all members together; bytes, or with K, M, G, T: 16G). Default 4G: guards against zip bombs; raise it for large trusted files.";
 
     public static long Parse(string? text)

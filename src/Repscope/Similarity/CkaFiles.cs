@@ -197,10 +197,10 @@ public static class CkaFiles
     /// Like <see cref="LoadNpz(string)"/>, with the arrays chosen by <paramref name="patterns"/> (null:
     /// every array except 1-D integer ones, which are labels or indices, not activations: each one
     /// skipped is said in <paramref name="notes"/>, and a sorted one in <paramref name="warnings"/>). An archive whose members
-    /// decompress to more than <paramref name="maxTotalBytes"/> in all is refused before any is read.
+    /// decompress to more than <paramref name="maxNpzBytes"/> in all is refused before any is read.
     /// </summary>
     public static IReadOnlyList<Layer> LoadNpz(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
-                                               long maxTotalBytes = Npz.DefaultMaxTotalBytes)
+                                               long maxNpzBytes = Npz.DefaultMaxTotalBytes)
     {
         var layers = new List<Layer>();
         var seen = new List<string>();
@@ -208,7 +208,7 @@ public static class CkaFiles
         {
             long n = -1;
             string first = "";
-            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true, maxTotalBytes))
+            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true, maxNpzBytes))
             {
                 seen.Add(array.Name);
                 string source = $"{path}: array '{array.Name}'";

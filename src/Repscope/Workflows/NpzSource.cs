@@ -17,14 +17,14 @@ public sealed class NpzSource : IActivationSource
 
     /// <summary>Loads the arrays of <paramref name="path"/> chosen by <paramref name="patterns"/> (null: the default rule), the first
     /// <see cref="StreamOptions.Examples"/> rows of each. What was skipped goes into <see cref="Notes"/>, rows that look class-sorted into <see cref="Warnings"/>.</summary>
-    public NpzSource(string path, StreamOptions options, IReadOnlyList<string>? patterns = null, long maxTotalBytes = Interop.Npz.DefaultMaxTotalBytes)
+    public NpzSource(string path, StreamOptions options, IReadOnlyList<string>? patterns = null, long maxNpzBytes = Interop.Npz.DefaultMaxTotalBytes)
     {
         options.Validate();
         Path = path;
         Name = System.IO.Path.GetFileNameWithoutExtension(path);
         var notes = new List<string>();
         var warnings = new List<string>();
-        arrays = CkaFiles.LoadNpz(path, patterns, notes, warnings, maxTotalBytes);
+        arrays = CkaFiles.LoadNpz(path, patterns, notes, warnings, maxNpzBytes);
         long rows = arrays[0].Data.shape[0];
         if (options.Examples > rows)
         {

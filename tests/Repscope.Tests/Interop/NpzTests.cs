@@ -167,11 +167,11 @@ public class NpzSizeLimitTests
             Assert.True(new FileInfo(path).Length < 64 << 10);                 // a small file...
             long oneMember = (1 << 20) + 128;                                   // ...each member 1 MiB + its header
             // Each member is under 2 MiB, all three are not: refused before any member is decompressed.
-            var e = Assert.Throws<RepscopeException>(() => Npz.Enumerate(path, maxTotalBytes: 2 << 20).First());
+            var e = Assert.Throws<RepscopeException>(() => Npz.Enumerate(path, maxNpzBytes: 2 << 20).First());
             Assert.StartsWith($"{path}: its members decompress to ", e.Message);
             Assert.Contains("more than the limit of 2,097,152 bytes", e.Message);
-            Assert.Throws<RepscopeException>(() => Npz.Read(path, maxTotalBytes: 3 * oneMember - 1));
-            Assert.Equal(3, Npz.Read(path, maxTotalBytes: 3 * oneMember).Count);
+            Assert.Throws<RepscopeException>(() => Npz.Read(path, maxNpzBytes: 3 * oneMember - 1));
+            Assert.Equal(3, Npz.Read(path, maxNpzBytes: 3 * oneMember).Count);
             Assert.Equal(3, Npz.Read(path).Count);                             // the default, 4 GiB
             Assert.Equal(4L << 30, Npz.DefaultMaxTotalBytes);
         }
@@ -207,17 +207,17 @@ public class NpzSizeLimitTests
             var e = Assert.Throws<RepscopeException>(() => Npz.Read(path));
             Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "the members were not allocated");
             Assert.Equal($"{path}: its members decompress to 8,053,063,680 bytes (7.5 GiB), more than the limit of 4,294,967,296 bytes (4 GiB) "
-                         + "for a whole archive (a zip bomb, or a large trusted file: raise the limit, --max-npz-size)", e.Message);
+                         + "for a whole archive (a zip bomb, or a large trusted file: raise the limit, maxNpzBytes)", e.Message);
 
-            // The CLI: one line naming the file, exit 2; --max-npz-size raises the limit (the small archive then gives its map).
+            // The CLI: one line naming the file, exit 2; --max-npz-bytes raises the limit (the small archive then gives its map).
             var o = Repscope.Tests.Cli.CliRunner.Run("heatmap", path, "--out", Path.Combine(dir, "map"));
             Assert.Equal(2, o.ExitCode);
-            Assert.Equal("repscope: error: " + e.Message, o.ErrorLine);
+            Assert.Equal("repscope: error: " + e.Message.Replace("maxNpzBytes", "--max-npz-bytes"), o.ErrorLine);
             string small = Zeros(Directory.CreateDirectory(Path.Combine(dir, "small")).FullName);
-            o = Repscope.Tests.Cli.CliRunner.Run("heatmap", small, "--out", Path.Combine(dir, "map"), "--max-npz-size", "2M");
+            o = Repscope.Tests.Cli.CliRunner.Run("heatmap", small, "--out", Path.Combine(dir, "map"), "--max-npz-bytes", "2M");
             Assert.Equal(2, o.ExitCode);
             Assert.Contains("more than the limit of 2,097,152 bytes", o.ErrorLine);
-            o = Repscope.Tests.Cli.CliRunner.Run("heatmap", small, "--out", Path.Combine(dir, "map"), "--max-npz-size", "4M");
+            o = Repscope.Tests.Cli.CliRunner.Run("heatmap", small, "--out", Path.Combine(dir, "map"), "--max-npz-bytes", "4M");
             // A map of constant layers only: complete, every cell undefined and grey (this crashed with exit 3 before), exit 0.
             Assert.True(o.ExitCode == 0, o.Err);
             Assert.Contains("CKA undefined in 9 of 9 cells", o.Err);

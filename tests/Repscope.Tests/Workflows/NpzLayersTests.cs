@@ -101,8 +101,8 @@ public class NpzLayersTests
             Assert.Contains("--taps NAMES", CliRunner.Run("layers", npz, "--layers", "all", "--out", dir).ErrorLine);
             Assert.Contains($"{npz}: 401 examples asked for", CliRunner.Run("layers", npz, "--examples", "401", "--out", dir).ErrorLine);
             Assert.Contains("--epochs above 1 needs a run directory", CliRunner.Run("layers", npz, "--epochs", "2", "--out", dir).ErrorLine);
-            Assert.Contains("--max-npz-size: expected a size", CliRunner.Run("layers", npz, "--max-npz-size", "lots", "--out", dir).ErrorLine);
-            Assert.Contains("more than the limit of 102,400 bytes", CliRunner.Run("layers", npz, "--max-npz-size", "100K", "--out", dir).ErrorLine);
+            Assert.Contains("--max-npz-bytes: expected a size", CliRunner.Run("layers", npz, "--max-npz-bytes", "lots", "--out", dir).ErrorLine);
+            Assert.Contains("more than the limit of 102,400 bytes", CliRunner.Run("layers", npz, "--max-npz-bytes", "100K", "--out", dir).ErrorLine);
         }
         finally
         {
