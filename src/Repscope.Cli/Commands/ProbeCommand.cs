@@ -15,11 +15,11 @@ public sealed class ProbeCommand(Terminal terminal) : Command<ProbeCommand.Setti
         public string Run { get; init; } = "";
 
         [CommandOption("--examples <N>")]
-        [Description("Use the first N test examples (default: all); they are shuffled with --seed and split into probe training and held-out examples.")]
+        [Description("Use the first N test examples (default: all) to measure the probes (with --train-examples: shuffled with --seed and split into probe training and held-out examples).")]
         public int? Examples { get; init; }
 
         [CommandOption("--train-examples <N>")]
-        [Description("Examples that train the probes (default: half); the rest measure them.")]
+        [Description("Train the probes on this many of the (shuffled) test examples and measure them on the rest. Default: train on the run's own training images and measure on its test examples, as the paper does.")]
         public long? TrainExamples { get; init; }
 
         [CommandOption("--max-features <P>")]
@@ -61,7 +61,7 @@ public sealed class ProbeCommand(Terminal terminal) : Command<ProbeCommand.Setti
         var written = terminal.WithProgress(p => ProbeWorkflow.Run(s.Run, new StreamOptions(s.Examples, s.BatchSize, TapSet.Branches, 1, s.Seed),
                                                                   s.TrainExamples, options, (long)s.MemoryMb << 20, p));
         var r = written.Result;
-        terminal.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} training / {r.TestExamples} held-out examples, {r.Seconds:F1}s");
+        terminal.WriteLine($"{r.Architecture}: linear probes on {r.Probes.Count} layers, {r.TrainExamples} {(r.FitOn == ProbeWorkflow.FitOnTrainingSet ? "training images" : "shuffled test examples")} to fit / {r.TestExamples} held-out examples to measure, {r.Seconds:F1}s");
         foreach (var p in r.Probes)
         {
             terminal.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");

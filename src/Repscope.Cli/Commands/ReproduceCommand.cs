@@ -50,7 +50,7 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
         public string? Time { get; init; }
 
         [CommandOption("--cpus-per-task <C>")]
-        [Description("With --slurm: CPUs per task; training uses as many threads.")]
+        [Description("With --slurm: CPUs per task. Every run trains with one thread, as without --slurm, so that both give the same numbers; more CPUs only help the data loading.")]
         [DefaultValue(SlurmJobOptions.DefaultCpusPerTask)]
         public int CpusPerTask { get; init; } = SlurmJobOptions.DefaultCpusPerTask;
 
@@ -187,7 +187,7 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
                     "--warmup-epochs", (settings.WarmupFraction * r.Epochs).ToString("R", i)]);
         if (!settings.Augment) { a.Add("--no-augment"); }
         if (!settings.EvaluateEveryEpoch) { a.Add("--test-at-end"); }
-        a.AddRange(["--seed", r.Seed.ToString(i), "--out", runDir]);
+        a.AddRange(["--seed", r.Seed.ToString(i), "--threads", settings.Threads.ToString(i), "--out", runDir]);
         return a;
     }
 

@@ -13,27 +13,27 @@ namespace Repscope.Analysis;
 /// <param name="Last">Last layer of the best square (inclusive).</param>
 /// <param name="FirstLayer">Name of <paramref name="First"/>.</param>
 /// <param name="LastLayer">Name of <paramref name="Last"/>.</param>
-/// <param name="MeanExcess">Mean over the m x m cells of the square of CKA minus the reference at their layer distance
-/// (the diagonal has excess 0: CKA 1 against reference 1).</param>
+/// <param name="MeanExcess">Mean over the m x m cells of the square of CKA minus the reference at their layer distance,
+/// the reference being the mean CKA of the pairs at that distance outside the square (the diagonal has excess 0).</param>
 /// <param name="Coverage">Fraction of the layers inside the square: (Last - First + 1) / Layers.</param>
 /// <param name="Strength">MeanExcess x Coverage, the quantity the square maximises. 0 for a map without block structure
-/// (uniformly high, or CKA a function of layer distance only); positive values measure how much brighter than the
-/// block-free reference a large square is.</param>
-/// <param name="ReferenceQuantile">The quantile q of CKA at each distance that makes the reference profile.</param>
-/// <param name="ReferenceProfile">Index d = 0..Layers-1: the block-free reference CKA at layer distance d
-/// (entry 0 is 1 by definition; NaN where no pair at that distance is defined).</param>
+/// (uniformly high, or CKA a function of layer distance only); positive values measure how much brighter a large square
+/// is than the rest of the same network at the same layer distances.</param>
+/// <param name="ReferenceProfile">Index d = 0..Layers-1: the reference of the best square at layer distance d, i.e. the
+/// mean CKA of the pairs (i, i + d) not both inside the square (for d at least the square's length: of all pairs at d);
+/// entry 0 is 1 by definition; NaN where no such pair is defined.</param>
 /// <param name="ResidualBlocks">Residual blocks with at least one tap inside the square (null without a unit map).</param>
 /// <param name="ResidualBlockCoverage">ResidualBlocks over the residual blocks with a tap in the map (null without a unit map).</param>
 public sealed record BlockStructureScoreResult(
     int Layers, int First, int Last, string FirstLayer, string LastLayer,
     double MeanExcess, double Coverage, double Strength,
-    double ReferenceQuantile, IReadOnlyList<double> ReferenceProfile,
+    IReadOnlyList<double> ReferenceProfile,
     int? ResidualBlocks = null, double? ResidualBlockCoverage = null)
 {
     /// <summary>Layers in the square.</summary>
     public int Length => Last - First + 1;
 
-    /// <summary>Whether the best square is brighter than the reference at all (Strength &gt; 0).</summary>
+    /// <summary>Whether the best square is brighter than its reference at all (Strength &gt; 0).</summary>
     public bool Found => Strength > 0;
 }
 
@@ -48,120 +48,132 @@ public sealed record BlockStructureScoreBootstrap(BlockStructureScoreResult Poin
 
 /// <summary>
 /// A threshold-free, relative score of block structure (Nguyen, Raghu and Kornblith 2021 show it by
-/// eye): how much a square of consecutive layers on a within-model CKA map is more similar than a
-/// block-free network would be at the same layer distances. Derivation and limits:
-/// docs/block-structure.md.
+/// eye): how much a square of consecutive layers on a within-model CKA map is more similar than the
+/// rest of the same network at the same layer distances. Derivation and limits: docs/block-structure.md.
 /// <list type="number">
 /// <item>Symmetrise: S[i, j] = (C[i, j] + C[j, i]) / 2 (NaN when either is NaN).</item>
-/// <item>Reference profile: r(d) = the q-quantile (linear interpolation, numpy's default) of the defined
-/// S[i, i + d], i = 0..L-1-d. With a low q (default 0.1) it comes from the pairs outside a block: at every
-/// distance exactly L - m of the L - d pairs are not inside a block of m layers, so r(d) stays out of the
-/// block while q (L - d - 1) &lt;= L - m - 1, i.e. for blocks covering up to about 1 - q of the layers.</item>
-/// <item>Excess: E[i, j] = S[i, j] - r(|i - j|), 0 on the diagonal (r(0) = 1 = CKA of a layer with itself); an
-/// undefined (NaN) cell counts as excess 0 (no evidence either way) but still counts in the mean, so a square gains
-/// nothing from undefined layers.</item>
-/// <item>Best square: over all a &lt; b, maximise Strength(a, b) = mean_{i, j in a..b} E[i, j] x (b - a + 1) / L
+/// <item>For a square a..b of m = b - a + 1 &lt; L layers and each distance d = 1..m-1, the reference r_ab(d) is the
+/// mean of the defined S[i, i + d] whose pair is not inside the square (L - m pairs: those that start before a or end
+/// after b). A map whose CKA depends on layer distance alone has excess 0 everywhere, with or without noise (the
+/// reference is a mean, not a low quantile, so noise does not lift every cell above it).</item>
+/// <item>Excess: E[i, j] = S[i, j] - r_ab(|i - j|) inside the square, 0 on the diagonal; an undefined (NaN) cell, or a
+/// distance with no defined pair outside, counts as excess 0 (no evidence either way) but still counts in the mean, so
+/// a square gains nothing from undefined layers.</item>
+/// <item>Best square: over all a &lt; b with m &lt; L, maximise Strength(a, b) = mean_{i, j in a..b} E[i, j] x m / L
 /// (the mean over all m^2 cells, the diagonal included: the discrete form of the mean excess over the square's area,
-/// which makes the score the same when the same network is tapped more densely),
-/// each candidate in O(1) from 2-D prefix sums of E (O(L^2) candidates). Ties go to the larger square, then the earlier.</item>
+/// which makes the score the same when the same network is tapped more densely). With prefix sums along each diagonal
+/// every candidate costs O(m), O(L^3) in all. Ties go to the larger square, then the earlier. The whole map (m = L) has
+/// no outside to compare with and is not a candidate: one square covering every layer cannot be told from no
+/// structure.</item>
 /// </list>
-/// A planted square of constant excess e off its diagonal is recovered exactly: a sub-square of k &lt;= m layers
-/// scores e (k - 1) / L, growing with k; each layer added outside adds cells of zero excess and lowers the score.
+/// A planted square of constant excess e over a distance-only background is recovered exactly, with strength
+/// e (m - 1) / L: a sub-square has part of the square in its reference, and each layer added outside adds cells of
+/// excess 0.
 /// </summary>
 public static class BlockStructureScore
 {
-    /// <summary>The default quantile of CKA per layer distance that makes the block-free reference.</summary>
-    public const double DefaultReferenceQuantile = 0.1;
+    /// <summary>A mean excess smaller than this in magnitude is rounding of the prefix sums and counts as 0.</summary>
+    public const double RoundingTolerance = 1e-12;
 
     /// <summary>Scores a within-model CKA map.</summary>
     /// <param name="cka">L x L CKA map, layers in forward order.</param>
     /// <param name="layers">The L layer names.</param>
     /// <param name="residualBlockOf">Optional unit map: for each layer, the index of the residual block it belongs to
     /// (-1 for none, e.g. the stem); see <see cref="ResidualBlockUnits"/>. Fills the residual-block counts.</param>
-    /// <param name="referenceQuantile">q in [0, 0.5): the quantile per distance that makes the reference.</param>
     public static BlockStructureScoreResult Score(double[,] cka, IReadOnlyList<string> layers,
-                                                  IReadOnlyList<int>? residualBlockOf = null,
-                                                  double referenceQuantile = DefaultReferenceQuantile)
+                                                  IReadOnlyList<int>? residualBlockOf = null)
     {
         int l = layers.Count;
         if (cka.GetLength(0) != l || cka.GetLength(1) != l)
         {
             throw new RepscopeException($"block-structure score: CKA matrix is {cka.GetLength(0)} x {cka.GetLength(1)}, expected {l} x {l} for {l} layers");
         }
-        if (l < 2) { throw new RepscopeException($"block-structure score: needs at least 2 layers, got {l}"); }
-        if (!(referenceQuantile >= 0 && referenceQuantile < 0.5))
-        {
-            throw new RepscopeException($"block-structure score: reference quantile must be in [0, 0.5), got {referenceQuantile}");
-        }
+        if (l < 3) { throw new RepscopeException($"block-structure score: needs at least 3 layers (a square and an outside), got {l}"); }
         if (residualBlockOf is not null && residualBlockOf.Count != l)
         {
             throw new RepscopeException($"block-structure score: unit map has {residualBlockOf.Count} entries for {l} layers");
         }
 
-        var s = new double[l, l];
-        for (int i = 0; i < l; i++)
+        // Prefix sums along each diagonal d: sum[d][k] and count[d][k] over the defined S[i, i + d], i < k.
+        var sum = new double[l][];
+        var count = new int[l][];
+        for (int d = 1; d < l; d++)
         {
-            for (int j = 0; j < l; j++) { s[i, j] = (cka[i, j] + cka[j, i]) / 2; }  // NaN propagates
-        }
-        var reference = ReferenceProfile(s, referenceQuantile);
-
-        // prefix[i + 1, j + 1] = sum of E[0..i, 0..j]
-        var prefix = new double[l + 1, l + 1];
-        for (int i = 0; i < l; i++)
-        {
-            double row = 0;
-            for (int j = 0; j < l; j++)
+            sum[d] = new double[l - d + 1];
+            count[d] = new int[l - d + 1];
+            for (int i = 0; i + d < l; i++)
             {
-                double e = i == j || double.IsNaN(s[i, j]) || double.IsNaN(reference[Math.Abs(i - j)]) ? 0 : s[i, j] - reference[Math.Abs(i - j)];
-                row += e;
-                prefix[i + 1, j + 1] = prefix[i, j + 1] + row;
+                double v = (cka[i, i + d] + cka[i + d, i]) / 2;   // NaN propagates
+                bool defined = !double.IsNaN(v);
+                sum[d][i + 1] = sum[d][i] + (defined ? v : 0);
+                count[d][i + 1] = count[d][i] + (defined ? 1 : 0);
             }
         }
 
-        int bestFirst = 0, bestLast = l - 1;
+        int bestFirst = 0, bestLast = l - 2;
         double bestStrength = double.NegativeInfinity, bestMean = double.NaN;
-        for (int m = l; m >= 2; m--)
+        for (int m = l - 1; m >= 2; m--)
         {
             for (int a = 0; a + m <= l; a++)
             {
-                int b = a + m;   // exclusive
-                double sum = prefix[b, b] - prefix[a, b] - prefix[b, a] + prefix[a, a];
-                double mean = sum / ((double)m * m);
+                int b = a + m - 1;
+                double excess = 0;
+                for (int d = 1; d < m; d++)
+                {
+                    double inSum = sum[d][b - d + 1] - sum[d][a];
+                    int inCount = count[d][b - d + 1] - count[d][a];
+                    int outCount = count[d][l - d] - inCount;
+                    if (inCount == 0 || outCount == 0) { continue; }
+                    double outMean = (sum[d][l - d] - inSum) / outCount;
+                    excess += 2 * (inSum - inCount * outMean);   // both triangles
+                }
+                double mean = excess / ((double)m * m);
+                if (Math.Abs(mean) < RoundingTolerance) { mean = 0; }   // sums of equal values that differ only by rounding
                 double strength = mean * m / l;
-                if (strength > bestStrength) { bestStrength = strength; bestMean = mean; bestFirst = a; bestLast = b - 1; }
+                if (strength > bestStrength) { bestStrength = strength; bestMean = mean; bestFirst = a; bestLast = b; }
             }
+        }
+
+        var reference = new double[l];
+        reference[0] = 1;
+        int length = bestLast - bestFirst + 1;
+        for (int d = 1; d < l; d++)
+        {
+            double inSum = d < length ? sum[d][bestLast - d + 1] - sum[d][bestFirst] : 0;
+            int inCount = d < length ? count[d][bestLast - d + 1] - count[d][bestFirst] : 0;
+            int outCount = count[d][l - d] - inCount;
+            reference[d] = outCount == 0 ? double.NaN : (sum[d][l - d] - inSum) / outCount;
         }
 
         int? units = null;
         double? unitCoverage = null;
         if (residualBlockOf is not null)
         {
-            int inside = residualBlockOf.Skip(bestFirst).Take(bestLast - bestFirst + 1).Where(u => u >= 0).Distinct().Count();
+            int inside = residualBlockOf.Skip(bestFirst).Take(length).Where(u => u >= 0).Distinct().Count();
             int all = residualBlockOf.Where(u => u >= 0).Distinct().Count();
             units = inside;
             unitCoverage = all == 0 ? double.NaN : (double)inside / all;
         }
         return new BlockStructureScoreResult(l, bestFirst, bestLast, layers[bestFirst], layers[bestLast], bestMean,
-                                             (bestLast - bestFirst + 1) / (double)l, bestStrength, referenceQuantile, reference,
-                                             units, unitCoverage);
+                                             length / (double)l, bestStrength, reference, units, unitCoverage);
     }
 
     /// <summary>
     /// The score of the map of <paramref name="state"/> and its percentile bootstrap interval over batches of test
     /// examples (<see cref="CkaBatchState.Bootstrap"/>: replicate r from stream r of <paramref name="seed"/>, so the
-    /// interval does not depend on the thread count). Each replicate map is scored afresh (its own reference and
-    /// best square), so the interval includes the uncertainty of where the square is.
+    /// interval does not depend on the thread count). Each replicate map is scored afresh (its own best square and
+    /// reference), so the interval includes the uncertainty of where the square is.
     /// </summary>
     public static BlockStructureScoreBootstrap Bootstrap(CkaBatchState state, IReadOnlyList<int>? residualBlockOf = null,
         int replicates = Intervals.DefaultReplicates, ulong seed = Intervals.DefaultSeed, double level = Intervals.DefaultLevel,
-        double referenceQuantile = DefaultReferenceQuantile, int? threads = null)
+        int? threads = null)
     {
         if (state.IsCrossModel) { throw new RepscopeException("block-structure score: needs a within-model CKA map, got a map across two models"); }
-        var point = Score(state.Result().Values, state.Rows, residualBlockOf, referenceQuantile);
+        var point = Score(state.Result().Values, state.Rows, residualBlockOf);
         var maps = state.Bootstrap(replicates, seed, threads);
         var scores = new BlockStructureScoreResult[maps.Count];
         Parallel.For(0, maps.Count, new ParallelOptions { MaxDegreeOfParallelism = threads ?? -1 },
-                     r => scores[r] = Score(maps[r].Values, state.Rows, residualBlockOf, referenceQuantile));
+                     r => scores[r] = Score(maps[r].Values, state.Rows, residualBlockOf));
         return new BlockStructureScoreBootstrap(point,
             Intervals.Percentile(point.Strength, scores.Select(x => x.Strength).ToArray(), state.Batches, level, seed),
             Intervals.Percentile(point.Coverage, scores.Select(x => x.Coverage).ToArray(), state.Batches, level, seed));
@@ -187,21 +199,5 @@ public static class BlockStructureScore
             else { units[i] = -1; }
         }
         return units;
-    }
-
-    private static double[] ReferenceProfile(double[,] s, double q)
-    {
-        int l = s.GetLength(0);
-        var reference = new double[l];
-        reference[0] = 1;
-        var values = new List<double>(l);
-        for (int d = 1; d < l; d++)
-        {
-            values.Clear();
-            for (int i = 0; i + d < l; i++) { if (!double.IsNaN(s[i, i + d])) { values.Add(s[i, i + d]); } }
-            values.Sort();
-            reference[d] = values.Count == 0 ? double.NaN : Intervals.SortedQuantile(values, q);
-        }
-        return reference;
     }
 }

@@ -162,12 +162,12 @@ public static class LayerSimilarity
 
     /// <summary>
     /// The block-structure score of a within-model state, counted in residual blocks where the layer names say so, with
-    /// its bootstrap interval over batches (undefined with fewer than 2 batches or 0 replicates). Null with fewer than 2 layers.
+    /// its bootstrap interval over batches (undefined with fewer than 2 batches or 0 replicates). Null with fewer than 3 layers (a square needs an outside).
     /// </summary>
     public static BlockStructureScoreBootstrap? ScoreOf(CkaBatchState state, IReadOnlyList<string> layers, ScoreOptions? options = null)
     {
         options ??= ScoreOptions.Default;
-        if (layers.Count < 2) { return null; }
+        if (layers.Count < 3) { return null; }
         var units = BlockStructureScore.ResidualBlockUnits(layers);
         IReadOnlyList<int>? unitMap = units.Any(u => u >= 0) ? units : null;
         if (state.Batches >= 2 && options.Replicates >= 2)

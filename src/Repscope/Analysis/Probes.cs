@@ -125,18 +125,17 @@ public static class LinearProbe
         var gen = new torch.Generator((ulong)options.Seed);
         var w = torch.nn.Parameter(torch.randn([p, classes], ScalarType.Float32, generator: gen) * (float)(0.01 / Math.Sqrt(p)));
         var bias = torch.nn.Parameter(torch.zeros(classes, ScalarType.Float32));
-        var optimizer = torch.optim.LBFGS([w, bias], lr: 1, max_iter: options.MaxIterations,
-                                          tolerange_grad: 1e-6, tolerance_change: 1e-10, history_size: 20);
         int evaluations = 0;
         Tensor Objective()
         {
-            optimizer.zero_grad();
+            w.grad?.zero_();
+            bias.grad?.zero_();
             var loss = torch.nn.functional.cross_entropy(xtr.matmul(w) + bias, ytr) + 0.5 * options.WeightDecay * w.square().sum();
             loss.backward();
             evaluations++;
             return loss;
         }
-        optimizer.step(Objective);
+        Lbfgs.Minimize([w, bias], Objective, options.MaxIterations);
 
         using (torch.no_grad())
         {
@@ -149,6 +148,89 @@ public static class LinearProbe
             {
                 TestCorrect = correct.data<bool>().ToArray(),
             };
+        }
+    }
+}
+
+/// <summary>
+/// Full-batch L-BFGS without line search, step for step the algorithm of torch.optim.LBFGS (lr 1, the first step
+/// scaled by min(1, 1 / |g|_1), curvature pairs kept while y.s &gt; 1e-10, at most 1.25 x max_iter evaluations), written
+/// here because TorchSharp's native LBFGS makes libtorch print a deprecation warning on every call.
+/// </summary>
+internal static class Lbfgs
+{
+    /// <summary>Minimises <paramref name="closure"/> (which zeroes the gradients, computes the loss, calls backward and returns it) over <paramref name="parameters"/> in place.</summary>
+    public static void Minimize(IReadOnlyList<Tensor> parameters, Func<Tensor> closure, int maxIterations,
+                                double toleranceGrad = 1e-6, double toleranceChange = 1e-10, int historySize = 20)
+    {
+        using var scope = torch.NewDisposeScope();
+        int maxEvaluations = maxIterations * 5 / 4;
+        Tensor Gradient() => torch.cat([.. parameters.Select(p => (p.grad ?? torch.zeros_like(p)).reshape(-1))]);
+        void Step(double t, Tensor d)
+        {
+            using var _ = torch.no_grad();
+            long offset = 0;
+            foreach (var p in parameters)
+            {
+                long n = p.numel();
+                p.add_(d.narrow(0, offset, n).view_as(p), alpha: t);
+                offset += n;
+            }
+        }
+
+        double loss = closure().item<float>();
+        var g = Gradient();
+        int evaluations = 1;
+        if (g.abs().max().item<float>() <= toleranceGrad) { return; }
+        var dirs = new List<Tensor>();
+        var steps = new List<Tensor>();
+        var rho = new List<double>();
+        Tensor d = -g, previousGrad = g;
+        double t = 0, hDiag = 1;
+        for (int iteration = 1; iteration <= maxIterations; iteration++)
+        {
+            if (iteration > 1)
+            {
+                var y = g - previousGrad;
+                var s = d * t;
+                double ys = y.dot(s).item<float>();
+                if (ys > 1e-10)
+                {
+                    if (dirs.Count == historySize) { dirs.RemoveAt(0); steps.RemoveAt(0); rho.RemoveAt(0); }
+                    dirs.Add(y);
+                    steps.Add(s);
+                    rho.Add(1 / ys);
+                    hDiag = ys / y.dot(y).item<float>();
+                }
+                var q = -g;
+                var alpha = new double[dirs.Count];
+                for (int i = dirs.Count - 1; i >= 0; i--)
+                {
+                    alpha[i] = steps[i].dot(q).item<float>() * rho[i];
+                    q = q - alpha[i] * dirs[i];
+                }
+                d = q * hDiag;
+                for (int i = 0; i < dirs.Count; i++)
+                {
+                    double beta = dirs[i].dot(d).item<float>() * rho[i];
+                    d = d + steps[i] * (alpha[i] - beta);
+                }
+            }
+            previousGrad = g;
+            double previousLoss = loss;
+            t = iteration == 1 ? Math.Min(1, 1 / g.abs().sum().item<float>()) : 1;
+            if (g.dot(d).item<float>() > -toleranceChange) { break; }
+            Step(t, d);
+            bool optimal = false;
+            if (iteration != maxIterations)
+            {
+                loss = closure().item<float>();
+                g = Gradient();
+                evaluations++;
+                optimal = g.abs().max().item<float>() <= toleranceGrad;
+            }
+            if (iteration == maxIterations || evaluations >= maxEvaluations || optimal) { break; }
+            if ((d * t).abs().max().item<float>() <= toleranceChange || Math.Abs(loss - previousLoss) < toleranceChange) { break; }
         }
     }
 }

@@ -11,10 +11,12 @@ public static class GridTasks
     /// pruning where the plan probes it) through <paramref name="backend"/>, which writes them into
     /// RUN/analysis/ where a later <see cref="Reproducer"/> reads them back. Returns what it ran.
     /// </summary>
+    /// <param name="threads">Threads of the analyses: the grid's fixed count, as in <see cref="Reproducer"/>.</param>
     public static IReadOnlyList<string> AnalyseRun(IReproduceBackend backend, ExperimentPlan plan, string outDir, string runName,
-                                                   IProgressReporter? progress = null)
+                                                   IProgressReporter? progress = null, int threads = TrainingSettings.DefaultThreads)
     {
         progress ??= ProgressReporter.None;
+        backend.UseThreads(threads);
         var spec = plan.Runs.FirstOrDefault(r => r.Name == runName)
                    ?? throw new RepscopeException($"run '{runName}' is not in the grid (its runs: {string.Join(", ", plan.Runs.Select(r => r.Name))})");
         string dir = SlurmGrid.RunDir(outDir, spec);

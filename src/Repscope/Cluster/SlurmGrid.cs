@@ -7,13 +7,14 @@ namespace Repscope.Cluster;
 
 /// <summary>Resources every job asks for (sbatch options; null: the cluster's default).</summary>
 /// <param name="Time">Time limit per task, e.g. "04:00:00".</param>
-/// <param name="CpusPerTask">CPUs per task; training uses as many threads.</param>
+/// <param name="CpusPerTask">CPUs per task. Training uses the grid's fixed thread count (<see cref="TrainingSettings.Threads"/>),
+/// whatever the task gets, so that a run trained here equals the same run trained by <see cref="Reproducer"/>.</param>
 /// <param name="Memory">Memory per node, in sbatch's syntax ("8G").</param>
 /// <param name="ExtraArguments">More sbatch options, written into every script as they are (e.g. "--account=abc").</param>
 public sealed record SlurmJobOptions(string? Partition = null, string? Time = null, int CpusPerTask = SlurmJobOptions.DefaultCpusPerTask,
                                      string? Memory = null, IReadOnlyList<string>? ExtraArguments = null)
 {
-    public const int DefaultCpusPerTask = 4;
+    public const int DefaultCpusPerTask = 1;
 
     public void Validate()
     {
@@ -202,7 +203,7 @@ public sealed class SlurmGrid(SlurmClient client)
             b.AppendLine("if [[ -f \"$run/run.json\" ]]; then");
             b.AppendLine($"  exec \"${{repscope[@]}}\" {Join(commands.Resume("$run"))}");
             b.AppendLine("else");
-            b.AppendLine("  exec \"${repscope[@]}\" \"${train[@]}\" --threads \"${SLURM_CPUS_PER_TASK:-0}\"");
+            b.AppendLine("  exec \"${repscope[@]}\" \"${train[@]}\"");
             b.AppendLine("fi");
             return Write("train.sbatch", b);
         }

@@ -10,10 +10,15 @@ namespace Repscope.Reproduce;
 /// <param name="TestExamples">Evaluate (and analyse) on this many test examples, the same for every run; null: all.</param>
 /// <param name="EvaluateEveryEpoch">Evaluate on the test set after every epoch (false: only after the last).</param>
 /// <param name="WarmupFraction">Learning-rate warm-up as a fraction of each run's epochs.</param>
+/// <param name="Threads">Threads of each run's training and analyses. Fixed (not the machine's core count), because
+/// libtorch's results depend on the thread count; <see cref="Reproducer"/> runs several runs at once instead.</param>
 public sealed record TrainingSettings(string Data, string? DataPath, int BatchSize = TrainingDefaults.BatchSize, double LearningRate = TrainingDefaults.Lr,
                                       double WeightDecay = TrainingDefaults.WeightDecay, double Momentum = TrainingDefaults.Momentum, bool Augment = true, int? TestExamples = null,
-                                      bool EvaluateEveryEpoch = false, double WarmupFraction = 0.1)
+                                      bool EvaluateEveryEpoch = false, double WarmupFraction = 0.1, int Threads = TrainingSettings.DefaultThreads)
 {
+    /// <summary>One thread per run: the numbers are then the same on every machine size.</summary>
+    public const int DefaultThreads = 1;
+
     /// <summary>The plan's recipe (batch size, augmentation, warm-up, test examples, evaluation schedule) on this data; <paramref name="everyEpoch"/> overrides the plan's evaluation schedule.</summary>
     public static TrainingSettings For(ExperimentPlan plan, string data, string? dataPath, bool? everyEpoch = null) =>
         new(data, dataPath, BatchSize: plan.BatchSize, Augment: plan.Augment, TestExamples: plan.TestExamples,
@@ -77,6 +82,9 @@ public sealed record ErrorsResult(IReadOnlyList<double> AccuraciesA, IReadOnlyLi
 /// </summary>
 public interface IReproduceBackend
 {
+    /// <summary>Sets the threads every later training and analysis of this process uses (results depend on it).</summary>
+    void UseThreads(int threads) { }
+
     /// <summary>Trains <paramref name="spec"/> into <paramref name="runDir"/>; with <paramref name="resume"/>, continues from its checkpoint.</summary>
     void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress, CancellationToken cancel = default);
 

@@ -32,6 +32,8 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     /// <summary>The backend for a grid: cheaper probes for the quick one.</summary>
     public static LibraryBackend For(GridScale scale) => new(scale == GridScale.Quick ? QuickProbes : null);
 
+    public void UseThreads(int threads) => TorchSharp.torch.set_num_threads(threads);
+
     public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress, CancellationToken cancel = default)
     {
         var (name, path) = DataSpec.ParseNameAndPath(settings.Data);
@@ -57,6 +59,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
             WarmupEpochs = settings.WarmupFraction * spec.Epochs,
             EvaluateEveryEpoch = settings.EvaluateEveryEpoch,
             Seed = spec.Seed,
+            Threads = settings.Threads,
             Out = runDir,
             Resume = resume,
         };
@@ -111,7 +114,8 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         using var cached = Cached(runDir, "probe.json", png);
         if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
             && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
-            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay)
+            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay
+            && doc.RootElement.TryGetProperty("fitOn", out var fit) && fit.GetString() == ProbeWorkflow.FitOnTrainingSet)
         {
             // The curve across depth: the stem and the block outputs (the branches sit between them).
             var probes = doc.RootElement.GetProperty("probes").EnumerateArray()

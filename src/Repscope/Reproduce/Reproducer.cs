@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Repscope.Reporting;
 using Repscope.Runs;
 
@@ -6,7 +8,9 @@ namespace Repscope.Reproduce;
 
 /// <summary>Options of <c>repscope reproduce</c>.</summary>
 /// <param name="Plan">The grid; null: <see cref="ExperimentPlan.For"/>(<paramref name="Scale"/>).</param>
-public sealed record ReproduceOptions(GridScale Scale, string OutDir, TrainingSettings Settings, ExperimentPlan? Plan = null);
+/// <param name="Workers">Runs trained (and analysed) at once, each with <see cref="TrainingSettings.Threads"/> threads;
+/// 0: the processor count divided by those threads. The numbers do not depend on it (docs/reproduce.md).</param>
+public sealed record ReproduceOptions(GridScale Scale, string OutDir, TrainingSettings Settings, ExperimentPlan? Plan = null, int Workers = 0);
 
 /// <summary>What one <c>reproduce</c> call did.</summary>
 public sealed record ReproduceSummary(string ReportPath, int Trained, int Resumed, int Reused,
@@ -16,7 +20,9 @@ public sealed record ReproduceSummary(string ReportPath, int Trained, int Resume
 /// Runs the experiment plan: trains what is missing (reusing finished runs, resuming partial ones),
 /// runs the analyses, computes the findings and writes the report. A failed analysis does not stop
 /// the others: its experiment is reported as not run, with the reason, and listed in
-/// <see cref="ReproduceSummary.Failures"/>.
+/// <see cref="ReproduceSummary.Failures"/>. Every run is trained and analysed with the same fixed number of threads
+/// (<see cref="TrainingSettings.Threads"/>, 1 by default) and several runs go at once on a machine with more cores,
+/// so the same plan gives the same numbers, and verdicts, on 1 core or 64.
 /// </summary>
 public sealed class Reproducer(IReproduceBackend backend)
 {
@@ -48,14 +54,17 @@ public sealed class Reproducer(IReproduceBackend backend)
         weights.Add(unit);
 
         var results = new ReproduceResults(plan, settings);
-        var failures = new List<string>();
+        var failures = new ConcurrentQueue<string>();
         int trained = 0, resumed = 0;
+        int workers = options.Workers > 0 ? options.Workers : Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Threads));
+        backend.UseThreads(settings.Threads);
         using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce --quick" : "reproduce", weights);
 
-        foreach (var r in toTrain)
+        // Longest first: with several workers the last run to finish is then a short one.
+        ForEach(toTrain.OrderByDescending(plan.EstimatedSeconds).ToList(), workers, cancel, r =>
         {
             bool resume = states[r] == RunState.Training;
-            var p = steps.Next($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
+            using var p = steps.Begin($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
             try
             {
                 cancel.ThrowIfCancellationRequested();
@@ -64,85 +73,112 @@ public sealed class Reproducer(IReproduceBackend backend)
                 {
                     throw new RepscopeException($"{RunDir(r)}: training returned but the run is not marked finished");
                 }
-                if (resume) { resumed++; } else { trained++; }
+                if (resume) { Interlocked.Increment(ref resumed); } else { Interlocked.Increment(ref trained); }
             }
             catch (RepscopeException e)
             {
-                failures.Add($"training {r.Name}: {e.Message}");
-                results.FailedRuns.Add(r);
+                failures.Enqueue($"training {r.Name}: {e.Message}");
+                lock (results) { results.FailedRuns.Add(r); }
             }
-        }
+        });
 
+        using (steps.Begin("reading the runs' accuracies and learning curves", unit))
         {
-            var p = steps.Next("reading the runs' accuracies and learning curves", unit);
             foreach (var r in plan.Runs.Where(r => !results.FailedRuns.Contains(r)))
             {
                 try { results.Outcomes[r] = backend.Outcome(RunDir(r)); }
-                catch (RepscopeException e) { failures.Add($"reading {r.Name}: {e.Message}"); }
+                catch (RepscopeException e) { failures.Enqueue($"reading {r.Name}: {e.Message}"); }
             }
         }
 
         void Analyse(string what, IEnumerable<RunSpec> needs, Action run)
         {
-            var missing = needs.Where(results.FailedRuns.Contains).ToList();
+            List<RunSpec> missing;
+            lock (results) { missing = needs.Where(results.FailedRuns.Contains).ToList(); }
             cancel.ThrowIfCancellationRequested();
             if (missing.Count > 0)
             {
-                results.NotRun[what] = $"not run: training of {string.Join(", ", missing.Select(m => m.Name))} failed";
+                lock (results) { results.NotRun[what] = $"not run: training of {string.Join(", ", missing.Select(m => m.Name))} failed"; }
                 return;
             }
             try { run(); }
             catch (RepscopeException e)
             {
-                failures.Add($"{what}: {e.Message}");
-                results.NotRun[what] = "failed: " + e.Message;
+                failures.Enqueue($"{what}: {e.Message}");
+                lock (results) { results.NotRun[what] = "failed: " + e.Message; }
             }
         }
 
-        foreach (var r in plan.LayerRuns)
+        ForEach(plan.LayerRuns, workers, cancel, r =>
         {
-            var p = steps.Next($"within-model CKA of {r.Name}", Analysis(r));
-            Analyse("layers " + r.Name, [r], () => results.Layers[r] = backend.Layers(RunDir(r), p));
-        }
+            using var p = steps.Begin($"within-model CKA of {r.Name}", Analysis(r));
+            Analyse("layers " + r.Name, [r], () => { var l = backend.Layers(RunDir(r), p); lock (results) { results.Layers[r] = l; } });
+        });
         {
             var (a, b) = plan.SeedPair;
-            var p = steps.Next($"cross-seed CKA {a.Name} vs {b.Name}", Analysis(a));
+            using var p = steps.Begin($"cross-seed CKA {a.Name} vs {b.Name}", Analysis(a));
             Analyse(ReproduceResults.SeedsKey, [a, b], () =>
                 results.Seeds = backend.Compare(RunDir(a), RunDir(b), Path.Combine(options.OutDir, "compare", $"{a.Name}-vs-{b.Name}"), p));
         }
-        foreach (var r in plan.ProbeAndPrune)
+        ForEach(plan.ProbeAndPrune, workers, cancel, r =>
         {
-            var p = steps.Next($"linear probes of {r.Name}", Analysis(r));
-            Analyse("probe " + r.Name, [r], () => results.Probes[r] = backend.Probe(RunDir(r), p));
-        }
-        foreach (var r in plan.ProbeAndPrune)
+            using var p = steps.Begin($"linear probes of {r.Name}", Analysis(r));
+            Analyse("probe " + r.Name, [r], () => { var c = backend.Probe(RunDir(r), p); lock (results) { results.Probes[r] = c; } });
+        });
+        ForEach(plan.ProbeAndPrune, workers, cancel, r =>
         {
-            var p = steps.Next($"deleting blocks of {r.Name}", Analysis(r));
-            Analyse("prune " + r.Name, [r], () => results.Prunes[r] = backend.Prune(RunDir(r), p));
-        }
+            using var p = steps.Begin($"deleting blocks of {r.Name}", Analysis(r));
+            Analyse("prune " + r.Name, [r], () => { var c = backend.Prune(RunDir(r), p); lock (results) { results.Prunes[r] = c; } });
+        });
         {
-            var p = steps.Next("errors: wide against deep", unit);
+            using var p = steps.Begin("errors: wide against deep", unit);
             Analyse(ReproduceResults.ErrorsKey, plan.ErrorsDeep.Concat(plan.ErrorsWide), () =>
                 results.Errors = backend.Errors(plan.ErrorsDeep.Select(RunDir).ToList(), plan.ErrorsWide.Select(RunDir).ToList(),
                                                 Path.Combine(options.OutDir, "errors"), p));
         }
 
         int reused = plan.Runs.Count - toTrain.Count;
-        var report = ReproduceReport.Build(results, new ReproduceReport.RunFacts(trained, resumed, reused, clock.Elapsed, failures));
+        var failed = failures.ToList();
+        var report = ReproduceReport.Build(results, new ReproduceReport.RunFacts(trained, resumed, reused, clock.Elapsed, failed));
         var files = ReportWriter.Write(report, options.OutDir, ReportFile);
         AtomicFile.WriteJson(Path.Combine(options.OutDir, "findings.json"), new
         {
             format = "repscope-findings/1",
             scale = plan.Scale,
             findings = report.Findings,
-            failures,
+            failures = failed,
+            threads = settings.Threads,
+            workers,
             trained,
             resumed,
             reused,
             seconds = clock.Elapsed.TotalSeconds,
         });
         steps.Complete($"report: {files.Html}");
-        return new ReproduceSummary(files.Html, trained, resumed, reused, report.Findings, failures, clock.Elapsed);
+        return new ReproduceSummary(files.Html, trained, resumed, reused, report.Findings, failed, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on every item, <paramref name="workers"/> at once, in list order; a cancellation or an
+    /// unexpected exception ends the loop and is rethrown as itself (not wrapped).
+    /// </summary>
+    private static void ForEach<T>(IReadOnlyList<T> items, int workers, CancellationToken cancel, Action<T> body)
+    {
+        if (workers <= 1 || items.Count <= 1)
+        {
+            foreach (var item in items) { body(item); }
+            return;
+        }
+        try
+        {
+            Parallel.ForEach(Partitioner.Create(items, EnumerablePartitionerOptions.NoBuffering),
+                             new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancel }, body);
+        }
+        catch (AggregateException e)
+        {
+            var first = e.InnerExceptions.OfType<OperationCanceledException>().FirstOrDefault<Exception>() ?? e.InnerExceptions[0];
+            ExceptionDispatchInfo.Capture(first).Throw();
+        }
     }
 }
 

@@ -3,16 +3,18 @@ namespace Repscope.Reproduce;
 /// <summary>
 /// Overall progress of a multi-step job: one bar "step i of N" whose amount is the estimated cost of
 /// the steps done so far (so its time left is meaningful when steps differ a hundredfold), plus each
-/// step's own bar, prefixed "[i/N]". Work inside a step moves the overall bar in proportion.
+/// step's own bar, prefixed "[i/N]". Work inside a step moves the overall bar in proportion. Steps
+/// may run one after another (<see cref="Next"/>) or several at once (<see cref="Begin"/> from
+/// several threads; each step ends when disposed).
 /// </summary>
 public sealed class StepProgress : IDisposable
 {
     private readonly IProgressReporter _progress;
     private readonly IProgressTask _overall;
     private readonly int _count;
-    private int _index;
-    private double _weight, _advanced;
-    private string _description = "";
+    private readonly object _lock = new();
+    private int _started;
+    private Step? _current;
 
     public StepProgress(IProgressReporter progress, string description, IReadOnlyList<double> weights)
     {
@@ -23,51 +25,84 @@ public sealed class StepProgress : IDisposable
 
     public int Count => _count;
 
-    /// <summary>Starts the next step; returns the reporter its work should use.</summary>
+    /// <summary>Ends the current sequential step and starts the next; returns the reporter its work should use.</summary>
     public IProgressReporter Next(string description, double weight)
     {
-        FinishStep();
-        _index++;
-        if (_index > _count) { throw new InvalidOperationException($"step {_index} of {_count}: more steps than planned"); }
-        _weight = weight;
-        _advanced = 0;
-        _description = description;
-        _overall.Advance(0, $"step {_index} of {_count}: {description}");
-        return new StepReporter(this);
+        _current?.Dispose();
+        _current = Begin(description, weight);
+        return _current;
+    }
+
+    /// <summary>Starts a step that may run beside others (thread-safe); it ends when disposed.</summary>
+    public Step Begin(string description, double weight)
+    {
+        lock (_lock)
+        {
+            _started++;
+            if (_started > _count) { throw new InvalidOperationException($"step {_started} of {_count}: more steps than planned"); }
+            var step = new Step(this, _started, weight, description);
+            _overall.Advance(0, step.Status);
+            return step;
+        }
     }
 
     /// <summary>Marks the whole job finished.</summary>
     public void Complete(string status)
     {
-        FinishStep();
-        _overall.Complete(status);
-    }
-
-    private void FinishStep()
-    {
-        if (_index > 0 && _advanced < _weight) { _overall.Advance(_weight - _advanced, $"step {_index} of {_count}: {_description}"); }
-        _advanced = _weight;
-    }
-
-    private void Forward(double fraction)
-    {
-        double delta = Math.Min(Math.Max(fraction, 0) * _weight, _weight - _advanced);
-        if (delta <= 0) { return; }
-        _advanced += delta;
-        _overall.Advance(delta, $"step {_index} of {_count}: {_description}");
+        _current?.Dispose();
+        _current = null;
+        lock (_lock) { _overall.Complete(status); }
     }
 
     public void Dispose() => _overall.Dispose();
 
-    private sealed class StepReporter(StepProgress owner) : IProgressReporter
+    /// <summary>One step: its reporter prefixes "[i/N]" and moves the overall bar by its share of the step's weight.</summary>
+    public sealed class Step : IProgressReporter, IDisposable
     {
-        private readonly int _index = owner._index;
+        private readonly StepProgress _owner;
+        private readonly int _index;
+        private readonly double _weight;
+        private double _advanced;
+        private bool _finished;
+
+        internal Step(StepProgress owner, int index, double weight, string description)
+        {
+            _owner = owner;
+            _index = index;
+            _weight = weight;
+            Status = $"step {index} of {owner._count}: {description}";
+        }
+
+        internal string Status { get; }
 
         public IProgressTask Start(string description, double total) =>
-            new StepTask(owner, owner._progress.Start($"[{_index}/{owner._count}] {description}", total), total);
+            new StepTask(this, _owner._progress.Start($"[{_index}/{_owner._count}] {description}", total), total);
+
+        internal void Forward(double fraction)
+        {
+            lock (_owner._lock)
+            {
+                double delta = Math.Min(Math.Max(fraction, 0) * _weight, _weight - _advanced);
+                if (_finished || delta <= 0) { return; }
+                _advanced += delta;
+                _owner._overall.Advance(delta, Status);
+            }
+        }
+
+        /// <summary>Ends the step: the overall bar gets the rest of its weight.</summary>
+        public void Dispose()
+        {
+            lock (_owner._lock)
+            {
+                if (_finished) { return; }
+                _finished = true;
+                if (_advanced < _weight) { _owner._overall.Advance(_weight - _advanced, Status); }
+                _advanced = _weight;
+            }
+        }
     }
 
-    private sealed class StepTask(StepProgress owner, IProgressTask inner, double total) : IProgressTask
+    private sealed class StepTask(Step owner, IProgressTask inner, double total) : IProgressTask
     {
         public void Advance(double amount, string? status = null)
         {

@@ -70,6 +70,17 @@ public sealed class RunDirectory
         return test;
     }
 
+    /// <summary>
+    /// The training examples the run was trained on (the same subset, normalised as in training, no augmentation);
+    /// checked against the recorded fingerprint.
+    /// </summary>
+    public ImageDataset LoadTrainSet(IProgressReporter? progress = null)
+    {
+        using var splits = DataSets.Load(DataSpecOf(Info.Config), progress);
+        CheckSame(Path, "training set", Info.TrainSet, splits.Train);
+        return splits.Train.Subset([.. Enumerable.Range(0, (int)splits.Train.Count).Select(i => (long)i)]);
+    }
+
     public long[] TestLabels() => Npy.Read(RunFormat.VerifiedPath(Path, Info, RunFormat.LabelsFile)).ToInt64();
     public long[] TestPredictions() => Npy.Read(RunFormat.VerifiedPath(Path, Info, RunFormat.PredictionsFile)).ToInt64();
     /// <summary>Softmax outputs, float32 [n, classes].</summary>

@@ -7,8 +7,10 @@ using Repscope.Runs;
 namespace Repscope.Workflows;
 
 /// <summary>probe.json: linear probe accuracy on every tap of one run, with the block structure known from layers.json.</summary>
+/// <param name="FitOn">What trained the probes: <see cref="ProbeWorkflow.FitOnTrainingSet"/> (the run's training images, tested on
+/// its test examples) or <see cref="ProbeWorkflow.FitOnTestSplit"/> (part of the shuffled test examples, tested on the rest).</param>
 /// <param name="BlockStructureSource">The layers.json the block structure was read from (null: none yet, the list is empty).</param>
-public sealed record ProbeResult(string Run, string Architecture, long TrainExamples, long TestExamples, ProbeOptions Options, long Seed,
+public sealed record ProbeResult(string Run, string Architecture, string FitOn, long TrainExamples, long TestExamples, ProbeOptions Options, long Seed,
                                  IReadOnlyList<LayerProbe> Probes, IReadOnlyList<Block> BlockStructure, string? BlockStructureSource, double Seconds);
 
 /// <summary>
@@ -19,11 +21,15 @@ public static class ProbeWorkflow
 {
     public const string JsonFile = "probe.json";
     public const string PlotFile = "probe.png";
+    public const string FitOnTrainingSet = "training-set";
+    public const string FitOnTestSplit = "test-split";
 
     /// <summary>
-    /// The examples (the first <paramref name="options"/>.Examples test examples, all by default) are shuffled with
-    /// <paramref name="options"/>.Seed; the first <paramref name="trainExamples"/> (default: half) train the probes, the
-    /// rest measure them. <paramref name="options"/>.Taps is ignored (always <see cref="TapSet.Branches"/>).
+    /// Without <paramref name="trainExamples"/> (the default, as in the paper) the probes are trained on the run's own
+    /// training images (no augmentation) and measured on its test examples (the first <paramref name="options"/>.Examples,
+    /// all by default, in test-set order). With <paramref name="trainExamples"/> = N the test examples are shuffled with
+    /// <paramref name="options"/>.Seed, the first N train the probes and the rest measure them (for models whose training
+    /// data is not at hand). <paramref name="options"/>.Taps is ignored (always <see cref="TapSet.Branches"/>).
     /// </summary>
     public static Written<ProbeResult> Run(string run, StreamOptions options, long? trainExamples, ProbeOptions probeOptions,
                                            long memoryBudgetBytes = ProbeAnalysis.DefaultMemoryBudgetBytes, IProgressReporter? progress = null)
@@ -32,23 +38,38 @@ public static class ProbeWorkflow
         var clock = Stopwatch.StartNew();
         using var input = new RunSource(run, options);
         var model = input.Model;
-        using var data = input.Data.Subset(Subsets.Shuffled(input.Data.Count, options.Seed));
-        long train = trainExamples ?? data.Count / 2;
         var layers = model.TapNames(TapSet.Branches);
-        long h = data.Images.shape[2], w = data.Images.shape[3];
+        long h = input.Data.Images.shape[2], w = input.Data.Images.shape[3];
         var pooling = new List<ProbePooling>();
-        using (var first = data.Subset([0]))
+        using (var first = input.Data.Subset([0]))
         {
             Activations.Stream(model, first, 1, TapSet.Branches, (_, taps) =>
             {
                 for (int i = 0; i < layers.Count; i++) { pooling.Add(ProbePooling.ForLayer(layers[i], taps[i].shape[1], h, w, probeOptions.MaxFeatures)); }
             });
         }
-        var pass = Activations.Pass(model, data, options.BatchSize, TapSet.Branches, progress);
-        var probes = ProbeAnalysis.Run(layers, pooling, pass, data.Count, train, model.Classes, probeOptions, memoryBudgetBytes, progress);
+        IReadOnlyList<LayerProbe> probes;
+        long train, test;
+        string fitOn;
+        if (trainExamples is { } n)
+        {
+            using var data = input.Data.Subset(Subsets.Shuffled(input.Data.Count, options.Seed));
+            var pass = Activations.Pass(model, data, options.BatchSize, TapSet.Branches, progress);
+            probes = ProbeAnalysis.Run(layers, pooling, pass, data.Count, n, model.Classes, probeOptions, memoryBudgetBytes, progress);
+            (train, test, fitOn) = (n, data.Count - n, FitOnTestSplit);
+        }
+        else
+        {
+            using var trainSet = input.Directory.LoadTrainSet(progress);
+            var trainPass = Activations.Pass(model, trainSet, options.BatchSize, TapSet.Branches, progress);
+            var testPass = Activations.Pass(model, input.Data, options.BatchSize, TapSet.Branches, progress);
+            probes = ProbeAnalysis.RunHeldOut(layers, pooling, trainPass, trainSet.Count, testPass, input.Data.Count, model.Classes, probeOptions,
+                                              memoryBudgetBytes, progress);
+            (train, test, fitOn) = (trainSet.Count, input.Data.Count, FitOnTrainingSet);
+        }
         var known = LayersWorkflow.TryRead(run);
         var blocks = known?.Result.BlockStructure.Blocks ?? [];
-        var result = new ProbeResult(run, model.Architecture, train, data.Count - train, probeOptions, options.Seed, probes, blocks, known?.Path,
+        var result = new ProbeResult(run, model.Architecture, fitOn, train, test, probeOptions, options.Seed, probes, blocks, known?.Path,
                                      clock.Elapsed.TotalSeconds);
         string folder = RunFormat.AnalysisPath(run);
         string json = Path.Combine(folder, JsonFile), plot = Path.Combine(folder, PlotFile);

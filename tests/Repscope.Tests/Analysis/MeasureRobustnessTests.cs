@@ -70,7 +70,7 @@ public class MeasureRobustnessTests
     [Fact]
     public void JaccardOfTheBestSquares()
     {
-        BlockStructureScoreResult S(int a, int b) => new(10, a, b, $"l{a}", $"l{b}", 0.1, 0.1, 0.1, 0.1, []);
+        BlockStructureScoreResult S(int a, int b) => new(10, a, b, $"l{a}", $"l{b}", 0.1, 0.1, 0.1, []);
         Assert.Equal(2.0 / 6, MeasureRobustness.Jaccard(S(0, 3), S(2, 5)), 12);
         Assert.Equal(0.0, MeasureRobustness.Jaccard(S(0, 1), S(5, 6)), 12);
     }

@@ -89,4 +89,41 @@ public class ProbeTests
         Assert.Contains("stage1.block2", e.Message);
         Assert.Throws<RepscopeException>(() => LinearProbe.Fit("l", x, new long[9], x, new long[10], 3));
     }
+
+    /// <summary>Second formulation: Repscope's L-BFGS follows torch.optim.LBFGS (no line search) step for step.</summary>
+    [Theory]
+    [InlineData(5)]
+    [InlineData(40)]
+    public void LbfgsMatchesTorchsLbfgs(int iterations)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (x, labels) = Clusters(300, 12, 4, 1.5, 7);
+        var y = torch.tensor(labels);
+        (Tensor W, Tensor B) Fit(bool native)
+        {
+            var gen = new torch.Generator(5);
+            var w = torch.nn.Parameter(torch.randn([12, 4], generator: gen) * 0.01f);
+            var b = torch.nn.Parameter(torch.zeros(4));
+            Tensor Loss()
+            {
+                w.grad?.zero_();
+                b.grad?.zero_();
+                var loss = torch.nn.functional.cross_entropy(x.matmul(w) + b, y) + 0.5 * 1e-3 * w.square().sum();
+                loss.backward();
+                return loss;
+            }
+            if (native)
+            {
+                var o = torch.optim.LBFGS([w, b], lr: 1, max_iter: iterations, tolerange_grad: 1e-6, tolerance_change: 1e-10, history_size: 20);
+                o.step(Loss);
+            }
+            else { Lbfgs.Minimize([w, b], Loss, iterations); }
+            return (w.detach().clone(), b.detach().clone());
+        }
+        var (wn, bn) = Fit(native: true);
+        var (wo, bo) = Fit(native: false);
+        Assert.True(wn.allclose(wo, rtol: 1e-3, atol: 1e-5), $"max |dW| {(wn - wo).abs().max().item<float>()}");
+        Assert.True(bn.allclose(bo, rtol: 1e-3, atol: 1e-5), $"max |db| {(bn - bo).abs().max().item<float>()}");
+        Assert.True((wo - torch.zeros_like(wo)).abs().max().item<float>() > 0.05);   // it moved
+    }
 }

@@ -112,6 +112,18 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         Assert.Equal(13, probes.GetArrayLength());
         Assert.All(probes.EnumerateArray(), p => Assert.InRange(p.GetProperty("result").GetProperty("testAccuracy").GetDouble(), 0, 1));
         Assert.Equal(80, probes[0].GetProperty("result").GetProperty("testExamples").GetInt64());
+        Assert.Equal("test-split", Json(Path.Combine(fixture.Run, "analysis", "probe.json")).GetProperty("fitOn").GetString());
+
+        // The default, as in the paper: fitted on the run's 300 training images, measured on its 200 test images.
+        (code, _, err) = Repscope("probe", fixture.Run, "--iterations", "30");
+        Assert.True(code == 0, err);
+        var held = Json(Path.Combine(fixture.Run, "analysis", "probe.json"));
+        Assert.Equal("training-set", held.GetProperty("fitOn").GetString());
+        Assert.Equal((300, 200), (held.GetProperty("trainExamples").GetInt64(), held.GetProperty("testExamples").GetInt64()));
+        var results = held.GetProperty("probes").EnumerateArray().Select(p => p.GetProperty("result")).ToList();
+        Assert.All(results, r => Assert.Equal((300, 200), (r.GetProperty("trainExamples").GetInt64(), r.GetProperty("testExamples").GetInt64())));
+        // Probes fit the images they were trained on better than held-out ones (on average over the layers).
+        Assert.True(results.Average(r => r.GetProperty("trainAccuracy").GetDouble()) > results.Average(r => r.GetProperty("testAccuracy").GetDouble()));
     }
 
     [Fact]

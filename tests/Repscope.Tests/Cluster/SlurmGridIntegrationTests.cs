@@ -48,7 +48,7 @@ public sealed class SlurmGridIntegrationTests
             PlanFile.Write(planFile, Tiny());
             string onSlurm = Path.Combine(work, "slurm-run");
             string cli = Path.Combine(AppContext.BaseDirectory, "Repscope.Cli.dll");
-            string[] submit = [cli, "reproduce", "--slurm", "--plan", planFile, "--data", "fashion-mnist-small", "--out", onSlurm, "--cpus-per-task", "2", "--time", "00:05:00"];
+            string[] submit = [cli, "reproduce", "--slurm", "--plan", planFile, "--data", "fashion-mnist-small", "--out", onSlurm, "--cpus-per-task", "1", "--time", "00:05:00"];
             var sub = LocalSlurm.Run("dotnet", submit, env);
             Assert.True(sub.Code == 0, $"reproduce --slurm failed ({sub.Code}): {sub.Err}");
             Assert.Contains("training ", sub.Out);
@@ -57,7 +57,7 @@ public sealed class SlurmGridIntegrationTests
             Assert.Equal(Tiny().Runs.Select(r => r.Name), jobs.TrainedRuns);
             Assert.Equal([Tiny().SeedPair.A.Name, Tiny().SeedPair.B.Name], jobs.AnalysedRuns);
 
-            // The local run of the same grid, while Slurm works (the same threads: 2 per task there, 2 cores here).
+            // The local run of the same grid, while Slurm works (the same threads: 1 per run there and here).
             string local = Path.Combine(work, "local-run");
             var localRun = Task.Run(() => new Reproducer(LibraryBackend.For(GridScale.Quick))
                 .Run(new ReproduceOptions(GridScale.Quick, local, TrainingSettings.For(Tiny(), "fashion-mnist-small", null), Tiny())));

@@ -72,14 +72,14 @@ public sealed class SlurmGridTests : IDisposable
                                         "#SBATCH --partition=short", "#SBATCH --time=01:30:00", "#SBATCH --mem=6G", "#SBATCH --account=abc", "#SBATCH --qos=low",
                                         $"#SBATCH --output={scripts}/logs/train_%A_%a.log", "repscope=(dotnet /opt/repscope/Repscope.Cli.dll)",
                                         "  exec \"${repscope[@]}\" train --out \"$run\" --resume",
-                                        "  exec \"${repscope[@]}\" \"${train[@]}\" --threads \"${SLURM_CPUS_PER_TASK:-0}\"" })
+                                        "  exec \"${repscope[@]}\" \"${train[@]}\"" })
         {
             Assert.Contains(line + "\n", train);
         }
         // Task 0 is the cheapest run, with exactly what LibraryBackend would train.
         var first = Plan().Runs[0];
         Assert.Contains($"     train=(train --depth 8 --width 1 --data fashion-mnist-small --train-examples 64 --test-examples 64 --epochs 1 --batch-size 128 "
-                        + $"--lr 0.1 --weight-decay 0.0005 --momentum 0.9 --warmup-epochs 0.1 --test-at-end --seed {first.Seed} --out {_dir}/runs/{first.Name}) ;;\n", train);
+                        + $"--lr 0.1 --weight-decay 0.0005 --momentum 0.9 --warmup-epochs 0.1 --test-at-end --seed {first.Seed} --threads 1 --out {_dir}/runs/{first.Name}) ;;\n", train);
         string analyses = File.ReadAllText(Path.Combine(scripts, "analyses.sbatch"));
         Assert.Contains($"#SBATCH --array=0-{sub.Analysed.Count - 1}\n", analyses);
         Assert.Contains("exec \"${repscope[@]}\" reproduce --only-run \"$name\"\n", analyses);

@@ -35,8 +35,7 @@ internal sealed class FakeBackend : IReproduceBackend
 
     public void Train(RunSpec spec, TrainingSettings settings, string runDir, bool resume, IProgressReporter progress, CancellationToken cancel = default)
     {
-        TrainCalls.Add((spec.Name, resume));
-        Settings.Add(settings);
+        lock (TrainCalls) { TrainCalls.Add((spec.Name, resume)); Settings.Add(settings); }
         // As Trainer.Train: resume needs the unfinished run.json; a fresh run needs an empty folder.
         if (resume && !File.Exists(Path.Combine(runDir, "run.json"))) { throw new InvalidOperationException("resume without run.json"); }
         if (!resume && Directory.Exists(runDir) && Directory.EnumerateFileSystemEntries(runDir).Any()) { throw new InvalidOperationException("fresh run into a non-empty folder"); }
@@ -83,7 +82,7 @@ internal sealed class FakeBackend : IReproduceBackend
 
     private void Check(string kind, string what)
     {
-        AnalysisCalls.Add($"{kind} {what}");
+        lock (AnalysisCalls) { AnalysisCalls.Add($"{kind} {what}"); }
         if (Fail.Contains(kind)) { throw new RepscopeException($"{what}: simulated {kind} failure"); }
     }
 

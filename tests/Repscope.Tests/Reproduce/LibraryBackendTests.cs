@@ -57,4 +57,29 @@ public sealed class LibraryBackendTests : IDisposable
         Assert.Equal(written, new[] { "pc.json", "probe.json", "prune.json" }.Select(f => File.GetLastWriteTimeUtc(Path.Combine(analysis, f))));
         Assert.Equal(first.Findings, second.Findings);
     }
+
+    /// <summary>
+    /// Several runs trained and analysed at once (one thread each) give the same weights, predictions and findings,
+    /// bit for bit, as one run at a time: what makes the verdicts the same on machines with any number of cores.
+    /// </summary>
+    [Fact]
+    public void Runs_at_once_give_the_same_numbers_as_one_at_a_time()
+    {
+        var plan = Tiny();
+        var settings = TrainingSettings.For(plan, "fashion-mnist-small", null);
+        string together = Path.Combine(_dir, "together"), alone = Path.Combine(_dir, "alone");
+        var a = new Reproducer(LibraryBackend.For(GridScale.Quick)).Run(new ReproduceOptions(GridScale.Quick, together, settings, plan, Workers: 3));
+        var b = new Reproducer(LibraryBackend.For(GridScale.Quick)).Run(new ReproduceOptions(GridScale.Quick, alone, settings, plan, Workers: 1));
+        Assert.Empty(a.Failures);
+        Assert.Empty(b.Failures);
+        foreach (var r in plan.Runs)
+        {
+            foreach (string file in new[] { Repscope.Runs.RunFormat.ModelFile, Repscope.Runs.RunFormat.PredictionsFile, Repscope.Runs.RunFormat.ProbabilitiesFile })
+            {
+                Assert.True(File.ReadAllBytes(Path.Combine(together, "runs", r.Name, file)).AsSpan()
+                                .SequenceEqual(File.ReadAllBytes(Path.Combine(alone, "runs", r.Name, file))), $"{r.Name}/{file} differs");
+            }
+        }
+        Assert.Equal(b.Findings, a.Findings);
+    }
 }

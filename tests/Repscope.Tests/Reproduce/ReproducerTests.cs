@@ -221,7 +221,7 @@ public sealed class ReproducerTests : IDisposable
         public IProgressTask Start(string description, double total)
         {
             var t = new Task(description, total);
-            Tasks.Add(t);
+            lock (Tasks) { Tasks.Add(t); }
             return t;
         }
 
@@ -236,9 +236,12 @@ public sealed class ReproducerTests : IDisposable
 
             public void Advance(double amount, string? status = null)
             {
-                Done += amount;
-                Increments.Add(amount);
-                if (status is not null) { Statuses.Add(status); }
+                lock (Increments)
+                {
+                    Done += amount;
+                    Increments.Add(amount);
+                    if (status is not null) { Statuses.Add(status); }
+                }
             }
 
             public void Complete(string? status = null) => Completed = true;
