@@ -90,7 +90,7 @@ public static class App
             case DirectoryNotFoundException:
             case UnauthorizedAccessException:
             case IOException:
-                terminal.Fail(e.Message);
+                terminal.Fail(e is RepscopeException r ? r.MessageWith(Flag) : e.Message);
                 return ExitCode.UserError;
             default:
                 terminal.Fail($"internal error: {e.GetType().Name}: {e.Message} (set REPSCOPE_DEBUG=1 for a stack trace)");
@@ -98,6 +98,10 @@ public static class App
                 return ExitCode.InternalError;
         }
     }
+
+    /// <summary>A library parameter's command-line flag: batchSize -> --batch-size.</summary>
+    internal static string Flag(string parameter) =>
+        "--" + string.Concat(parameter.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     private static Exception Unwrap(Exception e)
     {

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using Repscope.Analysis.Errors;
 using Repscope.Analysis.Statistics;
+using Repscope.Workflows;
 using Spectre.Console.Cli;
 
 namespace Repscope.Cli.Commands;
@@ -62,7 +63,7 @@ public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Set
             Alpha = settings.Alpha,
             Test = settings.Welch ? TTestKind.Welch : TTestKind.Student,
         };
-        var (r, files) = terminal.WithProgress(p => ErrorAnalysis.Run(options, p));
+        var (r, files) = terminal.WithProgress(p => ErrorsWorkflow.Run(options, p));
         var inv = CultureInfo.InvariantCulture;
         foreach (var g in new[] { r.A, r.B })
         {

@@ -10,14 +10,33 @@ public sealed class PcCommand(Terminal terminal) : Command<PcCommand.Settings>
     public sealed class Settings : BlockSettings
     {
         [CommandArgument(0, "<RUN>")]
-        [Description("Run directory written by `repscope train`.")]
+        [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data and --out).")]
         public string Run { get; init; } = "";
+
+        [CommandOption("-o|--out <DIR>")]
+        [Description("ONNX models: folder for pc.json and the PNGs (a run's go into RUN/analysis/).")]
+        public string? Out { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        var written = terminal.WithProgress(p => PcWorkflow.Run(s.Run, s.Stream(), blocks, pc, p));
+        Written<PcResult> written;
+        if (ActivationSources.IsOnnx(s.Run))
+        {
+            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for pc.json and the PNGs");
+            var inputs = s.OnnxInputs(s.Examples);
+            written = terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(s.Run, s.Stream(), inputs, s.TapList, p);
+                return PcWorkflow.Run(source, folder, s.Stream(), blocks, pc, p);
+            });
+        }
+        else
+        {
+            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
+            written = terminal.WithProgress(p => PcWorkflow.Run(s.Run, s.Stream(), blocks, pc, p));
+        }
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");

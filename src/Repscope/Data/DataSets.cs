@@ -19,7 +19,7 @@ public static class DataSets
     public static readonly IReadOnlyList<string> FashionMnistClasses =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
     public static readonly IReadOnlyList<string> Cifar10Classes =
-        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck$"];
 
     public static DataSplits Load(DataSpec spec, IProgressReporter? progress = null)
     {
@@ -37,7 +37,7 @@ public static class DataSets
         var (_, testRaw, classNames, _, _) = LoadRaw(spec, progress ?? ProgressReporter.None);
         if (normalisation.Mean.Length != testRaw.Channels)
         {
-            throw new RepscopeException($"normalisation has {normalisation.Mean.Length} channels, the {DataSpec.NameOf(spec.Name)} images have {testRaw.Channels}");
+            throw new RepscopeException($"normalisation has {normalisation.Mean.Length} channels, the {DataSpec.NameOf(spec.Name)} images have {testRaw.Channels}$");
         }
         return new ImageDataset(DataSpec.NameOf(spec.Name), TestSubset(spec, testRaw, classNames.Count), classNames.Count, classNames, normalisation);
     }
@@ -53,7 +53,7 @@ public static class DataSets
     private static RawImages TestSubset(DataSpec spec, RawImages testRaw, int classes)
     {
         if (spec.TestExamples is not { } m) { return testRaw; }
-        if (m > testRaw.Count) { throw new RepscopeException($"--test-examples {m}: the {DataSpec.NameOf(spec.Name)} test split has only {testRaw.Count} examples"); }
+        if (m > testRaw.Count) { throw new RepscopeException($"{RepscopeException.Option("testExamples")} {m}: the {DataSpec.NameOf(spec.Name)} test split has only {testRaw.Count} examples"); }
         return testRaw.Select(Subsets.Stratified(testRaw.Labels, classes, m, TestSubsetSeed));
     }
 
@@ -67,7 +67,7 @@ public static class DataSets
         long available = trainRaw.Count;
         long count = spec.TrainExamples ?? (spec.TrainFraction is { } f ? Math.Max(1, (long)Math.Round(f * available))
                                            : Math.Min(spec.TrainExamplesCap ?? available, available));
-        if (count > available) { throw new RepscopeException($"--train-examples {count}: the {name} training split ({SourceText(source)}) has only {available} examples"); }
+        if (count > available) { throw new RepscopeException($"{RepscopeException.Option("trainExamples")} {count}: the {name} training split ({SourceText(source)}) has only {available} examples"); }
         if (count < available) { trainRaw = trainRaw.Select(Subsets.Stratified(trainRaw.Labels, classes, count, spec.Seed)); }
         var train = new ImageDataset(name, trainRaw, classes, classNames, norm);
         var test = new ImageDataset(name, testRaw, classes, classNames, norm);
@@ -231,5 +231,5 @@ public static class DataSets
     private static RepscopeException NotFound(string name, IReadOnlyList<string> looked, string need, string how) =>
         new($"data set '{name}' not found: no folder with {need}; looked in {string.Join(", ", looked)}" +
             (Environment.GetEnvironmentVariable("REPSCOPE_DATA") is { Length: > 0 } ? "" : " ($REPSCOPE_DATA not set)") +
-            $". To get it: {how}, or pass --data {name}:PATH.");
+            $". To get it: {how}, or pass {RepscopeException.Option("data")} {name}:PATH.");
 }

@@ -62,19 +62,19 @@ public sealed record DataSpec
         {
             throw new RepscopeException($"unknown data set '{name}'; known: {string.Join(", ", Names.Keys)} (as NAME or NAME:PATH)");
         }
-        if (path is { Length: 0 }) { throw new RepscopeException($"--data {text}: empty path after ':'"); }
-        if (dn == DataName.Folder && path is null) { throw new RepscopeException("--data folder needs a path: folder:PATH (one sub-folder per class)"); }
+        if (path is { Length: 0 }) { throw new RepscopeException($"{RepscopeException.Option("data")} {text}: empty path after ':'"); }
+        if (dn == DataName.Folder && path is null) { throw new RepscopeException($"{RepscopeException.Option("data")} folder needs a path: folder:PATH (one sub-folder per class)"); }
         return (dn, path);
     }
 
     /// <summary>Checks the numbers; throws RepscopeException naming the option.</summary>
     public void Validate()
     {
-        if (TrainFraction is not null && TrainExamples is not null) { throw new RepscopeException("give --train-fraction or --train-examples, not both"); }
-        if (TrainFraction is { } f && (!(f > 0) || f > 1)) { throw new RepscopeException($"--train-fraction must be in (0, 1], got {f}"); }
-        if (TrainExamples is { } n && n < 1) { throw new RepscopeException($"--train-examples must be positive, got {n}"); }
-        if (TestExamples is { } m && m < 1) { throw new RepscopeException($"--test-examples must be positive, got {m}"); }
-        if (ImageSize < 4) { throw new RepscopeException($"--image-size must be at least 4, got {ImageSize}"); }
+        if (TrainFraction is not null && TrainExamples is not null) { throw new RepscopeException($"give {RepscopeException.Option("trainFraction")} or {RepscopeException.Option("trainExamples")}, not both"); }
+        if (TrainFraction is { } f && (!(f > 0) || f > 1)) { throw new RepscopeException($"{RepscopeException.Option("trainFraction")} must be in (0, 1], got {f}"); }
+        if (TrainExamples is { } n && n < 1) { throw new RepscopeException($"{RepscopeException.Option("trainExamples")} must be positive, got {n}"); }
+        if (TestExamples is { } m && m < 1) { throw new RepscopeException($"{RepscopeException.Option("testExamples")} must be positive, got {m}"); }
+        if (ImageSize < 4) { throw new RepscopeException($"{RepscopeException.Option("imageSize")} must be at least 4, got {ImageSize}"); }
     }
 }
 

@@ -122,7 +122,7 @@ public sealed record ExperimentPlan(
     /// The quick grid (docs/reproduce.md): 256 training images of the shipped Fashion-MNIST data, 24 epochs of
     /// batch 64 (96 SGD steps, no augmentation, so that the models get close to interpolating their training
     /// set), evaluation only at the end on all 2,000 held-out images. Width row ResNet-14 at width 0.5, 1, 2
-    /// (block-free to blocky), depth row 8, 14, 26 at width 1, less data (64 images, 96 epochs: the same 96 steps)
+    /// (meant to span block-free to blocky; on this budget all measured block-free, docs/reproduce.md), depth row 8, 14, 26 at width 1, less data (64 images, 96 epochs: the same 96 steps)
     /// at width 0.5 and 1, a 14-layer net without residual connections; two seeds of each. Errors: ResNet-14
     /// width 1 against ResNet-8 width 1.5, four seeds each.
     /// </summary>

@@ -7,6 +7,7 @@ using Repscope.Interop;
 using Repscope.Runs;
 using Repscope.Models;
 using Repscope.Training;
+using Repscope.Reporting;
 using Repscope.Workflows;
 
 namespace Repscope.Reproduce;

@@ -30,7 +30,7 @@ public static class PlannedRun
             if (!Equals(actual, wanted))
             {
                 throw new RepscopeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"{runJson}: {key} is {actual}, the plan wants {wanted} for {spec.Name}; move the folder away or choose another --out"));
+                    $"{runJson}: {key} is {actual}, the plan wants {wanted} for {spec.Name}; move the folder away or choose another {RepscopeException.Option("out")}"));
             }
         }
         Expect("depth", config.Depth, spec.Depth);

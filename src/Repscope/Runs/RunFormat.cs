@@ -104,7 +104,7 @@ public static class RunFormat
         var info = Read(dir);
         if (info.State != RunState.Finished)
         {
-            throw new RepscopeException($"{dir}: run is not finished (state 'training', {info.Epochs.Count}/{info.Config.Epochs} epochs); continue it with 'repscope train --out {runDir} --resume'");
+            throw new RepscopeException($"{dir}: run is not finished (state 'training', {info.Epochs.Count}/{info.Config.Epochs} epochs); continue it with 'repscope train {RepscopeException.Option("out")} {runDir} {RepscopeException.Option("resume")}'");
         }
         if (MissingFinishedFiles(dir) is { } problem) { throw new RepscopeException($"{dir}: {problem}"); }
         return info;

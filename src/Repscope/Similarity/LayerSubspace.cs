@@ -46,7 +46,7 @@ internal sealed class LayerSubspace : IDisposable
         if (p >= n && measure is SimilarityMeasure.Cca or SimilarityMeasure.Pwcca)
         {
             return Undefined(name, n, $"{name}: {p} features >= {n} examples: every canonical correlation is 1 and {label} says nothing; " +
-                                      "reduce with the SVD first (--measure svcca does)");
+                                      $"reduce with the SVD first ({RepscopeException.Option("measure")} svcca does)");
         }
         var c = Gram.CentreColumns(m);
         LayerSubspace result = measure == SimilarityMeasure.Rsa ? Rsa.Prepare(c, name) : FromSvd(c, name, measure, options);

@@ -17,7 +17,7 @@ public sealed record TrainOptions
     public double Momentum { get; init; } = TrainingDefaults.Momentum;
     /// <summary>Epochs of linear learning-rate warm-up before the cosine decay (0 = none; fractions allowed).</summary>
     public double WarmupEpochs { get; init; } = TrainingDefaults.WarmupEpochs;
-    /// <summary>Random crop with padding 4 (and flips, unless <see cref="Flip"/> is off).</summary>
+    /// <summary>Random crop with padding 4 (and flips, unless <see cref="Flip$"/> is off).</summary>
     public bool Augment { get; init; } = true;
     public bool Flip { get; init; } = true;
     /// <summary>Evaluate on the test set after every epoch (a learning curve of test accuracy); off: only after the last epoch, which saves the evaluation's cost on small training sets. The training loss and accuracy are recorded every epoch either way.</summary>
@@ -86,14 +86,14 @@ public sealed record TrainOptions
     public void Validate()
     {
         Models.ResNetShape.CheckDepthAndWidth(Depth, Width);
-        if (string.IsNullOrWhiteSpace(Out)) { throw new RepscopeException("--out RUN is required"); }
-        if (Epochs < 1) { throw new RepscopeException($"--epochs must be at least 1, got {Epochs}"); }
-        if (BatchSize < 2) { throw new RepscopeException($"--batch-size must be at least 2 (batch norm), got {BatchSize}"); }
-        if (!(Lr > 0) || double.IsInfinity(Lr)) { throw new RepscopeException($"--lr must be positive, got {Lr}"); }
-        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) { throw new RepscopeException($"--weight-decay must be >= 0, got {WeightDecay}"); }
-        if (!(Momentum >= 0 && Momentum < 1)) { throw new RepscopeException($"--momentum must be in [0, 1), got {Momentum}"); }
-        if (!(WarmupEpochs >= 0) || double.IsInfinity(WarmupEpochs)) { throw new RepscopeException($"--warmup-epochs must be >= 0, got {WarmupEpochs}"); }
-        if (Threads < 0) { throw new RepscopeException($"--threads must be >= 0, got {Threads}"); }
+        if (string.IsNullOrWhiteSpace(Out)) { throw new RepscopeException($"{RepscopeException.Option("out")} RUN is required"); }
+        if (Epochs < 1) { throw new RepscopeException($"{RepscopeException.Option("epochs")} must be at least 1, got {Epochs}"); }
+        if (BatchSize < 2) { throw new RepscopeException($"{RepscopeException.Option("batchSize")} must be at least 2 (batch norm), got {BatchSize}"); }
+        if (!(Lr > 0) || double.IsInfinity(Lr)) { throw new RepscopeException($"{RepscopeException.Option("lr")} must be positive, got {Lr}"); }
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) { throw new RepscopeException($"{RepscopeException.Option("weightDecay")} must be >= 0, got {WeightDecay}"); }
+        if (!(Momentum >= 0 && Momentum < 1)) { throw new RepscopeException($"{RepscopeException.Option("momentum")} must be in [0, 1), got {Momentum}"); }
+        if (!(WarmupEpochs >= 0) || double.IsInfinity(WarmupEpochs)) { throw new RepscopeException($"{RepscopeException.Option("warmupEpochs")} must be >= 0, got {WarmupEpochs}"); }
+        if (Threads < 0) { throw new RepscopeException($"{RepscopeException.Option("threads")} must be >= 0, got {Threads}"); }
         Data.Validate();
     }
 }

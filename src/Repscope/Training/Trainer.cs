@@ -61,11 +61,11 @@ public static class Trainer
             if (previous.State == RunState.Finished)
             {
                 if (options.Resume) { return previous; }
-                throw new RepscopeException($"{dir}: already holds a finished run ({previous.Architecture}); choose another --out");
+                throw new RepscopeException($"{dir}: already holds a finished run ({previous.Architecture}); choose another {RepscopeException.Option("out")}");
             }
             if (!options.Resume)
             {
-                throw new RepscopeException($"{dir}: holds an unfinished run ({previous.Epochs.Count}/{previous.Config.Epochs} epochs); continue it with --resume, or choose another --out");
+                throw new RepscopeException($"{dir}: holds an unfinished run ({previous.Epochs.Count}/{previous.Config.Epochs} epochs); continue it with {RepscopeException.Option("resume")}, or choose another {RepscopeException.Option("out")}");
             }
             var conflicts = options.ConflictsWith(previous.Config);
             if (conflicts.Count > 0) { throw new ResumeConflictException(dir, conflicts); }
@@ -76,7 +76,7 @@ public static class Trainer
         }
         else if (!RunFormat.IsEmptyFolder(dir))
         {
-            throw new RepscopeException($"{dir}: folder exists and is not empty; choose a new --out for the run");
+            throw new RepscopeException($"{dir}: folder exists and is not empty; choose a new {RepscopeException.Option("out")} for the run");
         }
 
         // A resumed run keeps its thread count unless told otherwise: results are bit-identical only for the same count.

@@ -68,7 +68,7 @@ public static class CompareWorkflow
         {
             if (sources[i].Examples != sources[0].Examples)
             {
-                throw new RepscopeException($"{sources[i].Path} has {sources[i].Examples} examples, {sources[0].Path} has {sources[0].Examples}; CKA needs the same examples (use --examples N)");
+                throw new RepscopeException($"{sources[i].Path} has {sources[i].Examples} examples, {sources[0].Path} has {sources[0].Examples}; CKA needs the same examples (use {RepscopeException.Option("examples")} N)");
             }
         }
         var names = UniqueNames(sources.Select(s => s.Name).ToList());

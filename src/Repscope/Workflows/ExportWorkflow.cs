@@ -73,7 +73,7 @@ public static partial class ExportWorkflow
     /// </summary>
     public static Written<OnnxExportResult> Run(OnnxSource source, string outPath, int batchSize, IProgressReporter? progress = null)
     {
-        if (batchSize < 1) { throw new RepscopeException($"--batch-size must be positive, got {batchSize}"); }
+        if (batchSize < 1) { throw new RepscopeException($"{RepscopeException.Option("batchSize")} must be positive, got {batchSize}"); }
         var clock = Stopwatch.StartNew();
         var taps = source.Layers;
         var chunks = taps.Select(_ => new List<float[]>()).ToArray();

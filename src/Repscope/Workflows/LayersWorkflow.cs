@@ -52,7 +52,7 @@ public static class LayersWorkflow
         options.Validate();
         if (options.Epochs != 1 && source is not RunSource)
         {
-            throw new RepscopeException($"{source.Path}: --epochs above 1 needs a run directory (its test set is shuffled per epoch); got {options.Epochs}");
+            throw new RepscopeException($"{source.Path}: {RepscopeException.Option("epochs")} above 1 needs a run directory (its test set is shuffled per epoch); got {options.Epochs}");
         }
         progress ??= ProgressReporter.None;
         pcOptions ??= FirstComponentOptions.Default;

@@ -24,26 +24,34 @@ public static class PcWorkflow
     public const string CkaWithoutPc1File = "pc_cka_without_pc1.png";
     public const string FractionFile = "pc_fraction.png";
 
+    /// <summary>A run's test examples through its model; writes into RUN/analysis/.</summary>
     public static Written<PcResult> Run(string run, StreamOptions options, BlockOptions? blockOptions = null,
                                         FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
     {
+        using var input = new RunSource(run, options);
+        return Run(input, RunFormat.AnalysisPath(run), options, blockOptions, pcOptions, progress);
+    }
+
+    /// <summary>Any activation source (a run or an ONNX model on given inputs); writes into <paramref name="folder"/>.</summary>
+    public static Written<PcResult> Run(IActivationSource source, string folder, StreamOptions options, BlockOptions? blockOptions = null,
+                                        FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
+    {
+        options.Validate();
         progress ??= ProgressReporter.None;
         pcOptions ??= FirstComponentOptions.Default;
         var clock = Stopwatch.StartNew();
-        using var input = new RunSource(run, options);
-        var (model, data) = (input.Model, input.Data);
-        var layers = model.TapNames(options.Taps);
-        var r = LayerSimilarity.PrincipalComponents(layers, Activations.Pass(model, data, options.BatchSize, options.Taps, progress), pcOptions, blockOptions);
-        var result = new PcResult(run, model.Architecture, data.Count, options.BatchSize, options.Taps, layers,
+        var layers = source.Layers;
+        var r = LayerSimilarity.PrincipalComponents(layers, source.Pass(0, source.Examples, options.BatchSize, progress), pcOptions, blockOptions);
+        var result = new PcResult(source.Path, source.Architecture, source.Examples, options.BatchSize, source.Taps, layers,
                                   r.Components.Select(c => c.Fraction).ToList(), r.Pc1Cosines.ValueRows(), r.Cka.ValueRows(),
                                   r.CkaWithoutPc1.ValueRows(), r.Blocks, r.BlocksWithoutPc1, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
-        string folder = RunFormat.AnalysisPath(run);
+        Directory.CreateDirectory(folder);
         string json = Path.Combine(folder, JsonFile), cosines = Path.Combine(folder, CosineFile),
                without = Path.Combine(folder, CkaWithoutPc1File), fraction = Path.Combine(folder, FractionFile);
         AtomicFile.WriteJson(json, result);
-        AnalysisPlots.WithinModelHeatmap(cosines, r.Pc1Cosines, $"{model.Architecture}: squared cosine of first principal components", r.Blocks, "cos² (PC1)");
-        AnalysisPlots.WithinModelHeatmap(without, r.CkaWithoutPc1, $"{model.Architecture}: CKA after removing each layer's PC1", r.BlocksWithoutPc1);
-        AnalysisPlots.AcrossDepth(fraction, $"{model.Architecture}: variance explained by the first principal component",
+        AnalysisPlots.WithinModelHeatmap(cosines, r.Pc1Cosines, $"{source.Architecture}: squared cosine of first principal components", r.Blocks, "cos² (PC1)");
+        AnalysisPlots.WithinModelHeatmap(without, r.CkaWithoutPc1, $"{source.Architecture}: CKA after removing each layer's PC1", r.BlocksWithoutPc1);
+        AnalysisPlots.AcrossDepth(fraction, $"{source.Architecture}: variance explained by the first principal component",
                                   "fraction of variance (PC1)", layers, [("PC1 fraction", result.Pc1Fraction)], r.Blocks, (0, 1));
         return new Written<PcResult>(result, [json, cosines, without, fraction]);
     }

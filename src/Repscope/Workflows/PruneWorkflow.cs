@@ -24,7 +24,7 @@ public static class PruneWorkflow
     public static Written<PruneResult> Run(string run, int batchSize, bool refitHead, long seed, ProbeOptions? refitOptions = null,
                                            IProgressReporter? progress = null)
     {
-        if (batchSize < 1) { throw new RepscopeException($"--batch-size must be positive, got {batchSize}"); }
+        if (batchSize < 1) { throw new RepscopeException($"{RepscopeException.Option("batchSize")} must be positive, got {batchSize}"); }
         var clock = Stopwatch.StartNew();
         using var input = RunSource.Open(run);
         var (model, test) = (input.Model, input.Data);

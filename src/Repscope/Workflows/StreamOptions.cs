@@ -12,8 +12,8 @@ public sealed record StreamOptions(int? Examples = null, int BatchSize = 256, Ta
 {
     public void Validate()
     {
-        if (Examples is < 4) { throw new RepscopeException($"--examples must be at least 4, got {Examples}"); }
-        if (BatchSize < 4) { throw new RepscopeException($"--batch-size must be at least 4 (the unbiased HSIC needs 4 rows), got {BatchSize}"); }
-        if (Epochs < 1) { throw new RepscopeException($"--epochs must be at least 1, got {Epochs}"); }
+        if (Examples is < 4) { throw new RepscopeException($"{RepscopeException.Option("examples")} must be at least 4, got {Examples}"); }
+        if (BatchSize < 4) { throw new RepscopeException($"{RepscopeException.Option("batchSize")} must be at least 4 (the unbiased HSIC needs 4 rows), got {BatchSize}"); }
+        if (Epochs < 1) { throw new RepscopeException($"{RepscopeException.Option("epochs")} must be at least 1, got {Epochs}"); }
     }
 }

@@ -64,4 +64,16 @@ public sealed class MessagesTests : IDisposable
         Repscope.Cli.OutputPath.CheckFolder(Path.Combine(_dir, "new", "deeper"), "--out");   // creatable: fine
         Assert.False(Directory.Exists(Path.Combine(_dir, "new")));                            // and nothing created by the check
     }
+
+    /// <summary>The library names its parameters (batchSize); the command line shows them as the flags the user typed.</summary>
+    [Fact]
+    public void LibraryParametersAreShownAsFlags()
+    {
+        var o = CliRunner.Run("train", "--epochs", "0", "--out", Path.Combine(_dir, "r"));
+        Assert.Equal(2, o.ExitCode);
+        Assert.Equal("repscope: error: --epochs must be at least 1, got 0", o.ErrorLine);
+        var e = Assert.Throws<RepscopeException>(() => new Repscope.Training.TrainOptions { Epochs = 1, WarmupEpochs = -1, Out = "r" }.Validate());
+        Assert.Equal("warmupEpochs must be >= 0, got -1", e.Message);
+        Assert.Equal("--warmup-epochs must be >= 0, got -1", e.MessageWith(Repscope.Cli.App.Flag));
+    }
 }

@@ -71,10 +71,27 @@ public sealed class OnnxCommandTests : IDisposable
         var a = CliRunner.Run("layers", OnnxFixtures.ModelPath("cnn_batch1"), "--input", Images, "--batch-size", "8", "--out", Path.Combine(_dir, "a"));
         var b = CliRunner.Run("layers", Cnn, "--input", Images, "--batch-size", "8", "--out", Path.Combine(_dir, "b"));
         Assert.True(a.ExitCode == 0 && b.ExitCode == 0, a.Err + b.Err);
-        var ja = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "a", "layers.json"))).RootElement;
-        var jb = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "b", "layers.json"))).RootElement;
+        var (ja, jb) = (Json(_dir, "a", "layers.json"), Json(_dir, "b", "layers.json"));
         Assert.Equal(OnnxFixtures.DefaultTaps("cnn"), ja.GetProperty("layers").EnumerateArray().Select(l => l.GetString()));
         AssertClose(Read(jb.GetProperty("cka")), Read(ja.GetProperty("cka")), 1e-6);
+    }
+
+    private static JsonElement Json(params string[] path) => JsonDocument.Parse(File.ReadAllText(Path.Combine(path))).RootElement;
+
+    /// <summary>`pc` takes an ONNX model as `layers` does; its CKA with PC1 equals the layers map of the same taps and batches.</summary>
+    [Fact]
+    public void PcOnAnOnnxModelGivesTheLayersMapAndItsFirstComponents()
+    {
+        var pc = CliRunner.Run("pc", Cnn, "--input", Images, "--batch-size", "8", "--out", Path.Combine(_dir, "pc"));
+        var layers = CliRunner.Run("layers", Cnn, "--input", Images, "--batch-size", "8", "--out", Path.Combine(_dir, "layers"));
+        Assert.True(pc.ExitCode == 0 && layers.ExitCode == 0, pc.Err + layers.Err);
+        var (jp, jl) = (Json(_dir, "pc", "pc.json"), Json(_dir, "layers", "layers.json"));
+        Assert.Equal(OnnxFixtures.DefaultTaps("cnn"), jp.GetProperty("layers").EnumerateArray().Select(l => l.GetString()));
+        AssertClose(Read(jl.GetProperty("cka")), Read(jp.GetProperty("cka")), 1e-12);
+        Assert.All(jp.GetProperty("pc1Fraction").EnumerateArray(), f => Assert.InRange(f.GetDouble(), 1.0 / 64, 1));  // at least 1/rank of the variance
+        Assert.True(File.Exists(Path.Combine(_dir, "pc", "pc_cka_without_pc1.png")));
+        var refused = CliRunner.Run("pc", Cnn, "--input", Images);
+        Assert.Equal("repscope: error: an ONNX model needs --out DIR for pc.json and the PNGs", refused.ErrorLine);
     }
 
     [Fact]

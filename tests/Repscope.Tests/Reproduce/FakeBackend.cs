@@ -2,7 +2,7 @@ using Repscope.Analysis.Statistics;
 using Repscope.Reproduce;
 using Repscope.Runs;
 using Repscope.Tests.Runs;
-using Repscope.Tests.Report;
+using Repscope.Tests.Reporting;
 
 namespace Repscope.Tests.Reproduce;
 

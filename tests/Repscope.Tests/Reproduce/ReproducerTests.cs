@@ -2,7 +2,7 @@ using System.Text.Json;
 using Repscope.Reporting;
 using Repscope.Reproduce;
 using Repscope.Runs;
-using Repscope.Tests.Report;
+using Repscope.Tests.Reporting;
 
 namespace Repscope.Tests.Reproduce;
 
@@ -163,7 +163,7 @@ public sealed class ReproducerTests : IDisposable
         string runDir = Path.Combine(_dir, "runs", spec.Name);
         RunFormat.Write(runDir, FakeBackend.RunJson(spec with { Depth = 14 }, Settings, RunState.Finished));
         var e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));
-        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another --out", e.Message);
+        Assert.Equal($"{Path.Combine(runDir, "run.json")}: depth is 14, the plan wants 8 for {spec.Name}; move the folder away or choose another out", e.Message);
 
         RunFormat.Write(runDir, FakeBackend.RunJson(spec, Settings, RunState.Finished));
         e = Assert.Throws<RepscopeException>(() => new Reproducer(new FakeBackend()).Run(Options()));

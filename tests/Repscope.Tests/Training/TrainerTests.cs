@@ -94,7 +94,9 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         var e = Assert.Throws<RepscopeException>(() => RunDirectory.Open(crashed));
         Assert.Contains("not finished", e.Message);
         Assert.Equal(RunState.Training, RunFormat.Inspect(crashed).State);
-        Assert.Contains("--resume", Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed))).Message);
+        var refused = Assert.Throws<RepscopeException>(() => Trainer.Train(Options(crashed)));
+        Assert.Contains("continue it with resume", refused.Message);                 // the library names its parameter
+        Assert.Contains("continue it with --resume", refused.MessageWith(Repscope.Cli.App.Flag));   // the command line its flag
 
         var resumed = Trainer.Train(TrainOptions.ResumeOf(crashed));   // keeps the run's 1 thread
         Assert.Equal(RunState.Finished, resumed.State);
@@ -341,8 +343,8 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
     }
 
     [Theory]
-    [InlineData(0, "--epochs must be at least 1")]
-    [InlineData(-1, "--lr must be positive")]
+    [InlineData(0, "epochs must be at least 1")]
+    [InlineData(-1, "lr must be positive")]
     public void BadOptionsAreClearErrors(int which, string expected)
     {
         using var outDir = new TempDir();

@@ -84,7 +84,7 @@ public static class ErrorComparison
                                       double alpha = 0.05, TTestKind test = TTestKind.Student,
                                       string nameA = "A", string nameB = "B", ulong permutationSeed = Intervals.DefaultSeed)
     {
-        if (!(alpha > 0 && alpha < 1)) { throw new RepscopeException($"--alpha must be in (0, 1), got {alpha}"); }
+        if (!(alpha > 0 && alpha < 1)) { throw new RepscopeException($"{RepscopeException.Option("alpha")} must be in (0, 1), got {alpha}"); }
         RequireTwo(a, nameA);
         RequireTwo(b, nameB);
         string controlSource = control is null ? $"{nameA} split in halves" : "--control split in halves";

@@ -36,7 +36,7 @@ public static class ClassDiff
     public static ClassDiffResult Compare(double[,] a, double[,] b, TTestKind test = TTestKind.Student, double alpha = 0.05,
                                           IReadOnlyList<string>? names = null, string nameA = "group A", string nameB = "group B")
     {
-        if (!(alpha > 0 && alpha < 1)) { throw new RepscopeException($"--alpha must be in (0, 1), got {alpha}"); }
+        if (!(alpha > 0 && alpha < 1)) { throw new RepscopeException($"{RepscopeException.Option("alpha")} must be in (0, 1), got {alpha}"); }
         int ra = a.GetLength(0), rb = b.GetLength(0), columns = a.GetLength(1);
         if (b.GetLength(1) != columns)
         {

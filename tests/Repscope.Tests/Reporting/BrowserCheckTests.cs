@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Repscope.Reporting;
 using SkiaSharp;
 
-namespace Repscope.Tests.Report;
+namespace Repscope.Tests.Reporting;
 
 /// <summary>
 /// Opens reports in headless Chromium through tests/browser/check_report.sh. Chromium must be

@@ -1,6 +1,6 @@
 using Repscope.Analysis.Statistics;
 
-namespace Repscope.Tests.Statistics;
+namespace Repscope.Tests.Analysis.Statistics;
 
 /// <summary>The permutation test over seed labels on per-example correctness.</summary>
 public class PermutationTestTests

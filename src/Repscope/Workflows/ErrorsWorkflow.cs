@@ -1,6 +1,8 @@
+using Repscope.Analysis.Errors;
 using Repscope.Analysis.Statistics;
+using Repscope.Reporting;
 
-namespace Repscope.Analysis.Errors;
+namespace Repscope.Workflows;
 
 /// <summary>Options of <c>repscope errors</c>: run patterns (see <see cref="RunGlob"/>) per group.</summary>
 public sealed record ErrorOptions(string A, string B, string OutDir)
@@ -12,7 +14,7 @@ public sealed record ErrorOptions(string A, string B, string OutDir)
 }
 
 /// <summary>Front door of the error comparison: expand patterns, read runs, compare, write DIR.</summary>
-public static class ErrorAnalysis
+public static class ErrorsWorkflow
 {
     public static (ErrorReport Report, IReadOnlyList<string> Files) Run(ErrorOptions options, IProgressReporter? progress = null)
     {

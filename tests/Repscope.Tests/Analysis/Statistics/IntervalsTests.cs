@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Repscope.Analysis.Statistics;
 
-namespace Repscope.Tests.Statistics;
+namespace Repscope.Tests.Analysis.Statistics;
 
 /// <summary>
 /// Intervals against scipy 1.10 / numpy 1.24 (tests/fixtures/interval_reference.json, written by

@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Repscope.Analysis.Errors;
 using Repscope.Analysis.Statistics;
+using Repscope.Reporting;
+using Repscope.Workflows;
 
-namespace Repscope.Tests.Errors;
+namespace Repscope.Tests.Analysis.Errors;
 
 /// <summary>
 /// repscope errors end to end on hand-made runs whose answers are known: 30 test examples in
@@ -55,14 +57,14 @@ public class ErrorsTests : IDisposable
         string hierarchy = Path.Combine(root, "classes.json");
         File.WriteAllText(hierarchy, """{"pets": ["cat", "dog"], "other": [2, "bird"]}""");
         string outDir = Path.Combine(root, "out");
-        var (report, files) = ErrorAnalysis.Run(new ErrorOptions($"{root}/runs/a*", $"{root}/runs/b[1-4]", outDir) { HierarchyPath = hierarchy });
+        var (report, files) = ErrorsWorkflow.Run(new ErrorOptions($"{root}/runs/a*", $"{root}/runs/b[1-4]", outDir) { HierarchyPath = hierarchy });
 
         foreach (string f in new[] { "errors.json", "per_class.csv", "per_example.csv", "run_class_accuracy.csv", "superclass.csv", "control_per_class.csv", "scatter.png", "per_class.png", "superclass.png" })
         {
             Assert.Contains(Path.Combine(outDir, f), files);
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         }
-        Assert.Equal((2100, 760), PlotsTests.PngSize(Path.Combine(outDir, "scatter.png")));
+        Assert.Equal((2100, 760), Repscope.Tests.Reporting.PlotsTests.PngSize(Path.Combine(outDir, "scatter.png")));
 
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "errors.json")));
         var j = doc.RootElement;
@@ -151,10 +153,10 @@ public class ErrorsTests : IDisposable
             }
         }
         string outDir = Path.Combine(_runs.Root, "many-out");
-        var (r, _) = ErrorAnalysis.Run(new ErrorOptions($"{_runs.Root}/many/a*", $"{_runs.Root}/many/b*", outDir));
+        var (r, _) = ErrorsWorkflow.Run(new ErrorOptions($"{_runs.Root}/many/a*", $"{_runs.Root}/many/b*", outDir));
         Assert.Equal(100, r.PerClass.Classes.Count);
         Assert.Equal(r.PerClass.Classes.Count(c => c.Undefined is null), r.PerClass.Tested);
-        Assert.Equal(300 + 40 * ErrorReportWriter.MaxBars, PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
+        Assert.Equal(300 + 40 * ErrorReportWriter.MaxBars, Repscope.Tests.Reporting.PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
         Assert.Equal(101, File.ReadAllLines(Path.Combine(outDir, "per_class.csv")).Length);
     }
 
@@ -181,7 +183,7 @@ public class ErrorsTests : IDisposable
     public void TheReportCarriesTheAccuracyMatchThePermutationTestAndEqualGroupSizes()
     {
         MakeGroups();
-        var (r, _) = ErrorAnalysis.Run(new ErrorOptions($"{_runs.Root}/runs/a*", $"{_runs.Root}/runs/b*", Path.Combine(_runs.Root, "o")));
+        var (r, _) = ErrorsWorkflow.Run(new ErrorOptions($"{_runs.Root}/runs/a*", $"{_runs.Root}/runs/b*", Path.Combine(_runs.Root, "o")));
         // accuracy match: Welch interval of mean accuracy A - B over the runs, as a second formulation
         var expected = Intervals.WelchDifference(r.A.Accuracy, r.B.Accuracy);
         Assert.Equal(expected, r.AccuracyDifference);
@@ -204,7 +206,7 @@ public class ErrorsTests : IDisposable
     public void ExplicitControlIsSplitInHalvesAndItsClassTestNeedsFourRuns()
     {
         MakeGroups();
-        var (r, _) = ErrorAnalysis.Run(new ErrorOptions($"{_runs.Root}/runs/a*", $"{_runs.Root}/runs/b*", Path.Combine(_runs.Root, "o"))
+        var (r, _) = ErrorsWorkflow.Run(new ErrorOptions($"{_runs.Root}/runs/a*", $"{_runs.Root}/runs/b*", Path.Combine(_runs.Root, "o"))
         { Control = $"{_runs.Root}/runs/b[12]", Test = TTestKind.Welch });
         Assert.Equal("--control split in halves", r.ControlSource);
         Assert.Equal(new[] { "b1" }, r.ControlFirstHalf.Runs.Select(Path.GetFileName));
@@ -214,7 +216,7 @@ public class ErrorsTests : IDisposable
     }
 
     private RepscopeException Fails(string a, string b, string? control = null, string? hierarchy = null) =>
-        Assert.Throws<RepscopeException>(() => ErrorAnalysis.Run(new ErrorOptions(a, b, Path.Combine(_runs.Root, "out")) { Control = control, HierarchyPath = hierarchy }));
+        Assert.Throws<RepscopeException>(() => ErrorsWorkflow.Run(new ErrorOptions(a, b, Path.Combine(_runs.Root, "out")) { Control = control, HierarchyPath = hierarchy }));
 
     [Fact]
     public void BadInputIsAOneLineErrorNamingTheRun()

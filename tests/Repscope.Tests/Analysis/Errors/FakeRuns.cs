@@ -2,7 +2,7 @@ using Repscope.Interop;
 using Repscope.Runs;
 using Repscope.Tests.Runs;
 
-namespace Repscope.Tests.Errors;
+namespace Repscope.Tests.Analysis.Errors;
 
 /// <summary>Small fake run directories (run.json + test_labels.npy + test_predictions.npy) in a temp folder.</summary>
 internal sealed class FakeRuns : IDisposable

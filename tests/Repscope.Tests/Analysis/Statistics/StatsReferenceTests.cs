@@ -2,7 +2,7 @@ using System.Text.Json;
 using Repscope.Analysis.Statistics;
 using Xunit.Abstractions;
 
-namespace Repscope.Tests.Statistics;
+namespace Repscope.Tests.Analysis.Statistics;
 
 /// <summary>
 /// Agreement with scipy 1.10 / statsmodels 0.13 (and mpmath at 50 digits) on the values in

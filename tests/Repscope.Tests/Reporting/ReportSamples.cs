@@ -1,7 +1,7 @@
 using Repscope.Reporting;
 using SkiaSharp;
 
-namespace Repscope.Tests.Report;
+namespace Repscope.Tests.Reporting;
 
 /// <summary>Small real PNGs and a report built from them, shared by the report tests.</summary>
 internal static class ReportSamples

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Repscope.Analysis.Statistics;
-using Repscope.Reporting;
+using Repscope.Analysis.Errors;
 
-namespace Repscope.Analysis.Errors;
+namespace Repscope.Reporting;
 
 /// <summary>
 /// Writes an <see cref="ErrorReport"/> into a folder: errors.json (everything but the per-example

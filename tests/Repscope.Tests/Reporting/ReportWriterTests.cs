@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Repscope.Reporting;
 using SkiaSharp;
 
-namespace Repscope.Tests.Report;
+namespace Repscope.Tests.Reporting;
 
 public sealed class ReportWriterTests : IDisposable
 {

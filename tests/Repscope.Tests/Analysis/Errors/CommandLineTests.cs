@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Repscope.Interop;
 
-namespace Repscope.Tests.Errors;
+namespace Repscope.Tests.Analysis.Errors;
 
 /// <summary>The classdiff and errors commands as a user runs them (a separate process): output, exit codes, one-line errors.</summary>
 public class CommandLineTests : IDisposable

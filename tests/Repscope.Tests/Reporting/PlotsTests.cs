@@ -1,6 +1,6 @@
 using Repscope.Reporting;
 
-namespace Repscope.Tests.Errors;
+namespace Repscope.Tests.Reporting;
 
 /// <summary>Plots (src/Repscope/Reporting/Plots.cs) writes real PNGs of the requested size; bad series are errors.</summary>
 public class PlotsTests : IDisposable

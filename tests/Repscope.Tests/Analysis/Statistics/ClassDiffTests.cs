@@ -1,7 +1,7 @@
 using Repscope.Analysis.Statistics;
 using Xunit.Abstractions;
 
-namespace Repscope.Tests.Statistics;
+namespace Repscope.Tests.Analysis.Statistics;
 
 public class ClassDiffTests(ITestOutputHelper output)
 {
