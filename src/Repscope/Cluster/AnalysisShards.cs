@@ -49,7 +49,7 @@ public static class AnalysisShards
         CheckOptions(options);
         if (a.Examples != b.Examples)
         {
-            throw new RepscopeException($"{b.Path} has {b.Examples} examples, {a.Path} has {a.Examples}; CKA needs the same examples (use --examples N)");
+            throw new RepscopeException($"{b.Path} has {b.Examples} examples, {a.Path} has {a.Examples}; CKA needs the same examples (use {RepscopeException.Option("examples")} N)");
         }
         var (ia, ib) = (Identity(a), Identity(b));
         if (a is RunSource && b is RunSource && ia[^1].Sha256 != ib[^1].Sha256)
@@ -133,7 +133,7 @@ public static class AnalysisShards
         options.Validate();
         if (options.Epochs != 1)
         {
-            throw new RepscopeException($"--epochs {options.Epochs} cannot be split into shards: the later epochs reshuffle every example; shard one epoch");
+            throw new RepscopeException($"{RepscopeException.Option("epochs")} {options.Epochs} cannot be split into shards: the later epochs reshuffle every example; shard one epoch");
         }
     }
 

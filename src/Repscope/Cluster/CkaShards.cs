@@ -163,7 +163,7 @@ public static class CkaShards
         var states = statePaths.Select(p => (Path: p, State: ReadState(p))).ToList();
         var (firstPath, first) = states[0];
         var info = first.Info;
-        if (info.Command != command) { throw new RepscopeException($"{firstPath}: a state of `repscope {info.Command} --shard`, not of `repscope {command} --shard`"); }
+        if (info.Command != command) { throw new RepscopeException($"{firstPath}: a shard state of `repscope {info.Command}`, not of `repscope {command}`"); }
         foreach (var (path, other) in states.Skip(1))
         {
             string? why = Mismatch(info, other.Info);
