@@ -80,19 +80,10 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public LayersResult Layers(string runDir, IProgressReporter progress)
     {
-        string folder = RunFormat.AnalysisPath(runDir);
-        using var cached = Cached(runDir, "pc.json");
-        if (cached is { } doc && Matches(doc.RootElement, "batchSize", BatchSize)
-            && doc.RootElement.TryGetProperty("taps", out var taps) && taps.GetString() == "branches"
-            && doc.RootElement.TryGetProperty("examples", out var examples) && examples.GetInt64() == TestCount(runDir))
-        {
-            var root = doc.RootElement;
-            return new LayersResult(Strings(root.GetProperty("layers")), [.. root.GetProperty("cka").EnumerateArray().Select(Numbers)],
-                                    [.. root.GetProperty("ckaWithoutPc1").EnumerateArray().Select(Numbers)],
-                                    Numbers(root.GetProperty("pc1Fraction")), Accuracy(runDir));
-        }
-        var report = PcWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress: progress).Result;
-        return new LayersResult(report.Layers, report.Cka, report.CkaWithoutPc1, [.. report.Pc1Fraction], Accuracy(runDir));
+        var pc = Cached<PcResult>(runDir, PcWorkflow.JsonFile) is { } c && c.BatchSize == BatchSize && c.Taps == LayerTaps && c.Examples == TestCount(runDir)
+            ? c
+            : PcWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress: progress).Result;
+        return new LayersResult(pc.Layers, pc.Cka, pc.CkaWithoutPc1, [.. pc.Pc1Fraction], Accuracy(runDir));
     }
 
     public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
@@ -111,25 +102,20 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public ProbeCurve Probe(string runDir, IProgressReporter progress)
     {
-        string png = Path.Combine(RunFormat.AnalysisPath(runDir), "probe.png");
-        using var cached = Cached(runDir, "probe.json", png);
-        if (cached is { } doc && doc.RootElement.TryGetProperty("options", out var o)
-            && Matches(o, "maxFeatures", _probes.MaxFeatures) && Matches(o, "maxIterations", _probes.MaxIterations)
-            && o.TryGetProperty("weightDecay", out var wd) && wd.GetDouble() == _probes.WeightDecay
-            && doc.RootElement.TryGetProperty("fitOn", out var fit) && fit.GetString() == ProbeWorkflow.FitOnTrainingSet)
-        {
-            // The curve across depth: the stem and the block outputs (the branches sit between them).
-            var probes = doc.RootElement.GetProperty("probes").EnumerateArray()
-                .Select(p => (Layer: p.GetProperty("layer").GetString()!, Accuracy: Number(p.GetProperty("result").GetProperty("testAccuracy"))))
-                .Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-            long tested = doc.RootElement.TryGetProperty("testExamples", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : 0;
-            var kept = ReadCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), ProbeCorrectFile), probes.Count);
-            return new ProbeCurve([.. probes.Select(p => p.Layer)], [.. probes.Select(p => p.Accuracy)], tested, Read(png), kept);
-        }
-        var report = ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
+        string png = Path.Combine(RunFormat.AnalysisPath(runDir), ProbeWorkflow.PlotFile);
+        string correctFile = Path.Combine(RunFormat.AnalysisPath(runDir), ProbeCorrectFile);
+        var previous = Cached<ProbeResult>(runDir, ProbeWorkflow.JsonFile, png);
+        bool cached = previous is not null && previous.Options == _probes && previous.FitOn == ProbeWorkflow.FitOnTrainingSet;
+        var report = cached ? previous! : ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
+        // The curve across depth: the stem and the block outputs (the branches sit between them).
         var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-        bool[][]? correct = outputs.All(p => p.Result.TestCorrect is not null) ? [.. outputs.Select(p => p.Result.TestCorrect!.ToArray())] : null;
-        if (correct is not null) { WriteCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), ProbeCorrectFile), correct); }
+        bool[][]? correct;
+        if (cached) { correct = ReadCorrect(correctFile, outputs.Count); }
+        else
+        {
+            correct = outputs.All(p => p.Result.TestCorrect is not null) ? [.. outputs.Select(p => p.Result.TestCorrect!.ToArray())] : null;
+            if (correct is not null) { WriteCorrect(correctFile, correct); }
+        }
         return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], report.TestExamples, Read(png), correct);
     }
 
@@ -165,24 +151,25 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
 
     public PruneCurve Prune(string runDir, IProgressReporter progress)
     {
-        string png = Path.Combine(RunFormat.AnalysisPath(runDir), "prune.png");
-        using var cached = Cached(runDir, "prune.json", png);
-        if (cached is { } doc && doc.RootElement.TryGetProperty("refitHead", out var refit) && refit.ValueKind == JsonValueKind.False)
+        string png = Path.Combine(RunFormat.AnalysisPath(runDir), PruneWorkflow.PlotFile);
+        string correctFile = Path.Combine(RunFormat.AnalysisPath(runDir), PruneCorrectFile);
+        var cached = Cached<PruneResult>(runDir, PruneWorkflow.JsonFile, png) is { RefitHead: false } c ? c : null;
+        var result = (cached ?? PruneWorkflow.Run(runDir, BatchSize, refitHead: false, seed: 0, progress: progress).Result).Result;
+        var steps = result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
+        bool[]? baseline;
+        bool[][]? correct;
+        if (cached is not null)
         {
-            var result = doc.RootElement.GetProperty("result");
-            var cachedSteps = result.GetProperty("steps").EnumerateArray()
-                .Select(s => new PruneStep(s.GetProperty("stage").GetInt32(), s.GetProperty("deleted").GetInt32(),
-                                           s.GetProperty("deletedBlocks")[0].GetString()!, Number(s.GetProperty("accuracy")))).ToList();
-            var kept = ReadCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), PruneCorrectFile), cachedSteps.Count + 1);
-            return new PruneCurve(Number(result.GetProperty("baseline")), cachedSteps, Read(png), kept?[1..], kept?[0]);
+            var kept = ReadCorrect(correctFile, steps.Count + 1);
+            (baseline, correct) = (kept?[0], kept?[1..]);
         }
-        var report = PruneWorkflow.Run(runDir, BatchSize, refitHead: false, seed: 0, progress: progress).Result;
-        var steps = report.Result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
-        bool[]? baseline = report.Result.BaselineCorrect?.ToArray();
-        bool[][]? correct = baseline is not null && report.Result.Steps.All(s => s.Correct is not null)
-            ? [.. report.Result.Steps.Select(s => s.Correct!.ToArray())] : null;
-        if (correct is not null) { WriteCorrect(Path.Combine(RunFormat.AnalysisPath(runDir), PruneCorrectFile), [baseline!, .. correct]); }
-        return new PruneCurve(report.Result.Baseline, steps, Read(png), correct, correct is null ? null : baseline);
+        else
+        {
+            baseline = result.BaselineCorrect?.ToArray();
+            correct = baseline is not null && result.Steps.All(s => s.Correct is not null) ? [.. result.Steps.Select(s => s.Correct!.ToArray())] : null;
+            if (correct is not null) { WriteCorrect(correctFile, [baseline!, .. correct]); }
+        }
+        return new PruneCurve(result.Baseline, steps, Read(png), correct, correct is null ? null : baseline);
     }
 
     public ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)
@@ -207,28 +194,19 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
     }
 
     /// <summary>
-    /// An analysis a previous call (or the single command) already wrote for the current weights:
-    /// its JSON and figures exist and are newer than model.pt. Null when it must be (re)computed;
-    /// the callers also check that it was made with the settings used here.
+    /// An analysis a previous call (or the single command) already wrote for the current weights, read back as the
+    /// record its workflow wrote: its JSON and figures exist and are newer than model.pt. Null when it must be
+    /// (re)computed (missing, stale or unreadable); the callers also check that it was made with the settings used here.
     /// </summary>
-    private static JsonDocument? Cached(string runDir, string json, params string[] figures)
+    private static T? Cached<T>(string runDir, string json, params string[] figures) where T : class
     {
         string path = Path.Combine(RunFormat.AnalysisPath(runDir), json);
         string model = Path.Combine(runDir, RunFormat.ModelFile);
         if (!File.Exists(path) || !File.Exists(model) || figures.Any(f => !File.Exists(f))) { return null; }
         if (File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(model)) { return null; }
-        try { return JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException) { return null; }
+        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), JsonDefaults.Options); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException) { return null; }
     }
-
-    private static bool Matches(JsonElement e, string key, long value) =>
-        e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.GetInt64() == value;
-
-    private static double Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.NaN;
-
-    private static double[] Numbers(JsonElement e) => [.. e.EnumerateArray().Select(Number)];
-
-    private static string[] Strings(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetString() ?? "")];
 
     private static long TestCount(string runDir) => RunDirectory.Open(runDir).Info.TestSet.Count;
 

@@ -43,6 +43,19 @@ public class PlotsTests : IDisposable
                                             Enumerable.Repeat(0.005, 10).ToArray(), classes.Select((_, i) => i == 3).ToArray()) },
             new PlotOptions { Width = 1000, Height = 500, HighlightLabel = "significant" });
         Assert.Equal((1000, 500), PngSize(bars));
+        // The one significant class is drawn in the accent red, and the red is gone when nothing is significant.
+        int Red(string png)
+        {
+            using var bitmap = SkiaSharp.SKBitmap.Decode(png);
+            return bitmap.Pixels.Count(c => Math.Abs(c.Red - 0xd6) < 12 && Math.Abs(c.Green - 0x27) < 12 && Math.Abs(c.Blue - 0x28) < 12);
+        }
+        string plain = Path.Combine(_dir, "bars_plain.png");
+        Plots.Bars(plain, "Per-class accuracy difference (A - B)", "class", "difference",
+            classes, new[] { new BarSeries("A - B", classes.Select((_, i) => 0.01 * (i - 4)).ToArray(), Enumerable.Repeat(0.005, 10).ToArray(),
+                                            new bool[10]) },
+            new PlotOptions { Width = 1000, Height = 500, HighlightLabel = "significant" });
+        Assert.True(Red(bars) > 200, $"{Red(bars)} accent pixels for the significant bar and its legend entry");
+        Assert.True(Red(plain) < Red(bars) / 4, $"{Red(plain)} accent pixels with nothing significant, {Red(bars)} with one class");
 
         string panels = Path.Combine(_dir, "panels.png");
         Plots.ScatterPanels(panels, "A vs B beside the control",
