@@ -61,7 +61,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce --quick" : "reproduce", weights);
 
         // Longest first: with several workers the last run to finish is then a short one.
-        ForEach(toTrain.OrderByDescending(plan.EstimatedSeconds).ToList(), workers, cancel, r =>
+        ForEach(toTrain.OrderByDescending(plan.EstimatedSeconds).ToList(), workers, settings.Threads, cancel, r =>
         {
             bool resume = states[r] == RunState.Training;
             using var p = steps.Begin($"{(resume ? "resume" : "train")} {r.Architecture}, {r.DataLabel}, seed {r.Seed}", plan.EstimatedSeconds(r));
@@ -109,7 +109,7 @@ public sealed class Reproducer(IReproduceBackend backend)
             }
         }
 
-        ForEach(plan.LayerRuns, workers, cancel, r =>
+        ForEach(plan.LayerRuns, workers, settings.Threads, cancel, r =>
         {
             using var p = steps.Begin($"within-model CKA of {r.Name}", Analysis(r));
             Analyse("layers " + r.Name, [r], () => { var l = backend.Layers(RunDir(r), p); lock (results) { results.Layers[r] = l; } });
@@ -120,12 +120,12 @@ public sealed class Reproducer(IReproduceBackend backend)
             Analyse(ReproduceResults.SeedsKey, [a, b], () =>
                 results.Seeds = backend.Compare(RunDir(a), RunDir(b), Path.Combine(options.OutDir, "compare", $"{a.Name}-vs-{b.Name}"), p));
         }
-        ForEach(plan.ProbeAndPrune, workers, cancel, r =>
+        ForEach(plan.ProbeAndPrune, workers, settings.Threads, cancel, r =>
         {
             using var p = steps.Begin($"linear probes of {r.Name}", Analysis(r));
             Analyse("probe " + r.Name, [r], () => { var c = backend.Probe(RunDir(r), p); lock (results) { results.Probes[r] = c; } });
         });
-        ForEach(plan.ProbeAndPrune, workers, cancel, r =>
+        ForEach(plan.ProbeAndPrune, workers, settings.Threads, cancel, r =>
         {
             using var p = steps.Begin($"deleting blocks of {r.Name}", Analysis(r));
             Analyse("prune " + r.Name, [r], () => { var c = backend.Prune(RunDir(r), p); lock (results) { results.Prunes[r] = c; } });
@@ -162,17 +162,25 @@ public sealed class Reproducer(IReproduceBackend backend)
     /// Runs <paramref name="body"/> on every item, <paramref name="workers"/> at once, in list order; a cancellation or an
     /// unexpected exception ends the loop and is rethrown as itself (not wrapped).
     /// </summary>
-    private static void ForEach<T>(IReadOnlyList<T> items, int workers, CancellationToken cancel, Action<T> body)
+    /// <remarks>libtorch's intra-op thread count (OpenMP's) is a setting of each OS thread, so every item first sets the
+    /// grid's count on the thread it runs on (<see cref="IReproduceBackend.UseThreads"/>); without that, work on a pool
+    /// thread would use libtorch's default and give slightly different numbers.</remarks>
+    private void ForEach<T>(IReadOnlyList<T> items, int workers, int threads, CancellationToken cancel, Action<T> body)
     {
+        void OnThisThread(T item)
+        {
+            backend.UseThreads(threads);
+            body(item);
+        }
         if (workers <= 1 || items.Count <= 1)
         {
-            foreach (var item in items) { body(item); }
+            foreach (var item in items) { OnThisThread(item); }
             return;
         }
         try
         {
             Parallel.ForEach(Partitioner.Create(items, EnumerablePartitionerOptions.NoBuffering),
-                             new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancel }, body);
+                             new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancel }, OnThisThread);
         }
         catch (AggregateException e)
         {
