@@ -85,19 +85,13 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
 
     private int Shard(Settings s)
     {
-        if (s.Shard is null || string.IsNullOrWhiteSpace(s.State)) { throw new RepscopeException("--shard K/N and --state S.npz go together"); }
         if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
         if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
         if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
-        OutputPath.CheckFile(s.State, "--state");
-        var shard = ShardSpec.Parse(s.Shard);
+        var shard = ShardArguments.Parse(s.Shard, s.State);
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
-        var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State, p));
-        var plan = new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed);
-        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {plan.Count} "
-                           + $"({info.Rows.Count} x {info.Columns.Count} layers, n = {info.Examples})");
-        terminal.WriteLine($"wrote {s.State}");
-        return ExitCode.Ok;
+        var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State!, p));
+        return ShardArguments.Report(terminal, info, s.State!, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed).Count);
     }
 
     /// <summary>How the figure is drawn.</summary>

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Repscope.Analysis;
+using Repscope.Cluster;
 using Repscope.Models;
 using Repscope.Spectral;
 using Repscope.Workflows;
@@ -88,6 +89,14 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
         [DefaultValue(1)]
         public int Epochs { get; init; } = 1;
+
+        [CommandOption("--shard <K/N>")]
+        [Description("Only the K-th of N slices of the minibatches, written with --state; `repscope merge` of all N states writes layers.json and layers.png without PC1 (docs/slurm.md).")]
+        public string? Shard { get; init; }
+
+        [CommandOption("--state <S.npz>")]
+        [Description("With --shard: where to write the slice's accumulator state (sums, settings, the model's and examples' checksums).")]
+        public string? State { get; init; }
     }
 
     private static bool IsNpz(string path) => path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase);
@@ -95,6 +104,17 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
+        if (ShardArguments.Given(s.Shard, s.State))
+        {
+            if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not layers.json: `repscope merge` of all the states writes --out"); }
+            var shard = ShardArguments.Parse(s.Shard, s.State);
+            var info = terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), ActivationSources.IsOnnx(s.Run) ? s.OnnxInputs(s.Examples) : null, s.TapList, p);
+                return AnalysisShards.Layers(source, s.Stream(s.Epochs), shard, s.State!, blocks, [.. context.Arguments], p);
+            });
+            return ShardArguments.Report(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
+        }
         Written<LayersResult> written;
         if (s.MaxNpzBytes is not null && !IsNpz(s.Run)) { throw new RepscopeException($"{NpzLimit.Option} applies to an .npz of activations"); }
         if (IsNpz(s.Run))
