@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Repscope.Cluster;
 using Repscope.Models;
 using Repscope.Similarity;
 using Repscope.Workflows;
@@ -28,10 +29,19 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
         [Description(MeasureSettingsExtensions.SvccaHelp)]
         [DefaultValue(MeasureOptions.DefaultSvccaVarianceKept)]
         public double SvccaVariance { get; init; } = MeasureOptions.DefaultSvccaVarianceKept;
+
+        [CommandOption("--shard <K/N>")]
+        [Description("Two runs or models only: the K-th of N slices of the minibatches, written with --state; `repscope merge` of all N states writes the map (docs/slurm.md).")]
+        public string? Shard { get; init; }
+
+        [CommandOption("--state <S.npz>")]
+        [Description("With --shard: where to write the slice's accumulator state (sums, settings, the models' and examples' checksums).")]
+        public string? State { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        if (ShardArguments.Given(s.Shard, s.State)) { return Shard(context, s); }
         OutputPath.CheckFolder(s.Out, "--out");
         if (s.Measure != SimilarityMeasure.Cka) { return WholeData(s, s.Options()); }
         var written = s.Runs.Any(ActivationSources.IsOnnx)
@@ -44,6 +54,20 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
         }
         terminal.WriteLine($"wrote {written.Count} map(s) into {s.Out}");
         return 0;
+    }
+
+    private int Shard(CommandContext context, Settings s)
+    {
+        var shard = ShardArguments.Parse(s.Shard, s.State);
+        if (s.Runs.Length != 2) { throw new RepscopeException($"--shard splits the map of one pair: give two runs or models, not {s.Runs.Length}"); }
+        var inputs = s.Runs.Any(ActivationSources.IsOnnx) ? s.OnnxInputs(s.Examples) : null;
+        var info = terminal.WithProgress(p =>
+        {
+            using var a = ActivationSources.Open(s.Runs[0], s.Stream(), inputs, s.TapList, p);
+            using var b = ActivationSources.Open(s.Runs[1], s.Stream(), inputs, s.TapList, p);
+            return AnalysisShards.Compare(a, b, s.Stream(), shard, s.State!, [.. context.Arguments], p);
+        });
+        return ShardArguments.Report(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
     }
 
     private int WholeData(Settings s, MeasureOptions options)

@@ -53,6 +53,10 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         [DefaultValue(SimilarityMeasure.Cka)]
         public SimilarityMeasure Measure { get; init; } = SimilarityMeasure.Cka;
 
+        [CommandOption(NpzLimit.Option + " <SIZE>")]
+        [Description(NpzLimit.Help)]
+        public string? MaxNpzBytes { get; init; }
+
         [CommandOption("--strict")]
         [Description("Exit 2 when some CKA values are undefined (a constant layer); without it the complete map is written, the undefined cells null / grey, with a warning and exit 0.")]
         public bool Strict { get; init; }
@@ -66,10 +70,13 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
     {
         if (s.Shard is not null || s.State is not null) { return Shard(s); }
         OutputPath.CheckFolder(s.Out!, "--out");
+        long maxNpzBytes = NpzLimit.Parse(s.MaxNpzBytes);
+        if (s.Measure != SimilarityMeasure.Cka && s.MaxNpzBytes is not null) { throw new RepscopeException($"{NpzLimit.Option} applies to --measure cka"); }
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers);
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers,
+                                            maxNpzBytes);
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
         foreach (string note in result.Notes ?? []) { terminal.Note(note); }
         return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,
@@ -78,19 +85,13 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
 
     private int Shard(Settings s)
     {
-        if (s.Shard is null || string.IsNullOrWhiteSpace(s.State)) { throw new RepscopeException("--shard K/N and --state S.npz go together"); }
         if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
         if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
         if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
-        OutputPath.CheckFile(s.State, "--state");
-        var shard = ShardSpec.Parse(s.Shard);
+        var shard = ShardArguments.Parse(s.Shard, s.State);
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
-        var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State, p));
-        var plan = new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed);
-        terminal.WriteLine($"shard {shard}: minibatches {info.FirstBatch + 1}-{info.EndBatch} of {plan.Count} "
-                           + $"({info.Rows.Count} x {info.Columns.Count} layers, n = {info.Examples})");
-        terminal.WriteLine($"wrote {s.State}");
-        return ExitCode.Ok;
+        var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State!, p));
+        return ShardArguments.Report(terminal, info, s.State!, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed).Count);
     }
 
     /// <summary>How the figure is drawn.</summary>

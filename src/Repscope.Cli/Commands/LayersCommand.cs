@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Repscope.Analysis;
+using Repscope.Cluster;
 using Repscope.Models;
 using Repscope.Similarity;
 using Repscope.Spectral;
@@ -99,12 +100,16 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
     public sealed class Settings : BlockSettings, IMeasureSettings
     {
         [CommandArgument(0, "<RUN>")]
-        [Description("Run directory written by `repscope train`, or an ONNX model (MODEL.onnx, with --input or --data and --out).")]
+        [Description("Run directory written by `repscope train`, an ONNX model (MODEL.onnx, with --input or --data and --out), or saved activations (ACTS.npz: one array per layer, rows = examples, with --out; --taps chooses arrays by name or pattern, else every array except 1-D integer ones).")]
         public string Run { get; init; } = "";
 
         [CommandOption("-o|--out <DIR>")]
-        [Description("ONNX models: folder for layers.json and the PNGs (a run's go into RUN/analysis/).")]
+        [Description("ONNX models and .npz files: folder for layers.json and the PNGs (a run's go into RUN/analysis/).")]
         public string? Out { get; init; }
+
+        [CommandOption(NpzLimit.Option + " <SIZE>")]
+        [Description(NpzLimit.Help)]
+        public string? MaxNpzBytes { get; init; }
 
         [CommandOption("--epochs <N>")]
         [Description("Passes of minibatch CKA over the examples, each after the first in a new shuffled order; all batches averaged.")]
@@ -120,14 +125,58 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         [Description(MeasureSettingsExtensions.SvccaHelp)]
         [DefaultValue(MeasureOptions.DefaultSvccaVarianceKept)]
         public double SvccaVariance { get; init; } = MeasureOptions.DefaultSvccaVarianceKept;
+
+        [CommandOption("--shard <K/N>")]
+        [Description("Only the K-th of N slices of the minibatches, written with --state; `repscope merge` of all N states writes layers.json and layers.png without PC1 (docs/slurm.md).")]
+        public string? Shard { get; init; }
+
+        [CommandOption("--state <S.npz>")]
+        [Description("With --shard: where to write the slice's accumulator state (sums, settings, the model's and examples' checksums).")]
+        public string? State { get; init; }
     }
+
+    private static bool IsNpz(string path) => path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase);
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        if (s.Measure != SimilarityMeasure.Cka) { return WholeData(s, s.Options()); }
+        if (ShardArguments.Given(s.Shard, s.State))
+        {
+            if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not layers.json: `repscope merge` of all the states writes --out"); }
+            var shard = ShardArguments.Parse(s.Shard, s.State);
+            var info = terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), ActivationSources.IsOnnx(s.Run) ? s.OnnxInputs(s.Examples) : null, s.TapList, p);
+                return AnalysisShards.Layers(source, s.Stream(s.Epochs), shard, s.State!, blocks, [.. context.Arguments], p);
+            });
+            return ShardArguments.Report(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
+        }
+        if (s.Measure != SimilarityMeasure.Cka)
+        {
+            if (IsNpz(s.Run)) { throw new RepscopeException($"{s.Run}: --measure on an .npz of activations: use `repscope heatmap {s.Run} --measure {s.Measure.ToString().ToLowerInvariant()} --out DIR`"); }
+            return WholeData(s, s.Options());
+        }
         Written<LayersResult> written;
-        if (ActivationSources.IsOnnx(s.Run))
+        if (s.MaxNpzBytes is not null && !IsNpz(s.Run)) { throw new RepscopeException($"{NpzLimit.Option} applies to an .npz of activations"); }
+        if (IsNpz(s.Run))
+        {
+            string folder = s.Out ?? throw new RepscopeException($"{s.Run}: an .npz of activations needs --out DIR for layers.json and the PNGs");
+            if (s.Inputs.Length > 0 || s.Data is not null) { throw new RepscopeException("--input and --data feed an ONNX model; an .npz already holds the activations"); }
+            OutputPath.CheckFolder(folder, "--out");
+            if (s.Layers != TapSet.Blocks) { throw new RepscopeException("--layers chooses a run's taps; an .npz's arrays are chosen with --taps NAMES"); }
+            long maxNpzBytes = NpzLimit.Parse(s.MaxNpzBytes);
+            IReadOnlyList<string> notes = [], warnings = [];
+            written = terminal.WithProgress(p =>
+            {
+                using var source = new NpzSource(s.Run, s.Stream(s.Epochs), s.TapList, maxNpzBytes);
+                (notes, warnings) = (source.Notes, source.Warnings);
+                Directory.CreateDirectory(folder);
+                return LayersWorkflow.Run(source, folder, s.Stream(s.Epochs), blocks, pc, p);
+            });
+            foreach (string note in notes) { terminal.Note(note); }
+            foreach (string warning in warnings) { terminal.Warn(warning); }
+        }
+        else if (ActivationSources.IsOnnx(s.Run))
         {
             string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
             var inputs = s.OnnxInputs(s.Examples);

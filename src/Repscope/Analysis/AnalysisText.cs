@@ -15,4 +15,18 @@ public static class AnalysisText
             k + 1, b.FirstLayer, b.LastLayer, b.Length, b.MeanCka, b.MinCka, double.IsNaN(b.MeanPc1Fraction) ? "n/a" : b.MeanPc1Fraction.ToString("0.000", inv)));
         return head + string.Format(inv, "{0} block(s), coverage {1:P0}, level {2}\n", r.Blocks.Count, r.Coverage, level) + string.Join("\n", lines);
     }
+
+    /// <summary>
+    /// Every detected block structure on one line, for a figure's caption: "block structure (CKA >= 0.9, >= 4 layers):
+    /// B1 stem..stage1.block3 (4 layers), B2 stage3.block1..stage3.block4 (4 layers)", or "... : none"; with
+    /// <paramref name="perLine"/>, a line break after every that many block structures (for a figure's width).
+    /// </summary>
+    public static string BlockList(BlockStructureResult r, int perLine = int.MaxValue)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string head = string.Format(inv, "block structure (CKA >= {0}, >= {1} layers): ", r.Options.Threshold, r.Options.MinLayers);
+        if (!r.Found) { return head + "none"; }
+        var names = r.Blocks.Select((b, k) => string.Format(inv, "B{0} {1}..{2} ({3} layers)", k + 1, b.FirstLayer, b.LastLayer, b.Length));
+        return head + string.Join(",\n", names.Chunk(perLine).Select(line => string.Join(", ", line)));
+    }
 }

@@ -31,10 +31,37 @@ public sealed record ShardSpec(int Index, int Count)
 /// <summary>One input of a sharded computation: its file name, size and SHA-256, so that states of other data are refused.</summary>
 public sealed record ShardInput(string File, long Bytes, string Sha256);
 
+/// <summary>A model a `layers` or `compare` state streamed examples through: its name (run folder or ONNX file), path and architecture.</summary>
+public sealed record ShardModel(string Name, string Path, string Architecture);
+
 /// <summary>The settings and provenance stored with a CKA accumulator state; states merge only when all of it but the shard agrees.</summary>
+/// <param name="Inputs">What the numbers came from, by content: heatmap: the .npz files; layers / compare: each model's weights
+/// (a run's model.pt, an ONNX file) and the examples (a run's test-set fingerprint, an ONNX model's input arrays).</param>
 public sealed record CkaStateInfo(string Format, int Shard, int Shards, long FirstBatch, long EndBatch, long Examples, int BatchSize,
                                   KernelKind Kernel, double RbfThreshold, bool CrossModel, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns,
-                                  IReadOnlyList<ShardInput> Inputs, long? ShuffleSeed = null);
+                                  IReadOnlyList<ShardInput> Inputs, long? ShuffleSeed = null)
+{
+    /// <summary>The command that wrote the state (<see cref="CkaShards.Heatmap"/>, <see cref="CkaShards.Layers"/>, <see cref="CkaShards.Compare"/>): merge writes its outputs.</summary>
+    public string Command { get; init; } = CkaShards.Heatmap;
+
+    /// <summary>The HSIC estimator: always the unbiased minibatch one (paper Eq. 3); the only one that can be split.</summary>
+    public string Estimator { get; init; } = CkaShards.MinibatchEstimator;
+
+    /// <summary>layers / compare: the tap set the layer names come from (blocks, branches, all, or a --taps list for ONNX).</summary>
+    public string? Taps { get; init; }
+
+    /// <summary>layers / compare: the models, in order (compare: the rows' model, then the columns').</summary>
+    public IReadOnlyList<ShardModel> Models { get; init; } = [];
+
+    /// <summary>layers: the block-structure settings merge detects block structure with (threshold, minimum layers).</summary>
+    public IReadOnlyList<double>? BlockStructureOptions { get; init; }
+
+    /// <summary>The command line that wrote the state (provenance only; not compared).</summary>
+    public IReadOnlyList<string> CommandLine { get; init; } = [];
+}
+
+/// <summary>A state file read back: settings, sums and (layers / compare) each minibatch's HSIC values.</summary>
+public sealed record CkaShardState(CkaStateInfo Info, MinibatchCkaSums Sums, CkaBatchState? Batches);
 
 /// <summary>
 /// All-pairs minibatch CKA split across jobs. Minibatch CKA (paper Eq. 3) is a ratio of sums over batches,
@@ -48,7 +75,12 @@ public sealed record CkaStateInfo(string Format, int Shard, int Shards, long Fir
 /// </summary>
 public static class CkaShards
 {
-    public const string Format = "repscope-cka-state/3";
+    public const string Format = "repscope-cka-state/4";
+
+    /// <summary>The commands that write states.</summary>
+    public const string Heatmap = "heatmap", Layers = "layers", Compare = "compare";
+
+    public const string MinibatchEstimator = "unbiased minibatch (Eq. 3)";
 
     /// <summary>Accumulates slice <paramref name="shard"/> of the request's examples and writes the state to <paramref name="statePath"/>.</summary>
     public static CkaStateInfo Accumulate(CkaHeatmapRequest r, ShardSpec shard, string statePath, IProgressReporter? progress = null)
@@ -105,60 +137,86 @@ public static class CkaShards
     /// </summary>
     public static (CkaHeatmapResult Result, CkaStateInfo Info) Merge(IReadOnlyList<string> statePaths)
     {
-        if (statePaths.Count == 0) { throw new RepscopeException("merge needs at least one state file"); }
-        var states = statePaths.Select(p => (Path: p, State: Read(p))).ToList();
-        var (firstPath, (info, _)) = states[0];
-        foreach (var (path, (other, _)) in states.Skip(1))
-        {
-            string? why = Mismatch(info, other);
-            if (why is not null) { throw new RepscopeException($"{path}: {why} than {firstPath}; states merge only when they slice the same computation"); }
-        }
-        var seen = new Dictionary<int, string>();
-        foreach (var (path, (other, _)) in states)
-        {
-            if (!seen.TryAdd(other.Shard, path)) { throw new RepscopeException($"{path}: shard {other.Shard}/{other.Shards} is also in {seen[other.Shard]}"); }
-        }
-        var missing = Enumerable.Range(1, info.Shards).Where(k => !seen.ContainsKey(k)).ToList();
-        if (missing.Count > 0)
-        {
-            throw new RepscopeException($"{firstPath}: shard(s) {string.Join(", ", missing.Select(k => $"{k}/{info.Shards}"))} missing; merge needs all {info.Shards}");
-        }
-        MinibatchCkaAccumulator? total = null;
-        foreach (var (_, (i, sums)) in states.OrderBy(s => s.State.Info.Shard))
-        {
-            var acc = MinibatchCkaAccumulator.Restore(i.Rows, i.Columns, i.CrossModel, i.Kernel, i.RbfThreshold, sums);
-            if (total is null) { total = acc; } else { total.Merge(acc); }
-        }
-        var m = total!.Result();
+        var (total, info) = MergeStates(statePaths, Heatmap);
+        var m = total.Result();
         // The same description as the unsharded run's, so that the written map is the same too.
         var plan = new CkaPlan(HsicEstimator.Unbiased, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed));
         string description = CkaFiles.Description(info.Kernel, info.RbfThreshold, plan, info.Examples);
         return (new CkaHeatmapResult(m, info.Examples, total.Batches, total.DroppedRows, total.Warnings, description, plan), info);
     }
 
+    /// <summary>The command (<see cref="Heatmap"/>, <see cref="Layers"/> or <see cref="Compare"/>) that wrote the first of <paramref name="statePaths"/>.</summary>
+    public static string CommandOf(IReadOnlyList<string> statePaths)
+    {
+        if (statePaths.Count == 0) { throw new RepscopeException("merge needs at least one state file"); }
+        return ReadState(statePaths[0]).Info.Command;
+    }
+
+    /// <summary>
+    /// Adds the states of all N slices of one computation of <paramref name="command"/> (each exactly once, any order) into
+    /// one accumulator (with per-batch state, in batch order, when the states carry it). States of another command, other
+    /// inputs, settings or slicings are refused, naming the file.
+    /// </summary>
+    public static (MinibatchCkaAccumulator Total, CkaStateInfo Info) MergeStates(IReadOnlyList<string> statePaths, string command)
+    {
+        if (statePaths.Count == 0) { throw new RepscopeException("merge needs at least one state file"); }
+        var states = statePaths.Select(p => (Path: p, State: ReadState(p))).ToList();
+        var (firstPath, first) = states[0];
+        var info = first.Info;
+        if (info.Command != command) { throw new RepscopeException($"{firstPath}: a shard state of `repscope {info.Command}`, not of `repscope {command}`"); }
+        foreach (var (path, other) in states.Skip(1))
+        {
+            string? why = Mismatch(info, other.Info);
+            if (why is not null) { throw new RepscopeException($"{path}: {why} than {firstPath}; states merge only when they slice the same computation"); }
+        }
+        var seen = new Dictionary<int, string>();
+        foreach (var (path, other) in states)
+        {
+            if (!seen.TryAdd(other.Info.Shard, path)) { throw new RepscopeException($"{path}: shard {other.Info.Shard}/{other.Info.Shards} is also in {seen[other.Info.Shard]}"); }
+        }
+        var missing = Enumerable.Range(1, info.Shards).Where(k => !seen.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new RepscopeException($"{firstPath}: shard(s) {string.Join(", ", missing.Select(k => $"{k}/{info.Shards}"))} missing; merge needs all {info.Shards}");
+        }
+        bool batches = states.All(s => s.State.Batches is not null);
+        MinibatchCkaAccumulator? total = null;
+        foreach (var (_, (i, sums, kept)) in states.OrderBy(s => s.State.Info.Shard))
+        {
+            var acc = MinibatchCkaAccumulator.Restore(i.Rows, i.Columns, i.CrossModel, i.Kernel, i.RbfThreshold, sums, batches ? kept : null);
+            if (total is null) { total = acc; } else { total.Merge(acc); }
+        }
+        return (total!, info);
+    }
+
     private static string? Mismatch(CkaStateInfo a, CkaStateInfo b)
     {
+        if (a.Command != b.Command) { return $"it was written by another command (`repscope {b.Command}`)"; }
         if (a.Shards != b.Shards) { return $"it is one of {b.Shards} shards, not {a.Shards},"; }
         if (!a.Inputs.Select(i => i.Sha256).SequenceEqual(b.Inputs.Select(i => i.Sha256)))
         {
             return $"its inputs ({string.Join(", ", b.Inputs.Select(i => i.File))}) have other contents (SHA-256)";
         }
-        if (a.BatchSize != b.BatchSize || a.ShuffleSeed != b.ShuffleSeed || a.Kernel != b.Kernel || a.RbfThreshold != b.RbfThreshold || a.Examples != b.Examples || a.CrossModel != b.CrossModel)
+        if (a.BatchSize != b.BatchSize || a.ShuffleSeed != b.ShuffleSeed || a.Kernel != b.Kernel || a.RbfThreshold != b.RbfThreshold
+            || a.Examples != b.Examples || a.CrossModel != b.CrossModel || a.Estimator != b.Estimator || a.Taps != b.Taps
+            || !(a.BlockStructureOptions ?? []).SequenceEqual(b.BlockStructureOptions ?? []))
         {
-            return "it was made with other settings (batch size, shuffle seed, kernel, RBF threshold)";
+            return "it was made with other settings (batch size, examples, shuffle seed, kernel, RBF threshold, taps, block-structure options)";
         }
         if (!a.Rows.SequenceEqual(b.Rows) || !a.Columns.SequenceEqual(b.Columns)) { return "it holds other layers"; }
         return null;
     }
 
-    private static ShardInput Describe(string path)
+    /// <summary>A file by name, size and SHA-256.</summary>
+    public static ShardInput Describe(string path)
     {
         if (!File.Exists(path)) { throw new FileNotFoundException($"{path}: no such file", path); }
         using var stream = File.OpenRead(path);
         return new ShardInput(Path.GetFileName(path), stream.Length, Convert.ToHexStringLower(SHA256.HashData(stream)));
     }
 
-    private static void Write(string path, CkaStateInfo info, MinibatchCkaSums sums)
+    /// <summary>Writes a state (<paramref name="batches"/>: each minibatch's HSIC values, for a bootstrap of the merged map).</summary>
+    public static void Write(string path, CkaStateInfo info, MinibatchCkaSums sums, CkaBatchState? batches = null)
     {
         int rows = sums.Cross.GetLength(0), cols = sums.Cross.GetLength(1);
         var cross = new double[rows * cols];
@@ -174,11 +232,24 @@ public static class CkaShards
             NdArray.FromInt64("row_shift", [.. sums.RowShift.Select(ShiftValue)]),
             NdArray.FromInt64("column_shift", [.. sums.ColumnShift.Select(ShiftValue)]),
             NdArray.FromUInt8("warnings.json", Json(sums.Warnings)),
+            .. batches is null ? [] : new[]
+            {
+                NdArray.FromFloat64("batch_cross", [.. batches.Cross.SelectMany(c => c)], batches.Batches, rows, cols),
+                NdArray.FromFloat64("batch_row_self", [.. batches.RowSelf.SelectMany(c => c)], batches.Batches, rows),
+                NdArray.FromFloat64("batch_column_self", [.. batches.ColumnSelf.SelectMany(c => c)], batches.Batches, batches.IsCrossModel ? cols : rows),
+            },
         ]);
     }
 
     /// <summary>Reads a state file written by <see cref="Accumulate"/>, checking its format and shapes.</summary>
     public static (CkaStateInfo Info, MinibatchCkaSums Sums) Read(string path)
+    {
+        var state = ReadState(path);
+        return (state.Info, state.Sums);
+    }
+
+    /// <summary>Reads a state file with its per-batch values when it has them, checking its format and shapes.</summary>
+    public static CkaShardState ReadState(string path)
     {
         IReadOnlyList<NdArray> arrays;
         try { arrays = Npz.Read(path); }
@@ -217,11 +288,30 @@ public static class CkaShards
         {
             throw new RepscopeException($"{path}: the layer scales do not match the {r} x {c} layers of its state.json");
         }
-        return (info, new MinibatchCkaSums(matrix, rowSelf.ToFloat64(), columnSelf.ToFloat64(), checked((int)n[0]), n[1], n[2], warnings)
+        var sums = new MinibatchCkaSums(matrix, rowSelf.ToFloat64(), columnSelf.ToFloat64(), checked((int)n[0]), n[1], n[2], warnings)
         {
             RowShift = [.. rowShift.ToInt64().Select(ShiftOf)],
             ColumnShift = [.. columnShift.ToInt64().Select(ShiftOf)],
-        });
+        };
+        return new CkaShardState(info, sums, BatchesOf(path, arrays, info, sums.Batches));
+    }
+
+    private static CkaBatchState? BatchesOf(string path, IReadOnlyList<NdArray> arrays, CkaStateInfo info, int batches)
+    {
+        var cross = arrays.FirstOrDefault(a => a.Name == "batch_cross");
+        if (cross is null) { return null; }
+        var rowSelf = arrays.FirstOrDefault(a => a.Name == "batch_row_self");
+        var columnSelf = arrays.FirstOrDefault(a => a.Name == "batch_column_self");
+        int r = info.Rows.Count, c = info.Columns.Count, cs = info.CrossModel ? c : r;
+        if (rowSelf is null || columnSelf is null || !cross.Shape.SequenceEqual([batches, r, c]) || !rowSelf.Shape.SequenceEqual([batches, r])
+            || !columnSelf.Shape.SequenceEqual([batches, cs]) || cross.DType != NpyDType.Float64 || rowSelf.DType != NpyDType.Float64 || columnSelf.DType != NpyDType.Float64)
+        {
+            throw new RepscopeException($"{path}: the per-batch values do not match the {batches} batches and {r} x {c} layers of its state.json");
+        }
+        double[][] Split(double[] flat, int size) => [.. Enumerable.Range(0, batches).Select(b => flat.AsSpan(b * size, size).ToArray())];
+        var rs = Split(rowSelf.ToFloat64(), r);
+        return new CkaBatchState(info.Rows, info.Columns, info.CrossModel, info.Kernel, info.RbfThreshold, Split(cross.ToFloat64(), r * c), rs,
+                                 info.CrossModel ? Split(columnSelf.ToFloat64(), c) : rs);
     }
 
     private const long NoShift = long.MinValue;

@@ -60,6 +60,46 @@ public static class Npy
         return ReadData(stream, length - headerEnd, header, source, name);
     }
 
+    /// <summary>
+    /// A little-endian, C-order float32 or float64 .npy of rank 1 or more, read in chunks straight into a [rows, features]
+    /// tensor in libtorch's (native) memory: the file's data is held once, never also as a managed array (which
+    /// <see cref="Read(string)"/> followed by a copy into a tensor would do). Null for any other layout or dtype (the caller
+    /// falls back to <see cref="Read(string)"/>); every problem with the file is the same one-line error as there.
+    /// </summary>
+    public static TorchSharp.torch.Tensor? ReadFloatTensor(string path)
+    {
+        using var fs = OpenForReading(path);
+        var (header, headerEnd) = ReadHeader(fs, fs.Length, path);
+        long count = CheckDataLength(header, fs.Length - headerEnd, path);
+        bool fits = header.DType is NpyDType.Float32 or NpyDType.Float64 && header.ByteOrder == NpyByteOrder.Little
+                    && header.Shape.Length > 0 && !(header.FortranOrder && header.Shape.Length > 1);
+        if (!fits || count == 0 || count / header.Shape[0] * header.DType.ItemSize() > int.MaxValue) { return null; }
+        long rows = header.Shape[0];
+        var type = header.DType == NpyDType.Float32 ? TorchSharp.torch.ScalarType.Float32 : TorchSharp.torch.ScalarType.Float64;
+        var t = TorchSharp.torch.empty([rows, count / rows], type);
+        try
+        {
+            long rowBytes = count / rows * header.DType.ItemSize();
+            long rowsPerChunk = Math.Max(1, ChunkBytes / rowBytes);
+            for (long r = 0; r < rows; r += rowsPerChunk)
+            {
+                using var slice = t.narrow(0, r, Math.Min(rowsPerChunk, rows - r));   // contiguous: whole rows of a C-order tensor
+                var span = slice.bytes;
+                int n = ReadUpTo(fs, span);
+                if (n < span.Length)
+                {
+                    throw new RepscopeException($"{path}: truncated: {Describe(header)} needs {count * header.DType.ItemSize()} bytes of data, the stream ended after {r * rowBytes + n}");
+                }
+            }
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Name, dtype and shape of a .npy file from its header, without loading the data (the data's size is checked).</summary>
     public static NpyInfo ReadInfo(string path)
     {

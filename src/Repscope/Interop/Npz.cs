@@ -8,8 +8,15 @@ namespace Repscope.Interop;
 /// </summary>
 public static class Npz
 {
+    /// <summary>
+    /// The default limit on the total size of an archive's members once decompressed (all members together): 4 GiB.
+    /// A few kilobytes of deflated zeros can claim gigabytes, so the sizes the archive declares are added up and
+    /// checked before any member is decompressed; a trusted larger archive needs a larger limit (CLI: --max-npz-bytes).
+    /// </summary>
+    public const long DefaultMaxTotalBytes = 4L << 30;
+
     /// <summary>Every array in the archive, in member order. An archive without arrays is an error.</summary>
-    public static IReadOnlyList<NdArray> Read(string path) => Enumerate(path).ToList();
+    public static IReadOnlyList<NdArray> Read(string path, long maxNpzBytes = DefaultMaxTotalBytes) => Enumerate(path, maxNpzBytes: maxNpzBytes).ToList();
 
     /// <summary>
     /// The arrays one at a time, in member order, each read when the enumeration reaches it (so that
@@ -17,10 +24,12 @@ public static class Npz
     /// <paramref name="releaseBetweenMembers"/>, a full garbage collection runs before each next
     /// member is read, so that a caller that keeps only a native copy (a tensor) of each array holds
     /// at most one managed array at a time: peak memory = the converted arrays + one array.
+    /// An archive whose members add up to more than <paramref name="maxNpzBytes"/> decompressed is refused
+    /// before anything is decompressed (each member is read only up to its declared size).
     /// </summary>
-    public static IEnumerable<NdArray> Enumerate(string path, bool releaseBetweenMembers = false)
+    public static IEnumerable<NdArray> Enumerate(string path, bool releaseBetweenMembers = false, long maxNpzBytes = DefaultMaxTotalBytes)
     {
-        foreach (var array in Members(path, Npy.Read, checkCrc: true))
+        foreach (var array in Members(path, Npy.Read, checkCrc: true, maxNpzBytes))
         {
             yield return array;
             if (releaseBetweenMembers)
@@ -31,10 +40,11 @@ public static class Npz
     }
 
     /// <summary>Name, dtype and shape of every member from its header, without loading the data.</summary>
-    public static IReadOnlyList<NpyInfo> ReadInfo(string path) => Members(path, Npy.ReadInfo, checkCrc: false).ToList();
+    public static IReadOnlyList<NpyInfo> ReadInfo(string path) => Members(path, Npy.ReadInfo, checkCrc: false, long.MaxValue).ToList();
 
-    private static IEnumerable<T> Members<T>(string path, Func<Stream, long, string, string, T> read, bool checkCrc)
+    private static IEnumerable<T> Members<T>(string path, Func<Stream, long, string, string, T> read, bool checkCrc, long maxNpzBytes)
     {
+        if (maxNpzBytes < 1) { throw new ArgumentOutOfRangeException(nameof(maxNpzBytes), maxNpzBytes, "must be positive"); }
         using var fs = Npy.OpenForReading(path);
         FileKind.RefuseNonZip(fs, path);
         ZipArchive zip;
@@ -49,6 +59,7 @@ public static class Npz
         using (zip)
         {
             if (FileKind.IsPyTorchZip(zip)) { throw new RepscopeException($"{path}: {FileKind.PyTorchFile}"); }
+            CheckTotalSize(zip, path, maxNpzBytes);
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var entry in zip.Entries)
             {
@@ -94,6 +105,24 @@ public static class Npz
             }
         }
     }
+
+    /// <summary>The sizes the central directory declares for the members, added up, against the limit.</summary>
+    private static void CheckTotalSize(ZipArchive zip, string path, long maxNpzBytes)
+    {
+        long total = 0;
+        foreach (var entry in zip.Entries)
+        {
+            total = entry.Length > long.MaxValue - total ? long.MaxValue : total + entry.Length;
+        }
+        if (total > maxNpzBytes)
+        {
+            throw new RepscopeException($"{path}: its members decompress to {Size(total)}, more than the limit of {Size(maxNpzBytes)} "
+                                        + "for a whole archive (a zip bomb, or a large trusted file: raise the limit, " + RepscopeException.Option("maxNpzBytes") + ")");
+        }
+    }
+
+    /// <summary>A byte count as bytes and GiB.</summary>
+    public static string Size(long bytes) => FormattableString.Invariant($"{bytes:N0} bytes ({bytes / (double)(1L << 30):0.##} GiB)");
 
     /// <summary>
     /// Writes the arrays, in order, as members "name.npy" of a zip archive, atomically: deflated

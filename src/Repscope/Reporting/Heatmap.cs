@@ -77,11 +77,11 @@ public static class Heatmap
         string[] titleLines = new[] { title, options.Subtitle, anyUndefined ? "grey: undefined (constant layer)" : null }
             .Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
         plot.Title(string.Join("\n", titleLines));
-        // Every cell undefined (e.g. R2CCA where every layer has more features than examples): ScottPlot cannot range NaN only,
-        // so it gets zeros drawn fully transparent, and the grey background shows as it does for single NaN cells.
-        bool allUndefined = rows * cols > 0 && m.Values.Cast<double>().All(double.IsNaN);
-        var hm = plot.Add.Heatmap(allUndefined ? new double[rows, cols] : options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);   // ScottPlot draws row 0 at the top
-        if (allUndefined) { hm.Opacity = 0; }
+        // ScottPlot draws row 0 at the top. It needs one defined cell to draw a heatmap at all: a map whose every cell is
+        // undefined is drawn as the grey background alone (an invisible stand-in keeps the colour bar).
+        bool allUndefined = m.Values.Cast<double>().All(double.IsNaN);
+        var hm = plot.Add.Heatmap(allUndefined ? new double[,] { { 0 } } : options.OriginBottomLeft ? FlipRows(m.Values) : m.Values);
+        hm.IsVisible = !allUndefined;
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.ManualRange = new ScottPlot.Range(0, 1);
         plot.DataBackground.Color = UndefinedColour; // NaN cells are transparent: the background shows through

@@ -64,9 +64,14 @@ public static class ReproduceReport
                 $"SGD, lr {settings.LearningRate} with {settings.WarmupFraction:P0} warm-up then cosine decay, momentum {settings.Momentum}, weight decay {settings.WeightDecay}, batch {settings.BatchSize}, augmentation {(settings.Augment ? "on" : "off")}, test set evaluated {(settings.EvaluateEveryEpoch ? "after every epoch" : "after the last epoch")}")),
             new("time", ProgressText.Duration(facts.Elapsed)),
             new("machine", $"{Environment.MachineName}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}"),
-            new("repscope", typeof(ReproduceReport).Assembly.GetName().Version?.ToString() ?? "?"),
+            new("repscope", CommandProvenance.Build.GitCommit is { } commit ? $"{CommandProvenance.Build.Version}, commit {commit}" : CommandProvenance.Build.Version),
             new("generated", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)),
         };
+        // The command line, when the command-line tool made this report (not a library caller or a test host).
+        if (System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name == "Repscope.Cli")
+        {
+            provenance.Add(new("command", CommandProvenance.CommandLineText(Environment.GetCommandLineArgs().Skip(1))));
+        }
         provenance.AddRange(facts.Failures.Select(f => new KeyValuePair<string, string>("failure", f)));
         var untrained = ReproduceFindings.Untrained(r);
         if (untrained.Count > 0)

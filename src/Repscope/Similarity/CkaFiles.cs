@@ -18,9 +18,11 @@ public sealed record CkaPairResult(double Cka, KernelKind Kernel, HsicEstimator 
 
 /// <summary>What <see cref="CkaFiles.Heatmap"/> computes: all-pairs CKA of the arrays of one .npz, or between two.</summary>
 /// <param name="Layers">Names or glob patterns (*, ?) of the arrays to use, in archive order; null: every array except 1-D integer ones (labels, indices).</param>
+/// <param name="MaxNpzBytes">Limit on the total decompressed size of each .npz (<see cref="Npz.DefaultMaxTotalBytes"/>).</param>
 public sealed record CkaHeatmapRequest(string A, string? B, int? BatchSize = null, HsicEstimator? Estimator = null,
                                        KernelKind Kernel = KernelKind.Linear, double RbfThreshold = 0.5,
-                                       long? ShuffleSeed = CkaPlan.DefaultShuffleSeed, IReadOnlyList<string>? Layers = null);
+                                       long? ShuffleSeed = CkaPlan.DefaultShuffleSeed, IReadOnlyList<string>? Layers = null,
+                                       long MaxNpzBytes = Npz.DefaultMaxTotalBytes);
 
 public sealed record CkaHeatmapResult(CkaMatrix Matrix, long N, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string Description,
                                       CkaPlan? Plan = null, IReadOnlyList<string>? Notes = null);
@@ -84,11 +86,11 @@ public static class CkaFiles
         new CkaOptions(r.Kernel, r.Estimator ?? HsicEstimator.Biased, r.RbfThreshold).Validate();
         var notes = new List<string>();
         var warnings = new List<string>();
-        var a = LoadNpz(r.A, r.Layers, notes, warnings);
+        var a = LoadNpz(r.A, r.Layers, notes, warnings, r.MaxNpzBytes);
         IReadOnlyList<Layer>? b = null;
         try
         {
-            b = r.B is null ? null : LoadNpz(r.B, r.Layers, notes, warnings);
+            b = r.B is null ? null : LoadNpz(r.B, r.Layers, notes, warnings, r.MaxNpzBytes);
             long n = a[0].Data.shape[0];
             if (b is not null && b[0].Data.shape[0] != n)
             {
@@ -153,8 +155,32 @@ public static class CkaFiles
     public sealed record Layer(string Name, Tensor Data);
 
     /// <summary>One .npy as a layer, after every check.</summary>
+    /// <remarks>A little-endian C-order float32/float64 file is read straight into native memory (<see cref="Npy.ReadFloatTensor"/>)
+    /// and checked for non-finite values a slice of rows at a time: memory is the file's data once.</remarks>
     public static Layer LoadNpy(string path)
     {
+        if (Npy.ReadFloatTensor(path) is { } t)
+        {
+            try
+            {
+                if (t.shape[0] < 2) { throw new RepscopeException($"{path}: {t.shape[0]} row; CKA needs at least 2 examples"); }
+                long step = Math.Max(1, (1L << 24) / Math.Max(1, t.shape[1]));
+                for (long r = 0; r < t.shape[0]; r += step)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    if (!torch.isfinite(t.narrow(0, r, Math.Min(step, t.shape[0] - r))).all().item<bool>())
+                    {
+                        throw new RepscopeException($"{path}: contains NaN or infinite values");
+                    }
+                }
+                return new Layer(Path.GetFileName(path), t);
+            }
+            catch
+            {
+                t.Dispose();
+                throw;
+            }
+        }
         var array = Npy.Read(path);
         return new Layer(Path.GetFileName(path), ToLayerTensor(array, path));
     }
@@ -170,9 +196,11 @@ public static class CkaFiles
     /// <summary>
     /// Like <see cref="LoadNpz(string)"/>, with the arrays chosen by <paramref name="patterns"/> (null:
     /// every array except 1-D integer ones, which are labels or indices, not activations: each one
-    /// skipped is said in <paramref name="notes"/>, and a sorted one in <paramref name="warnings"/>).
+    /// skipped is said in <paramref name="notes"/>, and a sorted one in <paramref name="warnings"/>). An archive whose members
+    /// decompress to more than <paramref name="maxNpzBytes"/> in all is refused before any is read.
     /// </summary>
-    public static IReadOnlyList<Layer> LoadNpz(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings)
+    public static IReadOnlyList<Layer> LoadNpz(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
+                                               long maxNpzBytes = Npz.DefaultMaxTotalBytes)
     {
         var layers = new List<Layer>();
         var seen = new List<string>();
@@ -180,7 +208,7 @@ public static class CkaFiles
         {
             long n = -1;
             string first = "";
-            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true))
+            foreach (var array in Npz.Enumerate(path, releaseBetweenMembers: true, maxNpzBytes))
             {
                 seen.Add(array.Name);
                 string source = $"{path}: array '{array.Name}'";

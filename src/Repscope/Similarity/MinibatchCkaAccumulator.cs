@@ -152,11 +152,27 @@ public sealed class MinibatchCkaAccumulator
             ColumnShift = _crossModel ? [.. _columnShift] : [],
         };
 
-    /// <summary>An accumulator holding <paramref name="sums"/> (from <see cref="Sums"/>): adding to it or merging it goes on from there.</summary>
+    /// <summary>
+    /// An accumulator holding <paramref name="sums"/> (from <see cref="Sums"/>): adding to it or merging it goes on from there.
+    /// With <paramref name="batches"/> (from <see cref="BatchState"/> of the same accumulator, in the same layer scales) it keeps
+    /// per-batch state too (<see cref="KeepBatches"/>).
+    /// </summary>
     public static MinibatchCkaAccumulator Restore(IReadOnlyList<string> rows, IReadOnlyList<string> columns, bool crossModel,
-                                                  KernelKind kernel, double rbfThreshold, MinibatchCkaSums sums)
+                                                  KernelKind kernel, double rbfThreshold, MinibatchCkaSums sums, CkaBatchState? batches = null)
     {
-        var a = new MinibatchCkaAccumulator(rows, columns, crossModel, kernel, rbfThreshold);
+        var a = new MinibatchCkaAccumulator(rows, columns, crossModel, kernel, rbfThreshold) { KeepBatches = batches is not null };
+        if (batches is not null)
+        {
+            if (batches.Batches != sums.Batches || !batches.Rows.SequenceEqual(a._rows) || !batches.Columns.SequenceEqual(a._columns)
+                || batches.Cross.Any(c => c.Length != a._rows.Length * a._columns.Length) || batches.RowSelf.Any(r => r.Length != a._rows.Length)
+                || batches.ColumnSelf.Any(c => c.Length != a._columns.Length))
+            {
+                throw new RepscopeException($"per-batch CKA state of {batches.Batches} batches does not fit sums of {sums.Batches} batches over {a._rows.Length} x {a._columns.Length} layers");
+            }
+            a._batchCross.AddRange(batches.Cross.Select(c => (double[])c.Clone()));
+            a._batchRowSelf.AddRange(batches.RowSelf.Select(r => (double[])r.Clone()));
+            if (crossModel) { a._batchColumnSelf.AddRange(batches.ColumnSelf.Select(c => (double[])c.Clone())); }
+        }
         if (sums.Cross.GetLength(0) != a._rows.Length || sums.Cross.GetLength(1) != a._columns.Length
             || sums.RowSelf.Length != a._rows.Length || sums.ColumnSelf.Length != a._columns.Length)
         {

@@ -29,8 +29,16 @@ public static class AnalysisPlots
             ColumnBoundaries = boundaries,
             Blocks = squares,
             ColourBarLabel = colourBar,
-            Subtitle = score is null ? null : ScoreText(score),
+            Subtitle = WithinModelSubtitle(blocks, score),
         });
+    }
+
+    /// <summary>The within-model heatmap's caption under its title: every detected block structure (B1, B2, ...: all of
+    /// them, not only the first) and the score's best square with its strength.</summary>
+    public static string? WithinModelSubtitle(BlockStructureResult? blocks, BlockStructureScoreBootstrap? score)
+    {
+        var lines = new[] { blocks is null ? null : AnalysisText.BlockList(blocks, perLine: 2), score is null ? null : ScoreText(score) }.OfType<string>().ToList();
+        return lines.Count == 0 ? null : string.Join("\n", lines);
     }
 
     private const string ScoreColour = "#FF7F0E";

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Repscope.Analysis;
 using Repscope.Models;
 using Repscope.Similarity;
+using static TorchSharp.torch;
 
 namespace Repscope.Workflows;
 
@@ -144,30 +145,44 @@ public static class CompareWorkflow
                                                StreamOptions options, IProgressReporter progress)
     {
         var clock = Stopwatch.StartNew();
-        // Each batch of A's pass is run through B as well, so both models see the same examples together.
-        var matrix = LayerSimilarity.CrossModel(sa.Layers, sb.Layers, onBatch =>
-        {
-            long offset = 0;
-            sa.Pass(0, sa.Examples, options.BatchSize, progress)((labels, tapsA) =>
-            {
-                sb.Pass(offset, labels.Length, labels.Length, ProgressReporter.None)((_, tapsB) => onBatch(tapsA, tapsB));
-                offset += labels.Length;
-            });
-        }, out var warnings, out var batches);
+        var matrix = LayerSimilarity.CrossModel(sa.Layers, sb.Layers, PairedPass(sa, sb, 0, sa.Examples, options.BatchSize, progress),
+                                                out var warnings, out var batches);
         var result = new CompareResult(sa.Path, sb.Path, sa.Architecture, sb.Architecture, sa.Examples, options.BatchSize,
                                        sa.Taps, sa.Layers, sb.Layers, matrix.ValueRows(), warnings, clock.Elapsed.TotalSeconds)
         {
             BatchState = batches,
             Measure = MapMeasure.MinibatchCka(options.BatchSize),
         };
+        return Write(result, matrix, nameA, nameB, outFolder);
+    }
+
+    /// <summary>
+    /// Examples [<paramref name="start"/>, start + <paramref name="count"/>) in minibatches of <paramref name="batchSize"/>:
+    /// each batch of A's pass is run through B as well, so both models see the same examples together.
+    /// </summary>
+    public static Action<Action<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>>> PairedPass(IActivationSource sa, IActivationSource sb, long start, long count,
+                                                                                           int batchSize, IProgressReporter progress) => onBatch =>
+    {
+        long offset = start;
+        sa.Pass(start, count, batchSize, progress)((labels, tapsA) =>
+        {
+            sb.Pass(offset, labels.Length, labels.Length, ProgressReporter.None)((_, tapsB) => onBatch(tapsA, tapsB));
+            offset += labels.Length;
+        });
+    };
+
+    /// <summary>Writes compare_A_vs_B.json and .png (A, B: <paramref name="nameA"/>, <paramref name="nameB"/>) into <paramref name="outFolder"/>.</summary>
+    public static Written<CompareResult> Write(CompareResult result, CkaMatrix matrix, string nameA, string nameB, string outFolder)
+    {
         string stem = Path.Combine(outFolder, FileStem(nameA, nameB));
         string json = stem + ".json", heatmap = stem + ".png";
         AtomicFile.WriteJson(json, result);
-        AnalysisPlots.CrossModelHeatmap(heatmap, matrix, $"CKA: {sa.Architecture} vs {sb.Architecture}",
-                                        $"{nameA}: {sa.Architecture}", $"{nameB}: {sb.Architecture}");
+        AnalysisPlots.CrossModelHeatmap(heatmap, matrix, $"CKA: {result.ArchitectureA} vs {result.ArchitectureB}",
+                                        $"{nameA}: {result.ArchitectureA}", $"{nameB}: {result.ArchitectureB}");
         return new Written<CompareResult>(result, [json, heatmap]);
     }
 
-    private static string[] UniqueNames(IReadOnlyList<string> names) =>
+    /// <summary>The names as given, with -1, -2, ... (by position) appended where two are equal.</summary>
+    public static string[] UniqueNames(IReadOnlyList<string> names) =>
         names.Select((name, i) => names.Count(n => n == name) > 1 ? $"{name}-{i + 1}" : name).ToArray();
 }

@@ -9,10 +9,14 @@ using Repscope.Spectral;
 namespace Repscope.Workflows;
 
 /// <summary>layers.json: the within-model CKA map, PC1 fractions and block structure of one run.</summary>
+/// <param name="Pc1Fraction">Empty, and <paramref name="PcOptions"/> null, when merged from shards (PC1 needs every example in one job).</param>
 public sealed record LayersResult(string Run, string Architecture, long Examples, int BatchSize, int Epochs, TapSet Taps, int Batches,
                                   IReadOnlyList<string> Layers, double[][] Cka, IReadOnlyList<double> Pc1Fraction,
-                                  BlockStructureResult BlockStructure, FirstComponentOptions PcOptions, IReadOnlyList<string> Warnings, double Seconds)
+                                  BlockStructureResult BlockStructure, FirstComponentOptions? PcOptions, IReadOnlyList<string> Warnings, double Seconds)
 {
+    /// <summary>The number of shards (`repscope layers --shard K/N`) `repscope merge` combined into this result; null for one unsharded run.</summary>
+    public int? MergedShards { get; init; }
+
     /// <summary>The relative, threshold-free block-structure score (docs/block-structure.md) with its bootstrap interval over batches;
     /// null for fewer than 2 layers (and in layers.json written before the score existed).</summary>
     public BlockStructureScoreBootstrap? BlockStructureScore { get; init; }
@@ -78,19 +82,33 @@ public static class LayersWorkflow
             BlockStructureScore = r.Score,
             Measure = MapMeasure.MinibatchCka(options.BatchSize),
         };
+        return Write(result, r.Cka, r.BatchState, outFolder);
+    }
+
+    /// <summary>
+    /// Writes layers.json, layers.png, layers_pc1.png (when <paramref name="result"/> has PC1 fractions) and the per-batch
+    /// state (when given) into <paramref name="outFolder"/>; files in that order.
+    /// </summary>
+    public static Written<LayersResult> Write(LayersResult result, CkaMatrix cka, CkaBatchState? state, string outFolder)
+    {
         string json = Path.Combine(outFolder, JsonFile), heatmap = Path.Combine(outFolder, HeatmapFile), pc1 = Path.Combine(outFolder, Pc1File);
-        var files = new List<string> { json, heatmap, pc1 };
+        bool withPc1 = result.Pc1Fraction.Count > 0;
+        var files = new List<string> { json, heatmap };
+        if (withPc1) { files.Add(pc1); }
         AtomicFile.WriteJson(json, result);
-        if (r.BatchState is { } state)
+        if (state is not null)
         {
             // Each batch's HSIC values: a later call can bootstrap this map again without the model (CkaBatchState.Load).
             string batches = Path.Combine(outFolder, BatchStateFile);
             state.Save(batches);
             files.Add(batches);
         }
-        AnalysisPlots.WithinModelHeatmap(heatmap, r.Cka, $"{source.Architecture}: CKA between layers", r.Blocks, score: r.Score);
-        AnalysisPlots.AcrossDepth(pc1, $"{source.Architecture}: variance explained by the first principal component",
-                                  "fraction of variance (PC1)", layers, [("PC1 fraction", r.Pc1Fractions)], r.Blocks, (0, 1));
+        AnalysisPlots.WithinModelHeatmap(heatmap, cka, $"{result.Architecture}: CKA between layers", result.BlockStructure, score: result.BlockStructureScore);
+        if (withPc1)
+        {
+            AnalysisPlots.AcrossDepth(pc1, $"{result.Architecture}: variance explained by the first principal component",
+                                      "fraction of variance (PC1)", result.Layers, [("PC1 fraction", result.Pc1Fraction)], result.BlockStructure, (0, 1));
+        }
         return new Written<LayersResult>(result, files);
     }
 

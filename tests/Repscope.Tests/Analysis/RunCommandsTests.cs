@@ -153,6 +153,41 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
     }
 
     [Fact]
+    public void LayersOnExportedActivationsGivesWhatLayersGivesOnTheRun()
+    {
+        string npz = Path.Combine(fixture.Root, "all.npz"), outDir = Path.Combine(fixture.Root, "layers-npz");
+        var (code, _, err) = Repscope("export", fixture.Run, "--out", npz, "--examples", "200", "--batch-size", "50");
+        Assert.True(code == 0, err);
+        (code, _, err) = Repscope("layers", fixture.Run, "--batch-size", "50");
+        Assert.True(code == 0, err);
+        var run = Json(Path.Combine(fixture.Run, "analysis", "layers.json"));
+        (code, var stdout, err) = Repscope("layers", npz, "--batch-size", "50", "--out", outDir);
+        Assert.True(code == 0, err);
+        Assert.Contains("skipped 'labels'", err);
+        Assert.Contains("skipped 'indices'", err);
+        Assert.Contains("block structure", stdout);
+        var acts = Json(Path.Combine(outDir, "layers.json"));
+        Assert.Equal(run.GetProperty("layers").EnumerateArray().Select(e => e.GetString()), acts.GetProperty("layers").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(run.GetProperty("batches").GetInt32(), acts.GetProperty("batches").GetInt32());
+        var (a, b) = (Matrix(run.GetProperty("cka")), Matrix(acts.GetProperty("cka")));
+        for (int i = 0; i < a.Length; i++)
+        {
+            for (int j = 0; j < a.Length; j++) { Assert.Equal(a[i][j], b[i][j], 9); }
+        }
+        var (pcRun, pcActs) = (run.GetProperty("pc1Fraction").EnumerateArray().Select(e => e.GetDouble()).ToList(),
+                               acts.GetProperty("pc1Fraction").EnumerateArray().Select(e => e.GetDouble()).ToList());
+        Assert.Equal(pcRun.Count, pcActs.Count);
+        for (int i = 0; i < pcRun.Count; i++) { Assert.Equal(pcRun[i], pcActs[i], 9); }
+        Assert.Equal(run.GetProperty("blockStructure").GetProperty("blocks").GetRawText(), acts.GetProperty("blockStructure").GetProperty("blocks").GetRawText());
+        var (scoreRun, scoreActs) = (run.GetProperty("blockStructureScore").GetProperty("point"), acts.GetProperty("blockStructureScore").GetProperty("point"));
+        Assert.Equal(scoreRun.GetProperty("first").GetInt32(), scoreActs.GetProperty("first").GetInt32());
+        Assert.Equal(scoreRun.GetProperty("last").GetInt32(), scoreActs.GetProperty("last").GetInt32());
+        Assert.Equal(scoreRun.GetProperty("strength").GetDouble(), scoreActs.GetProperty("strength").GetDouble(), 9);
+        Assert.True(new FileInfo(Path.Combine(outDir, "layers.png")).Length > 1000);
+        Assert.True(new FileInfo(Path.Combine(outDir, "layers_pc1.png")).Length > 1000);
+    }
+
+    [Fact]
     public void BadInputIsOneLineAndExit2()
     {
         var (code, _, err) = Repscope("layers", Path.Combine(fixture.Root, "no-such-run"));

@@ -11,6 +11,7 @@ namespace Repscope.Tests.Cluster;
 /// CKA values equal those of the same grid run locally, and a training task requeued midway (as a
 /// preemption would) resumes from its checkpoint. Skipped, with the reason, where Slurm cannot be started.
 /// </summary>
+[Collection("Slurm")]
 public sealed class SlurmGridIntegrationTests
 {
     /// <summary>Far above the ~2 minutes the test takes on an idle 2-core machine: a heavily loaded machine (load 50) needs 4-5.</summary>

@@ -145,3 +145,88 @@ public class NpzTests
         Assert.False(File.Exists(dir.File("dup.npz")));
     }
 }
+
+/// <summary>The limit on an .npz's total decompressed size (all members together), against zip bombs.</summary>
+public class NpzSizeLimitTests
+{
+    /// <summary>Three members of 1 MiB of zeros each, deflated to about a kilobyte each.</summary>
+    private static string Zeros(string dir, int members = 3)
+    {
+        string path = Path.Combine(dir, "zeros.npz");
+        Npz.Write(path, Enumerable.Range(0, members).Select(i => NdArray.FromFloat32($"layer{i}", new float[1 << 18], 1 << 10, 1 << 8)));
+        return path;
+    }
+
+    [Fact]
+    public void TheLimitIsOnAllMembersTogetherNotPerArray()
+    {
+        string dir = Repscope.Tests.Cli.CliRunner.TempDir();
+        try
+        {
+            string path = Zeros(dir);
+            Assert.True(new FileInfo(path).Length < 64 << 10);                 // a small file...
+            long oneMember = (1 << 20) + 128;                                   // ...each member 1 MiB + its header
+            // Each member is under 2 MiB, all three are not: refused before any member is decompressed.
+            var e = Assert.Throws<RepscopeException>(() => Npz.Enumerate(path, maxNpzBytes: 2 << 20).First());
+            Assert.StartsWith($"{path}: its members decompress to ", e.Message);
+            Assert.Contains("more than the limit of 2,097,152 bytes", e.Message);
+            Assert.Throws<RepscopeException>(() => Npz.Read(path, maxNpzBytes: 3 * oneMember - 1));
+            Assert.Equal(3, Npz.Read(path, maxNpzBytes: 3 * oneMember).Count);
+            Assert.Equal(3, Npz.Read(path).Count);                             // the default, 4 GiB
+            Assert.Equal(4L << 30, Npz.DefaultMaxTotalBytes);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void DeclaredSizesAreCheckedBeforeAnythingIsDecompressed()
+    {
+        // A crafted bomb: two members whose zip headers claim 3.75 GiB each (7.5 GiB together, each under the default limit
+        // of 4 GiB on its own). The default limit refuses it from the sizes the archive declares, without allocating them.
+        string dir = Repscope.Tests.Cli.CliRunner.TempDir();
+        try
+        {
+            string path = Zeros(dir, members: 2);
+            byte[] bytes = File.ReadAllBytes(path);
+            const uint claimed = 0xF000_0000;
+            int patched = 0;
+            for (int i = 0; i + 46 <= bytes.Length; i++)
+            {
+                uint signature = BitConverter.ToUInt32(bytes, i);
+                int at = signature == 0x04034b50 ? i + 22 : signature == 0x02014b50 ? i + 24 : -1;
+                if (at < 0) { continue; }
+                BitConverter.GetBytes(claimed).CopyTo(bytes, at);
+                patched++;
+            }
+            Assert.Equal(4, patched);   // two local headers, two central-directory records
+            File.WriteAllBytes(path, bytes);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var e = Assert.Throws<RepscopeException>(() => Npz.Read(path));
+            Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "the members were not allocated");
+            Assert.Equal($"{path}: its members decompress to 8,053,063,680 bytes (7.5 GiB), more than the limit of 4,294,967,296 bytes (4 GiB) "
+                         + "for a whole archive (a zip bomb, or a large trusted file: raise the limit, maxNpzBytes)", e.Message);
+
+            // The CLI: one line naming the file, exit 2; --max-npz-bytes raises the limit (the small archive then gives its map).
+            var o = Repscope.Tests.Cli.CliRunner.Run("heatmap", path, "--out", Path.Combine(dir, "map"));
+            Assert.Equal(2, o.ExitCode);
+            Assert.Equal("repscope: error: " + e.Message.Replace("maxNpzBytes", "--max-npz-bytes"), o.ErrorLine);
+            string small = Zeros(Directory.CreateDirectory(Path.Combine(dir, "small")).FullName);
+            o = Repscope.Tests.Cli.CliRunner.Run("heatmap", small, "--out", Path.Combine(dir, "map"), "--max-npz-bytes", "2M");
+            Assert.Equal(2, o.ExitCode);
+            Assert.Contains("more than the limit of 2,097,152 bytes", o.ErrorLine);
+            o = Repscope.Tests.Cli.CliRunner.Run("heatmap", small, "--out", Path.Combine(dir, "map"), "--max-npz-bytes", "4M");
+            // A map of constant layers only: complete, every cell undefined and grey (this crashed with exit 3 before), exit 0.
+            Assert.True(o.ExitCode == 0, o.Err);
+            Assert.Contains("CKA undefined in 9 of 9 cells", o.Err);
+            Assert.True(new FileInfo(Path.Combine(dir, "map", "cka.png")).Length > 1000);
+            Assert.True(File.Exists(Path.Combine(dir, "map", "cka.json")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -47,4 +47,14 @@ public sealed class ReproduceCommandTests : IDisposable
         Assert.Contains($"repscope: warning: prune {ExperimentPlan.Quick().ProbeAndPrune[0].Name}: ", captured.ToString());
         Assert.Contains("repscope: error: 2 step(s) failed; the report marks what they fed as not run; run again to retry them", captured.ToString());
     }
+
+    [Fact]
+    public void An_interrupted_reproduce_says_to_run_the_same_command_again()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var e = Assert.Throws<RepscopeException>(() => ReproduceCommand.Run(new ReproduceCommand.Settings { Quick = true, Out = _dir }, new FakeBackend(),
+                                                                              new Terminal(new StringWriter(), new StringWriter()), cancel: cancelled.Token));
+        Assert.Equal("reproduce interrupted; run the same command again: finished runs are reused and the interrupted one resumes from its last epoch", e.Message);
+    }
 }

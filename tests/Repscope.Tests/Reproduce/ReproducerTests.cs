@@ -118,6 +118,9 @@ public sealed class ReproducerTests : IDisposable
         Assert.All(summary.Findings.Where(f => f.SectionId != "seeds"), f => Assert.True(f.Verdict == Verdict.Held, $"{f.Claim}: {f.Measured}: {f.Reason}"));
         Assert.Contains(summary.Findings, f => f.Measured.StartsWith("CKA between the same layer of seeds 1 and 2: 0.400 inside", StringComparison.Ordinal));
         Assert.Contains("Model: ResNet-8 (width 2); data: fashion-mnist, 200 training images, 2 epochs; seed: 1.", html);
+        // Issue 15, item 11: the report records the build's git commit, not only an assembly version.
+        if (CommandProvenance.Build.GitCommit is { } commit) { Assert.Contains($"commit {commit}", html); }
+        Assert.DoesNotContain("1.0.0.0", html);
         Assert.Contains("<figure class=\"forest\"><img alt=", html);
         Assert.True(html.IndexOf("class=\"forest\"", StringComparison.Ordinal) < html.IndexOf("<table>", StringComparison.Ordinal)); // the forest plot first
 
