@@ -21,7 +21,7 @@ public sealed class ReproduceCommand(Terminal terminal) : Command<ReproduceComma
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--quick")]
-        [Description("The quick grid: about 10 minutes on 2 idle CPU cores, on the data shipped in the repository (docs/reproduce.md).")]
+        [Description("The quick grid: about 7 minutes on 2 idle CPU cores, on the data shipped in the repository (docs/reproduce.md).")]
         public bool Quick { get; init; }
 
         [CommandOption("--test-every-epoch")]
