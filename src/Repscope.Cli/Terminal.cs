@@ -40,6 +40,10 @@ public sealed class Terminal
     /// <summary>A line of plain text on stdout, written as it is (no markup, no wrapping).</summary>
     public void WriteLine(string text = "") => Out.Write(new Verbatim(text));
 
+    /// <summary>"wrote DIR/first.json, second.png, ...": the first file with its path, the rest by name.</summary>
+    public void WroteFiles(IEnumerable<string> files) =>
+        WriteLine($"wrote {string.Join(", ", files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+
     /// <summary><c>repscope: warning: MESSAGE</c> on stderr.</summary>
     public void Warn(string message) => Error.Write(new Verbatim($"repscope: warning: {message}"));
 

@@ -32,6 +32,29 @@ public class StreamSettings : OnnxInputSettings
     public long Seed { get; init; }
 
     internal StreamOptions Stream(int epochs = 1) => new(Examples, BatchSize, Layers, epochs, Seed);
+
+    /// <summary>
+    /// The analysis of a run directory (<paramref name="onRun"/>: it writes into RUN/analysis/, so --out is refused) or of an
+    /// ONNX model fed by --input or --data (<paramref name="onOnnx"/>, given the opened model and the --out folder, which it
+    /// needs for <paramref name="writes"/>), with progress.
+    /// </summary>
+    internal Written<T> OnRunOrOnnx<T>(Terminal terminal, string run, string? outDir, string writes, StreamOptions stream,
+                                       Func<IActivationSource, string, IProgressReporter, Written<T>> onOnnx,
+                                       Func<IProgressReporter, Written<T>> onRun)
+    {
+        if (ActivationSources.IsOnnx(run))
+        {
+            string folder = outDir ?? throw new RepscopeException($"an ONNX model needs --out DIR for {writes}");
+            var inputs = OnnxInputs(Examples);
+            return terminal.WithProgress(p =>
+            {
+                using var source = ActivationSources.Open(run, stream, inputs, TapList, p);
+                return onOnnx(source, folder, p);
+            });
+        }
+        if (outDir is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
+        return terminal.WithProgress(onRun);
+    }
 }
 
 /// <summary>The similarity measure of <c>layers</c> and <c>compare</c> (docs/measures.md).</summary>
@@ -176,49 +199,29 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
             foreach (string note in notes) { terminal.Note(note); }
             foreach (string warning in warnings) { terminal.Warn(warning); }
         }
-        else if (ActivationSources.IsOnnx(s.Run))
-        {
-            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for layers.json and the PNGs");
-            var inputs = s.OnnxInputs(s.Examples);
-            written = terminal.WithProgress(p =>
-            {
-                using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), inputs, s.TapList, p);
-                return LayersWorkflow.Run(source, folder, s.Stream(s.Epochs), blocks, pc, p);
-            });
-        }
         else
         {
-            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
-            written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(s.Epochs), blocks, pc, p));
+            var stream = s.Stream(s.Epochs);
+            written = s.OnRunOrOnnx(terminal, s.Run, s.Out, "layers.json and the PNGs", stream,
+                                    (source, folder, p) => LayersWorkflow.Run(source, folder, stream, blocks, pc, p),
+                                    p => LayersWorkflow.Run(s.Run, stream, blocks, pc, p));
         }
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
         terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
         if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
-        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        terminal.WroteFiles(written.Files);
         return 0;
     }
 
     private int WholeData(Settings s, MeasureOptions options)
     {
         if (s.Epochs != 1) { throw new RepscopeException($"--epochs applies to --measure cka; {s.Measure.ToString().ToLowerInvariant()} uses the whole data once"); }
-        Written<LayersMeasureResult> written;
-        if (ActivationSources.IsOnnx(s.Run))
-        {
-            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for the map's JSON and PNG");
-            var inputs = s.OnnxInputs(s.Examples);
-            written = terminal.WithProgress(p =>
-            {
-                using var source = ActivationSources.Open(s.Run, s.Stream(), inputs, s.TapList, p);
-                return LayersWorkflow.Run(source, folder, s.Stream(), s.Measure, options, p);
-            });
-        }
-        else
-        {
-            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
-            written = terminal.WithProgress(p => LayersWorkflow.Run(s.Run, s.Stream(), s.Measure, options, p));
-        }
+        var stream = s.Stream();
+        var written = s.OnRunOrOnnx(terminal, s.Run, s.Out, "the map's JSON and PNG", stream,
+                                    (source, folder, p) => LayersWorkflow.Run(source, folder, stream, s.Measure, options, p),
+                                    p => LayersWorkflow.Run(s.Run, stream, s.Measure, options, p));
         var r = written.Result;
         terminal.WriteLine($"{r.Architecture}: {r.Measure.Description} of {r.Layers.Count} layers on {r.Examples} examples (whole data) in {r.Seconds:F1}s");
         if (r.BlockStructureScore is { } score)
@@ -228,7 +231,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
                 : FormattableString.Invariant($"block-structure strength {score.Strength:F3}: no square brighter than the reference"));
         }
         foreach (string reason in r.Undefined) { terminal.Warn($"{s.Run}: {reason}"); }
-        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        terminal.WroteFiles(written.Files);
         return 0;
     }
 }

@@ -34,7 +34,7 @@ public sealed class MergeCommand(Terminal terminal) : Command<MergeCommand.Setti
                 terminal.WriteLine($"merged {r.MergedShards} shard{(r.MergedShards == 1 ? "" : "s")} of layers {r.Run}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}); no PC1 (it needs every example in one job)");
                 terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
                 if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
-                terminal.WriteLine($"wrote {string.Join(", ", files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+                terminal.WroteFiles(files);
                 return ExitCode.Ok;
             }
             case CkaShards.Compare:

@@ -21,28 +21,16 @@ public sealed class PcCommand(Terminal terminal) : Command<PcCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var (blocks, pc) = (s.Blocks, s.Pc);   // bad settings fail before any work
-        Written<PcResult> written;
-        if (ActivationSources.IsOnnx(s.Run))
-        {
-            string folder = s.Out ?? throw new RepscopeException("an ONNX model needs --out DIR for pc.json and the PNGs");
-            var inputs = s.OnnxInputs(s.Examples);
-            written = terminal.WithProgress(p =>
-            {
-                using var source = ActivationSources.Open(s.Run, s.Stream(), inputs, s.TapList, p);
-                return PcWorkflow.Run(source, folder, s.Stream(), blocks, pc, p);
-            });
-        }
-        else
-        {
-            if (s.Out is not null) { throw new RepscopeException("--out applies to ONNX models; a run's analyses go into RUN/analysis/"); }
-            written = terminal.WithProgress(p => PcWorkflow.Run(s.Run, s.Stream(), blocks, pc, p));
-        }
+        var stream = s.Stream();
+        var written = s.OnRunOrOnnx(terminal, s.Run, s.Out, "pc.json and the PNGs", stream,
+                                    (source, folder, p) => PcWorkflow.Run(source, folder, stream, blocks, pc, p),
+                                    p => PcWorkflow.Run(s.Run, stream, blocks, pc, p));
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
         terminal.WriteLine("with PC1:    " + AnalysisText.Blocks(r.BlockStructure));
         terminal.WriteLine("without PC1: " + AnalysisText.Blocks(r.BlockStructureWithoutPc1));
-        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        terminal.WroteFiles(written.Files);
         return 0;
     }
 }

@@ -67,7 +67,7 @@ public sealed class ProbeCommand(Terminal terminal) : Command<ProbeCommand.Setti
             terminal.WriteLine($"  {p.Layer,-28} {p.Result.TestAccuracy,7:P2}  ({p.Result.Features} features)");
         }
         if (r.BlockStructureSource is null) { terminal.WriteLine("no layers.json yet: run `repscope layers` first to mark the block structure"); }
-        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        terminal.WroteFiles(written.Files);
         return 0;
     }
 }

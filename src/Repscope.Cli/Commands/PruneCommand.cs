@@ -39,7 +39,7 @@ public sealed class PruneCommand(Terminal terminal) : Command<PruneCommand.Setti
                 (x.RefitAccuracy is { } f ? $" (refit {f:P1})" : "") + (x.InBlockStructure ? "*" : ""))));
         }
         if (r.BlockStructureSource is not null) { terminal.WriteLine("  * the deleted block lies in the block structure"); }
-        terminal.WriteLine($"wrote {string.Join(", ", written.Files.Select((f, i) => i == 0 ? f : Path.GetFileName(f)))}");
+        terminal.WroteFiles(written.Files);
         return 0;
     }
 }

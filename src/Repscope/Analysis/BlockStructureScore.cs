@@ -110,6 +110,16 @@ public static class BlockStructureScore
             }
         }
 
+        // Layers a..b at distance d: the sum and count of the defined pairs inside the square, and the mean of those outside
+        // (NaN when none is defined).
+        (double InSum, int InCount, double OutMean) Band(int d, int a, int b)
+        {
+            double inSum = d <= b - a ? sum[d][b - d + 1] - sum[d][a] : 0;
+            int inCount = d <= b - a ? count[d][b - d + 1] - count[d][a] : 0;
+            int outCount = count[d][l - d] - inCount;
+            return (inSum, inCount, outCount == 0 ? double.NaN : (sum[d][l - d] - inSum) / outCount);
+        }
+
         int bestFirst = 0, bestLast = l - 2;
         double bestStrength = double.NegativeInfinity, bestMean = double.NaN;
         for (int m = l - 1; m >= 2; m--)
@@ -120,11 +130,8 @@ public static class BlockStructureScore
                 double excess = 0;
                 for (int d = 1; d < m; d++)
                 {
-                    double inSum = sum[d][b - d + 1] - sum[d][a];
-                    int inCount = count[d][b - d + 1] - count[d][a];
-                    int outCount = count[d][l - d] - inCount;
-                    if (inCount == 0 || outCount == 0) { continue; }
-                    double outMean = (sum[d][l - d] - inSum) / outCount;
+                    var (inSum, inCount, outMean) = Band(d, a, b);
+                    if (inCount == 0 || double.IsNaN(outMean)) { continue; }
                     excess += 2 * (inSum - inCount * outMean);   // both triangles
                 }
                 double mean = excess / ((double)m * m);
@@ -137,13 +144,7 @@ public static class BlockStructureScore
         var reference = new double[l];
         reference[0] = 1;
         int length = bestLast - bestFirst + 1;
-        for (int d = 1; d < l; d++)
-        {
-            double inSum = d < length ? sum[d][bestLast - d + 1] - sum[d][bestFirst] : 0;
-            int inCount = d < length ? count[d][bestLast - d + 1] - count[d][bestFirst] : 0;
-            int outCount = count[d][l - d] - inCount;
-            reference[d] = outCount == 0 ? double.NaN : (sum[d][l - d] - inSum) / outCount;
-        }
+        for (int d = 1; d < l; d++) { reference[d] = Band(d, bestFirst, bestLast).OutMean; }
 
         int? units = null;
         double? unitCoverage = null;

@@ -4,8 +4,8 @@ namespace Repscope.Reproduce;
 /// Overall progress of a multi-step job: one bar "step i of N" whose amount is the estimated cost of
 /// the steps done so far (so its time left is meaningful when steps differ a hundredfold), plus each
 /// step's own bar, prefixed "[i/N]". Work inside a step moves the overall bar in proportion. Steps
-/// may run one after another (<see cref="Next"/>) or several at once (<see cref="Begin"/> from
-/// several threads; each step ends when disposed).
+/// may run one after another or several at once (<see cref="Begin"/> from several threads); each
+/// step ends when disposed.
 /// </summary>
 public sealed class StepProgress : IDisposable
 {
@@ -14,7 +14,6 @@ public sealed class StepProgress : IDisposable
     private readonly int _count;
     private readonly object _lock = new();
     private int _started;
-    private Step? _current;
 
     public StepProgress(IProgressReporter progress, string description, IReadOnlyList<double> weights)
     {
@@ -24,14 +23,6 @@ public sealed class StepProgress : IDisposable
     }
 
     public int Count => _count;
-
-    /// <summary>Ends the current sequential step and starts the next; returns the reporter its work should use.</summary>
-    public IProgressReporter Next(string description, double weight)
-    {
-        _current?.Dispose();
-        _current = Begin(description, weight);
-        return _current;
-    }
 
     /// <summary>Starts a step that may run beside others (thread-safe); it ends when disposed.</summary>
     public Step Begin(string description, double weight)
@@ -49,8 +40,6 @@ public sealed class StepProgress : IDisposable
     /// <summary>Marks the whole job finished.</summary>
     public void Complete(string status)
     {
-        _current?.Dispose();
-        _current = null;
         lock (_lock) { _overall.Complete(status); }
     }
 

@@ -76,9 +76,18 @@ public sealed class RunDirectory
     /// </summary>
     public ImageDataset LoadTrainSet(IProgressReporter? progress = null)
     {
-        using var splits = DataSets.Load(DataSpecOf(Info.Config), progress);
-        CheckSame(Path, "training set", Info.TrainSet, splits.Train);
-        return splits.Train.Subset([.. Enumerable.Range(0, (int)splits.Train.Count).Select(i => (long)i)]);
+        var splits = DataSets.Load(DataSpecOf(Info.Config), progress);
+        splits.Test.Dispose();   // only the training split is wanted; it is handed over, not copied
+        try
+        {
+            CheckSame(Path, "training set", Info.TrainSet, splits.Train);
+        }
+        catch
+        {
+            splits.Train.Dispose();
+            throw;
+        }
+        return splits.Train;
     }
 
     public long[] TestLabels() => Npy.Read(RunFormat.VerifiedPath(Path, Info, RunFormat.LabelsFile)).ToInt64();
