@@ -162,7 +162,7 @@ public static class ReproduceReport
         {
             RowBoundaries = boundaries,
             ColumnBoundaries = boundaries,
-            Blocks = score.Found ? [HeatmapBlock.Diagonal(score.First, score.Last, $"strength {ReproduceFindings.F(score.Strength)}")] : [],
+            Squares = score.Found ? [HeatmapSquare.Diagonal(score.First, score.Last, $"strength {ReproduceFindings.F(score.Strength)}")] : [],
         };
         var plot = Reporting.Heatmap.Build(new CkaMatrix(layers, layers, values), title, options, out int width, out int height);
         using var image = plot.GetImage(width, height);

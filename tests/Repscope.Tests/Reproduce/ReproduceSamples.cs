@@ -9,7 +9,7 @@ namespace Repscope.Tests.Reproduce;
 /// <summary>The workflows' result records filled with synthetic numbers, as the backends return them to <see cref="Reproducer"/>.</summary>
 internal static class ReproduceSamples
 {
-    private static BlockStructureResult NoBlockStructure(int layers) => new(new BlockOptions(), layers, [], 0, 0);
+    private static BlockStructureResult NoBlockStructure(int layers) => new(new BlockStructureOptions(), layers, [], 0, 0);
 
     /// <summary>Within-model maps of <paramref name="layers"/> (pc.json) and the run's test accuracy.</summary>
     public static WithinModelMaps Layers(IReadOnlyList<string> layers, double[][] cka, double[][] ckaWithoutPc1, double[] pc1Fraction, double testAccuracy) =>
