@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Repscope.Reporting;
 using Repscope.Runs;
+using Repscope.Workflows;
 
 namespace Repscope.Reproduce;
 
@@ -207,12 +208,12 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
 
     public ExperimentPlan Plan { get; } = plan;
     public TrainingSettings Settings { get; } = settings;
-    public Dictionary<RunSpec, LayersResult> Layers { get; } = [];
+    public Dictionary<RunSpec, WithinModelMaps> Layers { get; } = [];
     /// <summary>The depth and width block models under other similarity measures (<see cref="ReproduceReport.MeasureRuns"/>).</summary>
     public Dictionary<RunSpec, Analysis.MeasureRobustnessResult> Measures { get; } = [];
-    public CompareResult? Seeds { get; set; }
-    public Dictionary<RunSpec, ProbeCurve> Probes { get; } = [];
-    public Dictionary<RunSpec, PruneCurve> Prunes { get; } = [];
+    public WithFigure<CompareResult>? Seeds { get; set; }
+    public Dictionary<RunSpec, WithFigure<ProbeResult>> Probes { get; } = [];
+    public Dictionary<RunSpec, WithFigure<PruneResult>> Prunes { get; } = [];
     public ErrorsResult? Errors { get; set; }
     public Dictionary<RunSpec, RunOutcome> Outcomes { get; } = [];
     public HashSet<RunSpec> FailedRuns { get; } = [];

@@ -47,6 +47,18 @@ public static class Trainer
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             throw;
         }
+        finally
+        {
+            NativeHeap.ReleaseFreeMemory();
+        }
+    }
+
+    /// <summary>What a training process sets before its first step (the throughput benchmark too): libtorch's
+    /// thread count, and a heap that keeps the blocks freed by one step for the next (<see cref="NativeHeap"/>).</summary>
+    public static void PrepareProcess(int threads)
+    {
+        torch.set_num_threads(threads);
+        NativeHeap.KeepFreedBlocksForReuse();
     }
 
     /// <summary>Training with the folder's lock held: no other writer can touch it.</summary>
@@ -82,7 +94,7 @@ public static class Trainer
         // A resumed run keeps its thread count unless told otherwise: results are bit-identical only for the same count.
         int threads = options.Threads > 0 ? options.Threads
                     : previous is { Provenance.Threads: > 0 } ? previous.Provenance.Threads : Environment.ProcessorCount;
-        torch.set_num_threads(threads);
+        PrepareProcess(threads);
         // TorchSharp 0.107 does not implement torch.use_deterministic_algorithms (marked 'not implemented');
         // the CPU kernels a ResNet uses are deterministic for a fixed thread count, which the tests check.
 
