@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The ONNX benchmark (issue 11): Repscope's ONNX path (OnnxModel.Open + stream + minibatch CKA accumulator, what
 # `repscope layers MODEL.onnx --taps ...` does for its CKA map) against ONNX Runtime alone plus the CKA engine alone,
-# on the example models of examples/vit-vs-cnn (made by its train_and_export.py; this script runs it with a small
-# budget when the models are missing), for each model and example count, same threads, best of interleaved rounds.
+# on the example models of examples/vit-vs-cnn (made by its train_and_export.py; when they are missing, this script
+# trains the same architectures briefly into /tmp/repscope-onnx-bench: the timing does not depend on the weights),
+# for each model and example count, same threads, best of interleaved rounds.
 # Prints one line per case (phases, ratio repscope / (ort + cka), load average before and after).
 # Usage: bench/run_onnx_bench.sh [--threads T] [--examples "2048 8192"] [--batch B] [--reps R]
 set -euo pipefail
@@ -19,8 +20,11 @@ while [[ $# -gt 0 ]]; do
 done
 ex="$root/examples/vit-vs-cnn"
 if [[ ! -f "$ex/cnn.onnx" || ! -f "$ex/vit.onnx" || ! -f "$ex/test_images.npy" ]]; then
-  echo "onnx bench: the example models are missing; training them briefly (examples/vit-vs-cnn/train_and_export.py --cpu-seconds 30)" >&2
-  /usr/bin/python3 "$ex/train_and_export.py" --cpu-seconds 30 >&2
+  ex=/tmp/repscope-onnx-bench
+  if [[ ! -f "$ex/cnn.onnx" || ! -f "$ex/vit.onnx" || ! -f "$ex/test_images.npy" ]]; then
+    echo "onnx bench: the example models are missing; training them briefly into $ex (train_and_export.py --cpu-seconds 30)" >&2
+    /usr/bin/python3 "$root/examples/vit-vs-cnn/train_and_export.py" --cpu-seconds 30 --out "$ex" >&2
+  fi
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
 dotnet build "$root/bench/onnx_bench/OnnxBench.csproj" -c Release -nologo -v quiet >/dev/null   # not timed

@@ -4,13 +4,14 @@ Fashion-MNIST for a few minutes each, exported to ONNX for `repscope compare`.
 
 Run from the repository root with Debian's python3-torch (1.13):
     nice -n 10 /usr/bin/python3 examples/vit-vs-cnn/train_and_export.py [--cpu-seconds 300] [--threads 1] [--data DIR]
+        [--models cnn,vit] [--out DIR]
 Data: the full Fashion-MNIST (Debian's dataset-fashion-mnist: /usr/share/datasets/fashion-mnist, or
 $REPSCOPE_DATA/fashion-mnist, or --data DIR): the 60,000 training images train both models, the 10,000 test images
 are held out (test accuracy; the first 1,000 are the inputs of the comparison). Without it, the test split shipped in
 data/fashion-mnist/: its first 8,000 images train, the last 2,000 are held out.
 Training budget: CPU time of this process (time.process_time, all threads), not wall clock, so that a busy machine
 gives the same amount of training; AdamW, batch 128, learning rate with a short warm-up and a cosine decay over the
-budget. Writes into examples/vit-vs-cnn/: cnn.onnx, vit.onnx, test_images.npy (float32 [1000, 1, 28, 28], normalised
+budget. Writes into examples/vit-vs-cnn/ (or --out DIR): cnn.onnx, vit.onnx, test_images.npy (float32 [1000, 1, 28, 28], normalised
 with the training images' mean and std), test_labels.npy, models.json (accuracies, epochs, CPU seconds, parameters).
 """
 import argparse
@@ -151,6 +152,7 @@ def main():
     p.add_argument("--cpu-seconds", type=float, default=300, help="training budget per model in CPU seconds of this process")
     p.add_argument("--threads", type=int, default=1, help="torch threads (CPU time counts every thread)")
     p.add_argument("--data", help="folder with the full Fashion-MNIST's four .gz IDX files")
+    p.add_argument("--out", default=HERE, help="folder for the models, test images and models.json (default: beside this script)")
     p.add_argument("--models", default="cnn,vit", help="which models to train (comma-separated); models.json keeps the others' entries")
     args = p.parse_args()
     chosen = args.models.split(",")
@@ -172,9 +174,10 @@ def main():
     xtr = torch.from_numpy((tr_images - mean) / std).unsqueeze(1)
     xte = torch.from_numpy((te_images - mean) / std).unsqueeze(1)
     ytr, yte = torch.from_numpy(tr_labels), torch.from_numpy(te_labels)
-    np.save(os.path.join(HERE, "test_images.npy"), xte[:1000].numpy())
-    np.save(os.path.join(HERE, "test_labels.npy"), yte[:1000].numpy())
-    path = os.path.join(HERE, "models.json")
+    os.makedirs(args.out, exist_ok=True)
+    np.save(os.path.join(args.out, "test_images.npy"), xte[:1000].numpy())
+    np.save(os.path.join(args.out, "test_labels.npy"), yte[:1000].numpy())
+    path = os.path.join(args.out, "models.json")
     previous = json.load(open(path)) if os.path.exists(path) else {}
     summary = {"data": source, "normalisation": {"mean": float(mean), "std": float(std)}, "train": len(xtr), "test": len(xte),
                "threads": args.threads, "models": {}}
@@ -188,7 +191,7 @@ def main():
         epochs, seconds, wall = train(model, xtr, ytr, args.cpu_seconds, 1, lr)
         acc = accuracy(model, xte, yte)
         model.eval()
-        torch.onnx.export(model, (xte[:2],), os.path.join(HERE, f"{name}.onnx"), input_names=["images"], output_names=["logits"],
+        torch.onnx.export(model, (xte[:2],), os.path.join(args.out, f"{name}.onnx"), input_names=["images"], output_names=["logits"],
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
         summary["models"][name] = {"testAccuracy": acc, "epochs": round(epochs, 2), "cpuSeconds": round(seconds, 1),
                                    "wallSeconds": round(wall, 1), "parameters": sum(p.numel() for p in model.parameters())}
