@@ -172,7 +172,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
                 using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), ActivationSources.IsOnnx(s.Run) ? s.OnnxInputs(s.Examples) : null, s.TapList, p);
                 return AnalysisShards.Layers(source, s.Stream(s.Epochs), shard, s.State!, blocks, [.. context.Arguments], p);
             });
-            return ShardArguments.Report(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
+            return ShardArguments.PrintShard(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
         }
         if (s.Measure != SimilarityMeasure.Cka)
         {

@@ -194,8 +194,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         }
         var a = groupA.Select(d => loaded[d]).ToList();
         var b = groupB.Select(d => loaded[d]).ToList();
-        var report = ErrorComparison.Compare(a, b, nameA: "deep", nameB: "wide");
-        ErrorReportWriter.Write(report, outDir);
+        ErrorComparisonWriter.Write(ErrorComparison.Compare(a, b, nameA: "deep", nameB: "wide"), outDir);
         var effect = ReproduceFindings.ErrorsInterval([.. a.Select(p => p.Predictions)], [.. b.Select(p => p.Predictions)]);
         var (between, within) = ReproduceFindings.Disagreements([.. a.Select(p => p.Predictions)], [.. b.Select(p => p.Predictions)], null);
         string measured = $"predictions differ on {ReproduceFindings.F(between)} of the test examples between a deep and a wide model, " +

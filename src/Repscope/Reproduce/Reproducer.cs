@@ -60,7 +60,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         int trained = 0, resumed = 0;
         int workers = options.Workers > 0 ? options.Workers : Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Threads));
         backend.UseThreads(settings.Threads);
-        using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce --quick" : "reproduce", weights);
+        using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce (quick grid)" : "reproduce", weights);
 
         // Longest first: with several workers the last run to finish is then a short one.
         ForEach(toTrain.OrderByDescending(plan.EstimatedSeconds).ToList(), workers, settings.Threads, cancel, r =>
