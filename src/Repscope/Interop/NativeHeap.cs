@@ -27,18 +27,43 @@ public static partial class NativeHeap
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "malloc_trim")]
     private static partial int MallocTrim(nuint pad);
 
-    /// <summary>Blocks up to 32 MB come from the heap, and up to 1 GiB of free heap is kept for the next step.</summary>
-    public static void KeepFreedBlocksForReuse() => Glibc(() =>
+    private static readonly Lock Gate = new();
+    private static int _training;
+
+    /// <summary>Blocks up to 32 MB come from the heap, and up to 1 GiB of free heap is kept for the next step. Holds
+    /// until as many <see cref="EndTraining"/> calls as calls of this: while any training runs in the process (reproduce
+    /// trains and analyses on several threads at once), <see cref="ReturnLargeBlocksToTheSystem"/> leaves it in place.</summary>
+    public static void KeepFreedBlocksForReuse()
     {
-        MallOpt(MmapThreshold, LargestMmapThreshold);
-        MallOpt(TrimThreshold, 1 << 30);
-    });
+        lock (Gate)
+        {
+            _training++;
+            Glibc(() =>
+            {
+                MallOpt(MmapThreshold, LargestMmapThreshold);
+                MallOpt(TrimThreshold, 1 << 30);
+            });
+        }
+    }
 
-    /// <summary>Blocks of 1 MB and more are mapped on their own and unmapped when freed.</summary>
-    public static void ReturnLargeBlocksToTheSystem() => Glibc(() => MallOpt(MmapThreshold, 1 << 20));
+    /// <summary>Ends one <see cref="KeepFreedBlocksForReuse"/>; after the last, gives the free heap back to the system.</summary>
+    public static void EndTraining()
+    {
+        lock (Gate)
+        {
+            _training = Math.Max(0, _training - 1);
+            if (_training == 0) { Glibc(() => MallocTrim(0)); }
+        }
+    }
 
-    /// <summary>Gives the free heap kept by <see cref="KeepFreedBlocksForReuse"/> back to the system (after training).</summary>
-    public static void ReleaseFreeMemory() => Glibc(() => MallocTrim(0));
+    /// <summary>Blocks of 1 MB and more are mapped on their own and unmapped when freed (unless a training runs).</summary>
+    public static void ReturnLargeBlocksToTheSystem()
+    {
+        lock (Gate)
+        {
+            if (_training == 0) { Glibc(() => MallOpt(MmapThreshold, 1 << 20)); }
+        }
+    }
 
     private static void Glibc(Action call)
     {

@@ -143,6 +143,10 @@ public sealed class ResNet : Module<Tensor, Tensor>
             throw new RepscopeException($"{Architecture} expects input [batch, {InChannels}, H, W], got [{string.Join(", ", x.shape)}]");
         }
         using var scope = NewDisposeScope();
+        // While training, the batch goes in channels-last (NHWC) memory order, which every layer then keeps: oneDNN's
+        // convolutions skip their per-call reorders of activations. The same values (the trained weights are
+        // byte-identical, tested); eval mode keeps NCHW, which the taps and exports expect.
+        if (training) { x = ChannelsLast(x); }
         var h = stem.call(x);
         h = stage1.call(h);
         h = stage2.call(h);
@@ -150,6 +154,9 @@ public sealed class ResNet : Module<Tensor, Tensor>
         h = pool.call(h).flatten(1);
         return fc.call(h).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The same [N, C, H, W] tensor with channels-last strides (TorchSharp has no memory-format argument).</summary>
+    internal static Tensor ChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>He (fan-out, ReLU) initialisation of convolutions, BN weight 1 and bias 0, PyTorch's default for
     /// the classifier, all drawn from <paramref name="generator"/> so that a seed fixes the model.</summary>

@@ -32,6 +32,7 @@ public static class Trainer
         }
         bool created = !Directory.Exists(dir);
         using var runLock = RunLock.Acquire(dir);
+        NativeHeap.KeepFreedBlocksForReuse();
         try
         {
             return TrainLocked(options, dir, progress, cancel);
@@ -49,12 +50,12 @@ public static class Trainer
         }
         finally
         {
-            NativeHeap.ReleaseFreeMemory();
+            NativeHeap.EndTraining();
         }
     }
 
-    /// <summary>What a training process sets before its first step (the throughput benchmark too): libtorch's
-    /// thread count, and a heap that keeps the blocks freed by one step for the next (<see cref="NativeHeap"/>).</summary>
+    /// <summary>What <see cref="Train"/> sets around its steps, for the throughput benchmark: libtorch's thread count,
+    /// and a heap that keeps the blocks freed by one step for the next (<see cref="NativeHeap"/>).</summary>
     public static void PrepareProcess(int threads)
     {
         torch.set_num_threads(threads);
@@ -94,7 +95,7 @@ public static class Trainer
         // A resumed run keeps its thread count unless told otherwise: results are bit-identical only for the same count.
         int threads = options.Threads > 0 ? options.Threads
                     : previous is { Provenance.Threads: > 0 } ? previous.Provenance.Threads : Environment.ProcessorCount;
-        PrepareProcess(threads);
+        torch.set_num_threads(threads);
         // TorchSharp 0.107 does not implement torch.use_deterministic_algorithms (marked 'not implemented');
         // the CPU kernels a ResNet uses are deterministic for a fixed thread count, which the tests check.
 

@@ -255,7 +255,9 @@ public class ResNetTests
         Assert.True(expected.abs().max().item<float>() > 1e-3f);
         for (int k = 0; k < grads.Count; k++)
         {
-            Assert.True(grads[k].allclose(expectedGrads[k], rtol: 1e-4, atol: 1e-6), $"gradient of {p.Keys.ElementAt(k)}");
+            double scale = expectedGrads[k].abs().max().item<float>();
+            // float32 sums in another order (channels-last kernels): agreement to 1e-5 of the gradient's largest entry.
+            Assert.True(grads[k].allclose(expectedGrads[k], rtol: 1e-4, atol: 1e-5 * scale), $"gradient of {p.Keys.ElementAt(k)}: max diff {(grads[k] - expectedGrads[k]).abs().max().item<float>()}, max {scale}");
         }
     }
 }
