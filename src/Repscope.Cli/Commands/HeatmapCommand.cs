@@ -111,7 +111,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         string json = Path.Combine(outDir, "cka.json");
         string png = Path.Combine(outDir, "cka" + figure.Format.Extension());
         var m = result.Matrix.ToJson();
-        var inputs = new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
+        var inputs = result.Inputs ?? new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
         AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
                                                       CommandProvenance.Of(arguments), result.Notes ?? []));
         string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";

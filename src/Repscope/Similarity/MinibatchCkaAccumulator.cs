@@ -83,20 +83,29 @@ public sealed class MinibatchCkaAccumulator
     public IReadOnlyList<string> Warnings => _warnings;
 
     /// <summary>Adds one minibatch within one model: one [b, ...] tensor per layer, same b for all.</summary>
-    public void Add(IReadOnlyList<Tensor> batch)
+    public void Add(IReadOnlyList<Tensor> batch) => Add(batch, overwrite: false);
+
+    /// <summary>
+    /// Like <see cref="Add(IReadOnlyList{Tensor})"/>; with <paramref name="overwrite"/> the batch's tensors (contiguous
+    /// buffers that the caller refills) are centred in place instead of copied first.
+    /// </summary>
+    internal void Add(IReadOnlyList<Tensor> batch, bool overwrite)
     {
         if (_crossModel) { throw new InvalidOperationException("this accumulator compares two models: use Add(rowBatch, columnBatch)"); }
         long b = CheckBatch(batch, _rows, -1);
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
-        var g = UCentredGrams(batch, _rows, out int[] shifts);
+        var g = UCentredGrams(batch, _rows, overwrite, out int[] shifts);
         var products = g.mm(g.t()).div_(b * (b - 3.0));
         AddProducts(products, null, null, shifts, shifts);
         Finish(b);
     }
 
     /// <summary>Adds one minibatch across two models: the same b examples through both.</summary>
-    public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch)
+    public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch) => Add(rowBatch, columnBatch, overwrite: false);
+
+    /// <summary>Like <see cref="Add(IReadOnlyList{Tensor}, IReadOnlyList{Tensor})"/>, centring refillable buffers in place with <paramref name="overwrite"/>.</summary>
+    internal void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch, bool overwrite)
     {
         if (!_crossModel) { throw new InvalidOperationException("this accumulator is within one model: use Add(batch)"); }
         long b = CheckBatch(rowBatch, _rows, -1);
@@ -104,8 +113,8 @@ public sealed class MinibatchCkaAccumulator
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
         double w = b * (b - 3.0);
-        var ga = UCentredGrams(rowBatch, _rows, out int[] rowShifts);
-        var gb = UCentredGrams(columnBatch, _columns, out int[] columnShifts);
+        var ga = UCentredGrams(rowBatch, _rows, overwrite, out int[] rowShifts);
+        var gb = UCentredGrams(columnBatch, _columns, overwrite, out int[] columnShifts);
         AddProducts(ga.mm(gb.t()).div_(w), ga.pow(2).sum(1).div_(w), gb.pow(2).sum(1).div_(w), rowShifts, columnShifts);
         Finish(b);
     }
@@ -357,7 +366,7 @@ public sealed class MinibatchCkaAccumulator
     /// per layer (each one a parallel region: that matters on a busy machine). No separate passes
     /// over the activations for the checks: non-finite values show up in the Gram, constancy in its trace.
     /// </summary>
-    private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names, out int[] shifts)
+    private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names, bool overwrite, out int[] shifts)
     {
         long b = batch[0].shape[0];
         int layers = batch.Count;
@@ -378,12 +387,17 @@ public sealed class MinibatchCkaAccumulator
                 var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
                 if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
                 types[i] = m.dtype;
-                if (!scratch.TryGetValue(m.dtype, out var buffer))
+                Tensor c;
+                if (overwrite && m.is_contiguous()) { c = m; }   // a refillable buffer: centred in place
+                else
                 {
-                    buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
-                    scratch[m.dtype] = buffer;
+                    if (!scratch.TryGetValue(m.dtype, out var buffer))
+                    {
+                        buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
+                        scratch[m.dtype] = buffer;
+                    }
+                    c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m);
                 }
-                var c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m);
                 int e = Gram.ScaleExponent(c);
                 if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
                 // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
