@@ -110,7 +110,9 @@ public static class CkaFiles
         var sums = acc.Sums();
         string which = !(sums.RowSelf[0] > 0) ? r.X : !(sums.ColumnSelf[0] > 0) ? r.Y : $"{r.X} or {r.Y}";
         return new CkaPairResult(double.NaN, r.Kernel, HsicEstimator.Unbiased, threshold, x.Rows, batches.BatchSize, 0, 0, warnings,
-                                 $"{which}: constant representation within every minibatch (zero variance): CKA is undefined", plan);
+                                 acc.Batches == 0
+                                     ? $"{r.X}: {x.Rows} rows; minibatch CKA needs at least one batch of 4 or more rows"
+                                     : $"{which}: constant representation within every minibatch (zero variance): CKA is undefined", plan);
     }
 
     /// <summary>All-pairs CKA of the arrays in one .npz (or between two), minibatch (unbiased) or whole data, by the rule of <see cref="CkaPlan.Choose"/>.</summary>
