@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
 double minSeconds = double.Parse(args[1], CultureInfo.InvariantCulture);
 int warmup = int.Parse(args[2], CultureInfo.InvariantCulture);
-torch.set_num_threads(threads);
+Trainer.PrepareProcess(threads);
 const int batch = 128;
 foreach (string spec in args[3..])
 {

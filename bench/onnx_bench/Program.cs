@@ -1,72 +1,110 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using Repscope;
-using Repscope.Analysis;
 using Repscope.Interop;
 using Repscope.Interop.Onnx;
 using Repscope.Models;
 using Repscope.Similarity;
 using TorchSharp;
 
-// OnnxBench MODEL.onnx X.npy [examples] [batch] [threads]
-// Within-model minibatch CKA over the model's default taps, three ways, each timed end to end (best of 2):
-//   ort       ONNX Runtime alone: one session with the taps as outputs, every batch run, outputs read
-//   cka       the CKA engine alone: MinibatchCkaAccumulator over the same activations held in memory
-//   repscope  Repscope's path: OnnxModel.Open (graph edit, session) + stream + accumulator (what `layers` does for its CKA map)
-// Prints the ratio repscope / (ort + cka). X.npy's rows are repeated up to `examples`.
+// OnnxBench MODEL.onnx X.npy [examples] [batch] [threads] [reps]
+// Within-model minibatch CKA over the model's default taps, three ways, each timed end to end (best of `reps`):
+//   ort       ONNX Runtime alone: a session over the model with the taps already exposed as outputs (the edited bytes
+//             are made before the clock starts, as if the file had those outputs), same SessionOptions as Repscope's
+//             (OnnxModel.SessionSettings), every batch run, outputs left in ONNX Runtime's memory
+//   cka       the CKA engine alone: MinibatchCkaAccumulator over the same activations, already in TorchSharp tensors
+//   repscope  Repscope's path: OnnxModel.Open (read the file, edit the graph, session) + stream + accumulator, as
+//             `repscope layers MODEL --taps ...` does for its CKA map
+// Prints one line with the phases and the ratio repscope / (ort + cka). X.npy's rows are repeated up to `examples`.
 string model = args[0], xPath = args[1];
 int examples = args.Length > 2 ? int.Parse(args[2]) : 4096;
 int batch = args.Length > 3 ? int.Parse(args[3]) : 256;
 int threads = args.Length > 4 ? int.Parse(args[4]) : 2;
+int reps = args.Length > 5 ? int.Parse(args[5]) : 3;
 torch.set_num_threads(threads);
 var graph = OnnxGraph.Read(model);
 var taps = OnnxModel.DefaultTaps(graph);
 var x0 = Npy.Read(xPath);
 var rows = Enumerable.Range(0, examples).Select(i => OnnxInputs.Slice1(x0, i % x0.Rows)).ToList();
 var x = OnnxInputs.Stack(x0.Name, rows);
-var inputs = OnnxInputs.Bind(graph, new Dictionary<string, NdArray> { [graph.Inputs[0].Name] = x });
-Console.WriteLine($"{Path.GetFileName(model)}: {taps.Count} default taps, {examples} examples, batch {batch}, threads {threads}, load {File.ReadAllText("/proc/loadavg").Trim()}");
+string inputName = graph.Inputs[0].Name;
+var inputs = OnnxInputs.Bind(graph, new Dictionary<string, NdArray> { [inputName] = x });
+string load0 = File.ReadAllText("/proc/loadavg").Trim();
 
-double Best(Func<double> f) => Math.Min(f(), f());
+// The three ways run in rounds (one of each per round, `reps` rounds) and each keeps its best time, so that a change
+// of load on a shared machine hits all three alike.
 
-// ort alone (and the activations kept for the CKA engine)
-var kept = new List<List<torch.Tensor>>();
-double ort = Best(() =>
+// ort alone
+byte[] edited = graph.WithOutputs(taps);
+var tapNames = taps.ToArray();
+float[] data = inputs.Arrays[inputName].ToFloat32();
+double ortSession = double.MaxValue;
+double Ort(bool spinning)
 {
-    foreach (var b in kept) { foreach (var t in b) { t.Dispose(); } }
-    kept.Clear();
     var sw = Stopwatch.StartNew();
-    using var options = new SessionOptions { IntraOpNumThreads = threads };
-    using var session = new InferenceSession(graph.WithOutputs(taps), options);
+    using var options = OnnxModel.SessionSettings(threads, spinning);
+    using var session = new InferenceSession(edited, options);
+    ortSession = Math.Min(ortSession, sw.Elapsed.TotalSeconds);
+    using var runOptions = new RunOptions();
+    long per = inputs.Arrays[inputName].FeaturesPerRow;
     for (long s = 0; s < examples; s += batch)
     {
         long n = Math.Min(batch, examples - s);
-        var part = inputs.Slice(s, n).Arrays[graph.Inputs[0].Name];
-        using var value = OrtValue.CreateTensorValueFromMemory(part.ToFloat32(), part.Shape);
-        using var outs = session.Run(new RunOptions(), [graph.Inputs[0].Name], [value], taps.ToArray());
-        kept.Add(outs.Select(o => { var d = o.GetTensorDataAsSpan<float>().ToArray(); return torch.tensor(d, [n, d.Length / n]); }).ToList());
+        var shape = inputs.Arrays[inputName].Shape;
+        shape[0] = n;
+        using var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(data, (int)(s * per), (int)(n * per)), shape);
+        using var outs = session.Run(runOptions, [inputName], [value], tapNames);
     }
     return sw.Elapsed.TotalSeconds;
-});
+}
 
-double cka = Best(() =>
+// the activations, in tensors, for the CKA engine alone (not timed)
+var kept = new List<List<torch.Tensor>>();
+using (var m = OnnxModel.Open(model, taps, threads))
+{
+    m.Stream(inputs, batch, (_, t) => kept.Add(t.Select(a => a.reshape(a.shape[0], -1).clone().DetachFromDisposeScope()).ToList()));
+}
+double[,]? expected = null;
+double Cka()
 {
     var sw = Stopwatch.StartNew();
     var acc = new MinibatchCkaAccumulator(taps);
     foreach (var b in kept) { acc.Add(b); }
-    acc.Result();
+    expected = acc.Result().Values;
     return sw.Elapsed.TotalSeconds;
-});
+}
 
 double[,]? values = null;
-double repscope = Best(() =>
+double open = double.MaxValue, inAdd = double.MaxValue;
+double Repscope()
 {
     var sw = Stopwatch.StartNew();
     using var m = OnnxModel.Open(model, taps, threads);
+    open = Math.Min(open, sw.Elapsed.TotalSeconds);
     using var source = new OnnxSource(m, inputs, true);
     var acc = new MinibatchCkaAccumulator(taps);
-    source.Pass(0, examples, batch, ProgressReporter.None)((_, t) => acc.Add(t));
+    var add = new Stopwatch();
+    source.Pass(0, examples, batch, ProgressReporter.None)((_, t) => { add.Start(); acc.Add(t); add.Stop(); });
     values = acc.Result().Values;
+    inAdd = Math.Min(inAdd, add.Elapsed.TotalSeconds);
     return sw.Elapsed.TotalSeconds;
-});
-Console.WriteLine($"ort {ort:F2}s  cka {cka:F2}s  ort+cka {ort + cka:F2}s  repscope {repscope:F2}s  ratio {repscope / (ort + cka):F2}  (CKA[0,last] {values![0, taps.Count - 1]:F4})");
+}
+
+// ONNX Runtime alone at its best: with its worker threads spin-waiting between runs (its default) or not (Repscope's setting)
+double ortSpin = double.MaxValue, ortNoSpin = double.MaxValue, cka = double.MaxValue, repscope = double.MaxValue;
+for (int r = 0; r < reps; r++)
+{
+    ortSpin = Math.Min(ortSpin, Ort(true));
+    ortNoSpin = Math.Min(ortNoSpin, Ort(false));
+    cka = Math.Min(cka, Cka());
+    repscope = Math.Min(repscope, Repscope());
+}
+double ort = Math.Min(ortSpin, ortNoSpin);
+foreach (var b in kept) { foreach (var t in b) { t.Dispose(); } }
+double diff = 0;
+for (int i = 0; i < taps.Count; i++) { for (int j = 0; j < taps.Count; j++) { diff = Math.Max(diff, Math.Abs(values![i, j] - expected![i, j])); } }
+string load1 = File.ReadAllText("/proc/loadavg").Trim();
+Console.WriteLine($"{Path.GetFileName(model)} taps {taps.Count} examples {examples} batch {batch} threads {threads} best of {reps}: "
+                  + $"ort {ort:F3}s (spinning {ortSpin:F3}s, not {ortNoSpin:F3}s; session {ortSession:F3}s)  cka {cka:F3}s  ort+cka {ort + cka:F3}s  "
+                  + $"repscope {repscope:F3}s (open {open:F3}s, in CKA {inAdd:F3}s)  ratio {repscope / (ort + cka):F2}  "
+                  + $"max|diff| {diff:0.0e+0}  load before {load0}  after {load1}");

@@ -73,12 +73,12 @@ public static class App
         }
         catch (Exception e)
         {
-            return Report(e, terminal);
+            return PrintError(e, terminal);
         }
     }
 
     /// <summary>Writes one line for <paramref name="e"/>; returns the exit code that goes with it.</summary>
-    public static int Report(Exception e, Terminal terminal)
+    public static int PrintError(Exception e, Terminal terminal)
     {
         e = Unwrap(e);
         switch (e)

@@ -67,7 +67,7 @@ public sealed class CompareCommand(Terminal terminal) : Command<CompareCommand.S
             using var b = ActivationSources.Open(s.Runs[1], s.Stream(), inputs, s.TapList, p);
             return AnalysisShards.Compare(a, b, s.Stream(), shard, s.State!, [.. context.Arguments], p);
         });
-        return ShardArguments.Report(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
+        return ShardArguments.PrintShard(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
     }
 
     private int WholeData(Settings s, MeasureOptions options)

@@ -17,11 +17,11 @@ public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Set
     {
         [CommandOption("-a|--group-a <GLOB>")]
         [Description("Run directories of group A (quote the pattern: *, ?, [[...]] in any segment). At least 2.")]
-        public string? A { get; init; }
+        public string? GroupA { get; init; }
 
         [CommandOption("-b|--group-b <GLOB>")]
         [Description("(also --b) Run directories of group B. At least 2.")]
-        public string? B { get; init; }
+        public string? GroupB { get; init; }
 
         [CommandOption("--control <GLOB>")]
         [Description("Runs of one architecture split in two halves as the seed-to-seed control (default: group A split in halves).")]
@@ -46,8 +46,8 @@ public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Set
 
         public override Spectre.Console.ValidationResult Validate()
         {
-            if (string.IsNullOrEmpty(A)) { return Spectre.Console.ValidationResult.Error("-a/--group-a (group A's runs) is required"); }
-            if (string.IsNullOrEmpty(B)) { return Spectre.Console.ValidationResult.Error("-b/--group-b (group B's runs) is required"); }
+            if (string.IsNullOrEmpty(GroupA)) { return Spectre.Console.ValidationResult.Error("-a/--group-a (group A's runs) is required"); }
+            if (string.IsNullOrEmpty(GroupB)) { return Spectre.Console.ValidationResult.Error("-b/--group-b (group B's runs) is required"); }
             if (string.IsNullOrEmpty(Out)) { return Spectre.Console.ValidationResult.Error("--out is required"); }
             return Spectre.Console.ValidationResult.Success();
         }
@@ -56,7 +56,7 @@ public sealed class ErrorsCommand(Terminal terminal) : Command<ErrorsCommand.Set
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         OutputPath.CheckFolder(settings.Out!, "--out");
-        var options = new ErrorOptions(settings.A!, settings.B!, settings.Out!)
+        var options = new ErrorOptions(settings.GroupA!, settings.GroupB!, settings.Out!)
         {
             Control = settings.Control,
             HierarchyPath = settings.Hierarchy,

@@ -95,7 +95,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         var shard = ShardArguments.Parse(s.Shard, s.State);
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
         var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State!, p));
-        return ShardArguments.Report(terminal, info, s.State!, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed).Count);
+        return ShardArguments.PrintShard(terminal, info, s.State!, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed).Count);
     }
 
     /// <summary>How the figure is drawn.</summary>

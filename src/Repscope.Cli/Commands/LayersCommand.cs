@@ -87,13 +87,13 @@ public class BlockSettings : StreamSettings
 {
     [CommandOption("--block-threshold <CKA>")]
     [Description("Every pair of layers inside a block has at least this CKA (docs/block-structure.md).")]
-    [DefaultValue(BlockOptions.DefaultThreshold)]
-    public double BlockThreshold { get; init; } = BlockOptions.DefaultThreshold;
+    [DefaultValue(BlockStructureOptions.DefaultThreshold)]
+    public double BlockThreshold { get; init; } = BlockStructureOptions.DefaultThreshold;
 
     [CommandOption("--block-min-layers <N>")]
     [Description("A block has at least this many consecutive layers.")]
-    [DefaultValue(BlockOptions.DefaultMinLayers)]
-    public int BlockMinLayers { get; init; } = BlockOptions.DefaultMinLayers;
+    [DefaultValue(BlockStructureOptions.DefaultMinLayers)]
+    public int BlockMinLayers { get; init; } = BlockStructureOptions.DefaultMinLayers;
 
     [CommandOption("--pc-rank <K>")]
     [Description("Sketch size of the streaming first-principal-component estimate (exact when >= features or examples).")]
@@ -105,7 +105,7 @@ public class BlockSettings : StreamSettings
     [DefaultValue(1)]
     public int PcPowerIterations { get; init; } = 1;
 
-    internal BlockOptions Blocks => new BlockOptions(BlockThreshold, BlockMinLayers).Validated();
+    internal BlockStructureOptions Blocks => new BlockStructureOptions(BlockThreshold, BlockMinLayers).Validated();
 
     internal FirstComponentOptions Pc
     {
@@ -172,7 +172,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
                 using var source = ActivationSources.Open(s.Run, s.Stream(s.Epochs), ActivationSources.IsOnnx(s.Run) ? s.OnnxInputs(s.Examples) : null, s.TapList, p);
                 return AnalysisShards.Layers(source, s.Stream(s.Epochs), shard, s.State!, blocks, [.. context.Arguments], p);
             });
-            return ShardArguments.Report(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
+            return ShardArguments.PrintShard(terminal, info, s.State!, AnalysisShards.Batches(info.Examples, info.BatchSize));
         }
         if (s.Measure != SimilarityMeasure.Cka)
         {
@@ -209,7 +209,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
-        terminal.WriteLine(AnalysisText.Blocks(r.BlockStructure));
+        terminal.WriteLine(AnalysisText.BlockStructureSummary(r.BlockStructure));
         if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
         terminal.WroteFiles(written.Files);
         return 0;

@@ -28,8 +28,8 @@ public sealed class PcCommand(Terminal terminal) : Command<PcCommand.Settings>
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
         terminal.WriteLine($"{r.Architecture}: first principal components of {r.Layers.Count} layers on {r.Examples} examples in {r.Seconds:F1}s");
-        terminal.WriteLine("with PC1:    " + AnalysisText.Blocks(r.BlockStructure));
-        terminal.WriteLine("without PC1: " + AnalysisText.Blocks(r.BlockStructureWithoutPc1));
+        terminal.WriteLine("with PC1:    " + AnalysisText.BlockStructureSummary(r.BlockStructure));
+        terminal.WriteLine("without PC1: " + AnalysisText.BlockStructureSummary(r.BlockStructureWithoutPc1));
         terminal.WroteFiles(written.Files);
         return 0;
     }

@@ -17,7 +17,7 @@ internal static class ShardArguments
     }
 
     /// <summary>Prints which of the <paramref name="batches"/> minibatches of the whole computation the slice took, and where its state went.</summary>
-    public static int Report(Terminal terminal, CkaStateInfo info, string state, long batches)
+    public static int PrintShard(Terminal terminal, CkaStateInfo info, string state, long batches)
     {
         string which = info.EndBatch > info.FirstBatch ? $"minibatches {info.FirstBatch + 1}-{info.EndBatch}" : "no minibatches";
         terminal.WriteLine($"shard {info.Shard}/{info.Shards}: {which} of {batches} "

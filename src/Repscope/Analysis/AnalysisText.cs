@@ -5,15 +5,15 @@ namespace Repscope.Analysis;
 /// <summary>Short human summaries of analysis results (for the commands' output).</summary>
 public static class AnalysisText
 {
-    public static string Blocks(BlockStructureResult r)
+    public static string BlockStructureSummary(BlockStructureResult r)
     {
         var inv = CultureInfo.InvariantCulture;
         string head = string.Format(inv, "block structure (CKA >= {0}, >= {1} layers): ", r.Options.Threshold, r.Options.MinLayers);
         string level = double.IsNaN(r.Level) ? "n/a" : r.Level.ToString("0.000", inv);
         if (!r.Found) { return head + $"none (level {level})"; }
-        var lines = r.Blocks.Select((b, k) => string.Format(inv, "  B{0}: {1} .. {2} ({3} layers), mean CKA {4:0.000}, min {5:0.000}, mean PC1 fraction {6}",
+        var lines = r.Spans.Select((b, k) => string.Format(inv, "  B{0}: {1} .. {2} ({3} layers), mean CKA {4:0.000}, min {5:0.000}, mean PC1 fraction {6}",
             k + 1, b.FirstLayer, b.LastLayer, b.Length, b.MeanCka, b.MinCka, double.IsNaN(b.MeanPc1Fraction) ? "n/a" : b.MeanPc1Fraction.ToString("0.000", inv)));
-        return head + string.Format(inv, "{0} block(s), coverage {1:P0}, level {2}\n", r.Blocks.Count, r.Coverage, level) + string.Join("\n", lines);
+        return head + string.Format(inv, "{0} span(s), coverage {1:P0}, level {2}\n", r.Spans.Count, r.Coverage, level) + string.Join("\n", lines);
     }
 
     /// <summary>
@@ -21,12 +21,12 @@ public static class AnalysisText
     /// B1 stem..stage1.block3 (4 layers), B2 stage3.block1..stage3.block4 (4 layers)", or "... : none"; with
     /// <paramref name="perLine"/>, a line break after every that many block structures (for a figure's width).
     /// </summary>
-    public static string BlockList(BlockStructureResult r, int perLine = int.MaxValue)
+    public static string BlockStructureList(BlockStructureResult r, int perLine = int.MaxValue)
     {
         var inv = CultureInfo.InvariantCulture;
         string head = string.Format(inv, "block structure (CKA >= {0}, >= {1} layers): ", r.Options.Threshold, r.Options.MinLayers);
         if (!r.Found) { return head + "none"; }
-        var names = r.Blocks.Select((b, k) => string.Format(inv, "B{0} {1}..{2} ({3} layers)", k + 1, b.FirstLayer, b.LastLayer, b.Length));
+        var names = r.Spans.Select((b, k) => string.Format(inv, "B{0} {1}..{2} ({3} layers)", k + 1, b.FirstLayer, b.LastLayer, b.Length));
         return head + string.Join(",\n", names.Chunk(perLine).Select(line => string.Join(", ", line)));
     }
 }

@@ -9,7 +9,7 @@ namespace Repscope.Analysis;
 
 /// <summary>Within-model CKA of every pair of layers, each layer's first principal component, and the block structure.</summary>
 /// <param name="Warnings">What the user should know (batches left out, undefined layers).</param>
-public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, BlockStructureResult Blocks,
+public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, BlockStructureResult BlockStructure,
                                        int Batches, long Examples, IReadOnlyList<string> Warnings)
 {
     public IReadOnlyList<double> Pc1Fractions => Components.Select(c => c.Fraction).ToList();
@@ -27,7 +27,7 @@ public sealed record WithinModelResult(CkaMatrix Cka, IReadOnlyList<FirstCompone
 /// <param name="Pc1Cosines">Squared cosine similarity of the layers' first principal components in example space.</param>
 /// <param name="CkaWithoutPc1">Within-model CKA after removing every layer's first principal component.</param>
 public sealed record PrincipalComponentsResult(CkaMatrix Cka, IReadOnlyList<FirstComponent> Components, CkaMatrix Pc1Cosines, CkaMatrix CkaWithoutPc1,
-                                               BlockStructureResult Blocks, BlockStructureResult BlocksWithoutPc1, IReadOnlyList<string> Warnings)
+                                               BlockStructureResult BlockStructure, BlockStructureResult BlockStructureWithoutPc1, IReadOnlyList<string> Warnings)
 {
     /// <summary>The block-structure score of <see cref="Cka"/> with its interval.</summary>
     public BlockStructureScoreBootstrap? Score { get; init; }
@@ -60,7 +60,7 @@ public static class LayerSimilarity
     /// batches (<paramref name="scoreOptions"/>); with more than one pass the batches share examples and the interval is
     /// too narrow (a warning says so).</remarks>
     public static WithinModelResult WithinModel(IReadOnlyList<string> layers, IReadOnlyList<ActivationPass> ckaPasses,
-        FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
+        FirstComponentOptions? pcOptions = null, BlockStructureOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
     {
         if (ckaPasses.Count == 0) { throw new ArgumentException("at least one pass is needed", nameof(ckaPasses)); }
         pcOptions ??= FirstComponentOptions.Default;
@@ -124,7 +124,7 @@ public static class LayerSimilarity
     /// every layer's first component. Runs <paramref name="pass"/> <see cref="FirstComponentOptions.Passes"/> + 1 times.
     /// </summary>
     public static PrincipalComponentsResult PrincipalComponents(IReadOnlyList<string> layers, ActivationPass pass,
-        FirstComponentOptions? pcOptions = null, BlockOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
+        FirstComponentOptions? pcOptions = null, BlockStructureOptions? blockOptions = null, ScoreOptions? scoreOptions = null)
     {
         var within = WithinModel(layers, [pass], pcOptions, blockOptions, scoreOptions);
         var components = within.Components;
@@ -153,7 +153,7 @@ public static class LayerSimilarity
         var cosines = new CkaMatrix(layers, layers, FirstComponents.SquaredCosines(components));
         var blocksWithout = BlockStructure.Detect(without.Values, layers, null, blockOptions);
         var warnings = within.Warnings.Concat(removed.Warnings).Distinct().ToList();
-        return new PrincipalComponentsResult(within.Cka, components, cosines, without, within.Blocks, blocksWithout, warnings)
+        return new PrincipalComponentsResult(within.Cka, components, cosines, without, within.BlockStructure, blocksWithout, warnings)
         {
             Score = within.Score,
             ScoreWithoutPc1 = ScoreOf(removed.BatchState(), layers, scoreOptions),

@@ -41,7 +41,7 @@ public sealed record PruningResult(double Baseline, double? RefitBaseline, long 
 }
 
 /// <summary>
-/// Block deletion (Veit et al. 2016; Nguyen et al. 2021, Sec. 6): for every stage separately, delete its last
+/// Residual-block deletion (Veit et al. 2016; Nguyen et al. 2021, Sec. 6): for every stage separately, delete its last
 /// block, then its last two, ... up to all of them (a deleted block passes on its shortcut of the input: the
 /// identity, or the 1x1 projection at the start of stages 2 and 3), and measure test accuracy each time, with
 /// no retraining. Optionally the final linear layer alone is re-fitted each time (multinomial logistic regression

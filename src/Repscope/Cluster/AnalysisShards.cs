@@ -21,11 +21,11 @@ namespace Repscope.Cluster;
 public static class AnalysisShards
 {
     /// <summary>Accumulates slice <paramref name="shard"/> of the within-model CKA of <paramref name="source"/> (`layers --shard`) into <paramref name="statePath"/>.</summary>
-    public static CkaStateInfo Layers(IActivationSource source, StreamOptions options, ShardSpec shard, string statePath, BlockOptions? blockOptions = null,
+    public static CkaStateInfo Layers(IActivationSource source, StreamOptions options, ShardSpec shard, string statePath, BlockStructureOptions? blockOptions = null,
                                       IReadOnlyList<string>? commandLine = null, IProgressReporter? progress = null)
     {
         CheckOptions(options);
-        var blocks = (blockOptions ?? BlockOptions.Default).Validated();
+        var blocks = (blockOptions ?? BlockStructureOptions.Default).Validated();
         var (start, count, first, end) = Slice(source.Examples, options.BatchSize, shard);
         var acc = new MinibatchCkaAccumulator(source.Layers) { KeepBatches = true };
         if (count > 0) { source.Pass(start, count, options.BatchSize, progress ?? ProgressReporter.None)((_, taps) => acc.Add(taps)); }
@@ -85,7 +85,7 @@ public static class AnalysisShards
         var (total, info) = CkaShards.MergeStates(statePaths, CkaShards.Layers);
         var layers = info.Rows;
         var matrix = total.Result();
-        var options = info.BlockStructureOptions is [var threshold, var minLayers] ? new BlockOptions(threshold, (int)minLayers) : BlockOptions.Default;
+        var options = info.BlockStructureOptions is [var threshold, var minLayers] ? new BlockStructureOptions(threshold, (int)minLayers) : BlockStructureOptions.Default;
         var blocks = BlockStructure.Detect(matrix.Values, layers, null, options);
         var state = total.BatchState();
         var model = info.Models.Count == 1 ? info.Models[0] : throw new RepscopeException($"{statePaths[0]}: a layers state names {info.Models.Count} models, expected 1");

@@ -255,7 +255,7 @@ public static class CkaShards
         try { arrays = Npz.Read(path); }
         catch (RepscopeException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new RepscopeException($"{path}: {e.Message}"); }
         NdArray Member(string name) => arrays.FirstOrDefault(a => a.Name == name)
-                                      ?? throw new RepscopeException($"{path}: not a CKA state (no '{name}'; made by `repscope heatmap --shard K/N --state FILE`?)");
+                                      ?? throw new RepscopeException($"{path}: not a CKA state (no '{name}'; a state is the {Format} .npz that one shard of a CKA heatmap, layers or compare writes)");
         CkaStateInfo? info;
         try { info = JsonSerializer.Deserialize<CkaStateInfo>(Bytes(Member("state.json")), JsonDefaults.Options); }
         catch (JsonException e) { throw new RepscopeException($"{path}: state.json is not valid ({e.Message})"); }

@@ -19,15 +19,26 @@ namespace Repscope.Models;
 public sealed partial class OnnxModel : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly bool _ownsSession;
     private readonly string[] _inputNames;
+    private readonly string[] _tapNames;
     private readonly Dictionary<string, TensorElementType> _inputTypes;
+    // Output buffers: after the first batch has shown every tap to be float32 with the examples as its first
+    // dimension, ONNX Runtime writes the taps of each later batch straight into these tensors' storage (rows
+    // [0, b) of a [batch size, ...] tensor), and the tensors handed on are views of them: no copy, no allocation.
+    private long[][]? _perExample;   // a tap's shape without its first dimension; null until learned, or never (not bindable)
+    private bool _bindable = true;
+    private Tensor[]? _buffers;
+    private long _bufferRows;
 
-    private OnnxModel(OnnxGraph graph, IReadOnlyList<string> taps, InferenceSession session)
+    private OnnxModel(OnnxGraph graph, IReadOnlyList<string> taps, InferenceSession session, bool ownsSession = true)
     {
         Graph = graph;
         Taps = taps;
         _session = session;
+        _ownsSession = ownsSession;
         _inputNames = graph.Inputs.Select(i => i.Name).ToArray();
+        _tapNames = taps.ToArray();
         _inputTypes = _inputNames.ToDictionary(n => n, n => session.InputMetadata[n].ElementDataType, StringComparer.Ordinal);
         FixedBatchOfOne = graph.Inputs.Any(i => i.Shape is { Count: > 0 } s && s[0] == "1");
     }
@@ -64,13 +75,15 @@ public sealed partial class OnnxModel : IDisposable
     /// </summary>
     public static IReadOnlyList<string> DefaultTaps(OnnxGraph graph, OnnxInputs? sample = null)
     {
-        var described = Describe(graph);
+        // One session with every tensor exposed serves both the inferred shapes and the probe run.
+        using var session = CreateSession(graph, graph.Tensors.Select(t => t.Name).ToList(), 1);
+        var described = Describe(graph, session);
         var candidates = graph.AdditionInputs();
         if (candidates.Count == 0) { return graph.DefaultTaps(described); }
         try
         {
             sample = (sample ?? Zeros(graph)).Take(1);
-            using var probe = new OnnxModel(graph, candidates, CreateSession(graph, candidates, 1));
+            using var probe = new OnnxModel(graph, candidates, session, ownsSession: false);
             var real = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
             probe.Stream(sample, 1, (_, taps) =>
             {
@@ -110,6 +123,12 @@ public sealed partial class OnnxModel : IDisposable
     public static IReadOnlyList<OnnxTensor> Describe(OnnxGraph graph)
     {
         using var session = CreateSession(graph, graph.Tensors.Select(t => t.Name).ToList(), 1);
+        return Describe(graph, session);
+    }
+
+    /// <summary><see cref="Describe(OnnxGraph)"/> from a session that exposes every tensor.</summary>
+    private static IReadOnlyList<OnnxTensor> Describe(OnnxGraph graph, InferenceSession session)
+    {
         var meta = session.OutputMetadata;
         return graph.Tensors.Select(t =>
         {
@@ -150,16 +169,29 @@ public sealed partial class OnnxModel : IDisposable
         task.Complete();
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_buffers is not null) { foreach (var b in _buffers) { b.Dispose(); } }
+        if (_ownsSession) { _session.Dispose(); }
+    }
 
     private List<Tensor> Run(RunOptions runOptions, OnnxInputs inputs, long start, long count)
     {
         var values = new List<OrtValue>();
+        var outputs = new List<OrtValue>();
         try
         {
             foreach (var name in _inputNames) { values.Add(Slice(inputs.Arrays[name], _inputTypes[name], start, count)); }
-            using var outputs = _session.Run(runOptions, _inputNames, values, Taps.ToArray());
-            return outputs.Select((o, i) => ToTensor(Taps[i], o)).ToList();
+            if (_perExample is not null)
+            {
+                var views = BindOutputs(count, outputs);
+                _session.Run(runOptions, _inputNames, values, _tapNames, outputs);
+                return views;
+            }
+            using var allocated = _session.Run(runOptions, _inputNames, values, _tapNames);
+            var taps = allocated.Select((o, i) => ToTensor(Taps[i], o)).ToList();
+            LearnShapes(taps, count);
+            return taps;
         }
         catch (OnnxRuntimeException e)
         {
@@ -168,7 +200,41 @@ public sealed partial class OnnxModel : IDisposable
         finally
         {
             foreach (var v in values) { v.Dispose(); }
+            foreach (var v in outputs) { v.Dispose(); }
         }
+    }
+
+    /// <summary>After a batch of <paramref name="count"/> run the ordinary way: can later batches be written into buffers?</summary>
+    private void LearnShapes(List<Tensor> taps, long count)
+    {
+        if (!_bindable || _perExample is not null) { return; }
+        var meta = _session.OutputMetadata;
+        if (count < 2 || taps.Any(t => t.dim() == 0 || t.shape[0] != count) || _tapNames.Any(n => meta[n].ElementDataType != TensorElementType.Float))
+        {
+            _bindable = count < 2;   // a batch of one cannot tell the example dimension; decide on a later batch
+            return;
+        }
+        _perExample = taps.Select(t => t.shape[1..]).ToArray();
+    }
+
+    /// <summary>OrtValues over rows [0, count) of the output buffers (grown when needed), and the matching tensor views.</summary>
+    private List<Tensor> BindOutputs(long count, List<OrtValue> outputs)
+    {
+        if (_buffers is null || _bufferRows < count)
+        {
+            if (_buffers is not null) { foreach (var b in _buffers) { b.Dispose(); } }
+            _buffers = _perExample!.Select(s => torch.empty([count, .. s], ScalarType.Float32).DetachFromDisposeScope()).ToArray();
+            _bufferRows = count;
+        }
+        var views = new List<Tensor>(_buffers.Length);
+        for (int i = 0; i < _buffers.Length; i++)
+        {
+            long[] shape = [count, .. _perExample![i]];
+            long bytes = shape.Aggregate(1L, (a, b) => a * b) * sizeof(float);
+            outputs.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape, DataPointer(_buffers[i]), bytes));
+            views.Add(_buffers[i].narrow(0, 0, count));
+        }
+        return views;
     }
 
     private static OrtValue Slice(NdArray a, TensorElementType type, long start, long count)
@@ -207,6 +273,12 @@ public sealed partial class OnnxModel : IDisposable
         return t;
     }
 
+    /// <summary>The address of a contiguous CPU tensor's first element (native memory: it does not move).</summary>
+    private static unsafe IntPtr DataPointer(Tensor t)
+    {
+        fixed (byte* p = t.bytes) { return (IntPtr)p; }
+    }
+
     /// <summary>One copy: ONNX Runtime's output straight into a new tensor's storage.</summary>
     private static Tensor CopyFloat32(OrtValue value, long[] shape)
     {
@@ -215,10 +287,24 @@ public sealed partial class OnnxModel : IDisposable
         return t;
     }
 
-    private static InferenceSession CreateSession(OnnxGraph graph, IReadOnlyList<string> taps, int threads)
+    /// <summary>
+    /// The session options of every session Repscope makes (benchmarks use the same for ONNX Runtime alone): errors
+    /// only in the log, <paramref name="threads"/> intra-op threads (0: ONNX Runtime's default), graph optimisation at
+    /// ONNX Runtime's default level (all). With <paramref name="spinning"/> false, ONNX Runtime's worker threads sleep
+    /// when a run ends instead of spin-waiting for the next one: Repscope runs the CKA engine (libtorch, its own
+    /// threads) between two runs, and spinning threads would take the cores from it.
+    /// </summary>
+    public static SessionOptions SessionSettings(int threads, bool spinning = false)
     {
         var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         if (threads > 0) { options.IntraOpNumThreads = threads; }
+        if (!spinning) { options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); }
+        return options;
+    }
+
+    private static InferenceSession CreateSession(OnnxGraph graph, IReadOnlyList<string> taps, int threads)
+    {
+        using var options = SessionSettings(threads);
         try
         {
             return new InferenceSession(graph.WithOutputs(taps), options);
@@ -230,10 +316,6 @@ public sealed partial class OnnxModel : IDisposable
             throw new RepscopeException(op.Success
                 ? $"{graph.Path}: ONNX Runtime cannot run operator '{op.Groups[1].Value}' (model opset {graph.Opset}): {message}"
                 : $"{graph.Path}: ONNX Runtime cannot load the model: {message}");
-        }
-        finally
-        {
-            options.Dispose();
         }
     }
 

@@ -50,7 +50,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
         BlocksPerStage = ResNetShape.BlocksPerStage(depth);
         StageChannels = ResNetShape.StageChannels(width);
 
-        stem = Sequential(("conv", Conv3x3(inChannels, StageChannels[0], 1)), ("bn", BatchNorm2d(StageChannels[0])), ("relu", ReLU()));
+        stem = Sequential(("conv", Conv3x3(inChannels, StageChannels[0], 1)), ("bn", BatchNorm2d(StageChannels[0])), ("relu", new TrainingInPlaceReLU()));
         stage1 = MakeStage(1, StageChannels[0], StageChannels[0], stride: 1);
         stage2 = MakeStage(2, StageChannels[0], StageChannels[1], stride: 2);
         stage3 = MakeStage(3, StageChannels[1], StageChannels[2], stride: 2);
@@ -143,6 +143,10 @@ public sealed class ResNet : Module<Tensor, Tensor>
             throw new RepscopeException($"{Architecture} expects input [batch, {InChannels}, H, W], got [{string.Join(", ", x.shape)}]");
         }
         using var scope = NewDisposeScope();
+        // While training, the batch goes in channels-last (NHWC) memory order, which every layer then keeps: oneDNN's
+        // convolutions skip their per-call reorders of activations. The same values (the trained weights are
+        // byte-identical, tested); eval mode keeps NCHW, which the taps and exports expect.
+        if (training) { x = ChannelsLast(x); }
         var h = stem.call(x);
         h = stage1.call(h);
         h = stage2.call(h);
@@ -150,6 +154,9 @@ public sealed class ResNet : Module<Tensor, Tensor>
         h = pool.call(h).flatten(1);
         return fc.call(h).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The same [N, C, H, W] tensor with channels-last strides (TorchSharp has no memory-format argument).</summary>
+    internal static Tensor ChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>He (fan-out, ReLU) initialisation of convolutions, BN weight 1 and bias 0, PyTorch's default for
     /// the classifier, all drawn from <paramref name="generator"/> so that a seed fixes the model.</summary>
@@ -220,7 +227,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
         Residual = residual;
         ChangesShape = stride != 1 || inChannels != channels;
         branch = Sequential(
-            ("conv1", ResNet.Conv3x3(inChannels, channels, stride)), ("bn1", BatchNorm2d(channels)), ("relu", ReLU()),
+            ("conv1", ResNet.Conv3x3(inChannels, channels, stride)), ("bn1", BatchNorm2d(channels)), ("relu", new TrainingInPlaceReLU()),
             ("conv2", ResNet.Conv3x3(channels, channels, 1)), ("bn2", BatchNorm2d(channels)));
         if (residual && (stride != 1 || inChannels != channels))
         {
@@ -242,10 +249,27 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
             return (shortcut is null ? x.alias() : shortcut.call(x)).MoveToOuterDisposeScope();
         }
         var h = branch.call(x);
+        if (training)
+        {
+            // In place while training: the same values with two fewer activation-sized tensors per block (batch
+            // norm's backward needs its input, not its output). Not in eval mode, where a tap may hold bn2's output.
+            if (Residual) { h.add_(shortcut is null ? x : shortcut.call(x)); }
+            return h.relu_().MoveToOuterDisposeScope();
+        }
         if (Residual)
         {
             h = h + (shortcut is null ? x : shortcut.call(x));
         }
         return functional.relu(h).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>ReLU that works in place while the model trains (its input is a batch norm's output, which the batch
+/// norm's backward does not need: the same values and gradients, one activation-sized tensor fewer) and out of place
+/// in eval mode, where a hook may hold its input as a tap.</summary>
+public sealed class TrainingInPlaceReLU : Module<Tensor, Tensor>
+{
+    public TrainingInPlaceReLU() : base("ReLU") { }
+
+    public override Tensor forward(Tensor x) => training ? x.relu_().alias() : functional.relu(x);
 }

@@ -3,17 +3,17 @@ using ScottPlot;
 
 namespace Repscope.Reporting;
 
-/// <summary>A rectangle drawn over the heatmap around cells [RowStart..RowEnd] x [ColumnStart..ColumnEnd] (inclusive), e.g. a detected block.</summary>
-public sealed record HeatmapBlock(int RowStart, int RowEnd, int ColumnStart, int ColumnEnd, string? Label = null)
+/// <summary>A rectangle drawn over the heatmap around cells [RowStart..RowEnd] x [ColumnStart..ColumnEnd] (inclusive), e.g. a span of block structure.</summary>
+public sealed record HeatmapSquare(int RowStart, int RowEnd, int ColumnStart, int ColumnEnd, string? Label = null)
 {
     /// <summary>Outline colour as hex (default red).</summary>
     public string Colour { get; init; } = "#FF0000";
 
-    /// <summary>A dashed outline (e.g. to tell a scored square from threshold blocks).</summary>
+    /// <summary>A dashed outline (e.g. to tell a scored square from threshold-detected block structure).</summary>
     public bool Dashed { get; init; }
 
-    /// <summary>A block on the diagonal of a within-model map: layers first..last.</summary>
-    public static HeatmapBlock Diagonal(int first, int last, string? label = null) => new(first, last, first, last, label);
+    /// <summary>A square on the diagonal of a within-model map: layers first..last.</summary>
+    public static HeatmapSquare Diagonal(int first, int last, string? label = null) => new(first, last, first, last, label);
 }
 
 /// <summary>Options for <see cref="Heatmap.Save"/>.</summary>
@@ -26,7 +26,7 @@ public sealed record HeatmapOptions
     public IReadOnlyList<int> ColumnBoundaries { get; init; } = [];
 
     /// <summary>Rectangles to outline (e.g. block structure).</summary>
-    public IReadOnlyList<HeatmapBlock> Blocks { get; init; } = [];
+    public IReadOnlyList<HeatmapSquare> Squares { get; init; } = [];
 
     /// <summary>Axis titles.</summary>
     public string RowAxisLabel { get; init; } = "layer";
@@ -130,23 +130,23 @@ public static class Heatmap
             var line = plot.Add.VerticalLine(b - 0.5, 2, Colors.White);
             line.LinePattern = LinePattern.Dashed;
         }
-        foreach (var block in options.Blocks)
+        foreach (var square in options.Squares)
         {
-            double top = Math.Max(Y(block.RowStart), Y(block.RowEnd)) + 0.5, bottom = Math.Min(Y(block.RowStart), Y(block.RowEnd)) - 0.5;
-            var r = plot.Add.Rectangle(block.ColumnStart - 0.5, block.ColumnEnd + 0.5, bottom, top);
-            var colour = Color.FromHex(block.Colour);
+            double top = Math.Max(Y(square.RowStart), Y(square.RowEnd)) + 0.5, bottom = Math.Min(Y(square.RowStart), Y(square.RowEnd)) - 0.5;
+            var r = plot.Add.Rectangle(square.ColumnStart - 0.5, square.ColumnEnd + 0.5, bottom, top);
+            var colour = Color.FromHex(square.Colour);
             r.FillStyle.Color = Colors.Transparent;
             r.LineStyle.Color = colour;
             r.LineStyle.Width = 3;
-            if (block.Dashed) { r.LineStyle.Pattern = LinePattern.Dashed; }
-            if (block.Label is not null)
+            if (square.Dashed) { r.LineStyle.Pattern = LinePattern.Dashed; }
+            if (square.Label is not null)
             {
-                // Threshold blocks are labelled at their top left corner, a dashed (scored) square at its bottom right.
-                var t = block.Dashed ? plot.Add.Text(block.Label, block.ColumnEnd + 0.4, bottom + 0.1) : plot.Add.Text(block.Label, block.ColumnStart - 0.4, top - 0.1);
+                // Threshold-detected spans are labelled at their top left corner, a dashed (scored) square at its bottom right.
+                var t = square.Dashed ? plot.Add.Text(square.Label, square.ColumnEnd + 0.4, bottom + 0.1) : plot.Add.Text(square.Label, square.ColumnStart - 0.4, top - 0.1);
                 t.LabelFontColor = colour;
                 t.LabelFontSize = 13;
                 t.LabelBold = true;
-                t.LabelAlignment = block.Dashed ? Alignment.LowerRight : Alignment.UpperLeft;
+                t.LabelAlignment = square.Dashed ? Alignment.LowerRight : Alignment.UpperLeft;
             }
         }
         if (options.Annotate ?? (rows <= 12 && cols <= 12))

@@ -20,7 +20,7 @@ public static class MeasureRobustnessSection
             var options = new HeatmapOptions
             {
                 RowBoundaries = boundaries, ColumnBoundaries = boundaries,
-                Blocks = m.Score.Found ? [HeatmapBlock.Diagonal(m.Score.First, m.Score.Last)] : [],
+                Squares = m.Score.Found ? [HeatmapSquare.Diagonal(m.Score.First, m.Score.Last)] : [],
                 Subtitle = m.Description, ColourBarLabel = m.Name,
             };
             var plot = Heatmap.Build(m.Map, m.Name, options, out int width, out int height);

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Repscope.Analysis.Statistics;
 using Repscope.Runs;
+using Repscope.Workflows;
 
 namespace Repscope.Reproduce;
 
@@ -33,36 +34,18 @@ public sealed record EpochPoint(int Epoch, double TrainLoss, double TrainAccurac
 public sealed record RunOutcome(double TrainAccuracy, double TestAccuracy, IReadOnlyList<EpochPoint> Curve);
 
 /// <summary>
-/// Within-model results of one run (what <c>repscope pc</c> computes): CKA between every pair of taps (the stem,
-/// every residual branch and every residual block's output), the same after removing each tap's first principal
-/// component, and the variance the first component explains.
+/// Within-model results of one run: what <c>repscope pc</c> writes (<see cref="PcResult"/>: CKA between every pair of taps,
+/// the stem, every residual branch and every residual block's output, the same after removing each tap's first principal
+/// component, and the variance the first component explains), with the run's final test accuracy (run.json).
 /// </summary>
-/// <param name="Cka">Pairwise CKA of <paramref name="Layers"/>, row-major.</param>
-/// <param name="CkaWithoutPc1">Pairwise CKA after projecting out each layer's first principal component.</param>
-/// <param name="Pc1Fraction">Fraction of variance explained by each layer's first principal component.</param>
-/// <param name="TestAccuracy">The run's final test accuracy.</param>
-public sealed record LayersResult(IReadOnlyList<string> Layers, double[][] Cka, double[][] CkaWithoutPc1, double[] Pc1Fraction, double TestAccuracy);
+public sealed record WithinModelMaps(PcResult Pc, double TestAccuracy);
 
-/// <summary>Cross-model CKA of two runs (rows: layers of A, columns: layers of B).</summary>
-/// <param name="Bootstrap">Interval of a statistic of the map by a bootstrap over test examples (null when the analysis keeps no per-example parts).</param>
-public sealed record CompareResult(IReadOnlyList<string> Rows, IReadOnlyList<string> Columns, double[][] Cka, [property: JsonIgnore] byte[] HeatmapPng,
-                                   [property: JsonIgnore] Func<Func<double[][], double>, Interval>? Bootstrap = null);
-
-/// <summary>Linear probe accuracy after every layer, fitted on training images and measured on held-out ones.</summary>
-/// <param name="TestExamples">Held-out examples the accuracies are measured on.</param>
-/// <param name="Correct">Per layer (as <paramref name="Layers"/>), whether each held-out example was classified correctly; null when not kept.</param>
-public sealed record ProbeCurve(IReadOnlyList<string> Layers, double[] Accuracy, long TestExamples, [property: JsonIgnore] byte[] Png,
-                                [property: JsonIgnore] bool[][]? Correct = null);
-
-/// <summary>One point of a pruning curve: the last <paramref name="Deleted"/> blocks of stage <paramref name="Stage"/> deleted.</summary>
-/// <param name="NewlyDeleted">The block this step deletes on top of the previous one (the earliest of the deleted blocks).</param>
-public sealed record PruneStep(int Stage, int Deleted, string NewlyDeleted, double Accuracy);
-
-/// <summary>Test accuracy as residual blocks are deleted from the end of each stage (no retraining).</summary>
-/// <param name="Correct">Per step, whether each test example was classified correctly; null when not kept.</param>
-/// <param name="BaselineCorrect">The same for the whole model.</param>
-public sealed record PruneCurve(double BaselineAccuracy, IReadOnlyList<PruneStep> Steps, [property: JsonIgnore] byte[] Png,
-                                [property: JsonIgnore] bool[][]? Correct = null, [property: JsonIgnore] bool[]? BaselineCorrect = null);
+/// <summary>
+/// A workflow's result (<see cref="CompareResult"/>, <see cref="ProbeResult"/>, <see cref="PruneResult"/>) with the figure the
+/// workflow drew, for the report. Per-example correctness rides on the result itself (<see cref="Analysis.ProbeFit.TestCorrect"/>,
+/// <see cref="Analysis.PruneStep.Correct"/>), restored from the files <see cref="LibraryBackend"/> keeps beside a cached result.
+/// </summary>
+public sealed record WithFigure<T>(T Result, [property: JsonIgnore] byte[] Png);
 
 /// <summary>
 /// Errors of two groups of runs (seeds of a deep and of a wide architecture) on the same test examples.
@@ -91,13 +74,17 @@ public interface IReproduceBackend
     /// <summary>How a finished run trained (accuracies and learning curve).</summary>
     RunOutcome Outcome(string runDir);
 
-    LayersResult Layers(string runDir, IProgressReporter progress);
+    /// <summary>The within-model maps of the taps of <see cref="LibraryBackend.LayerTaps"/> (pc.json).</summary>
+    WithinModelMaps Layers(string runDir, IProgressReporter progress);
 
-    CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress);
+    /// <summary>The cross-model map of two runs and its heatmap (compare_A_vs_B.json and .png in <paramref name="outDir"/>).</summary>
+    WithFigure<CompareResult> Compare(string runA, string runB, string outDir, IProgressReporter progress);
 
-    ProbeCurve Probe(string runDir, IProgressReporter progress);
+    /// <summary>Linear probes of every tap (probe.json, probe.png), the held-out correctness of the block outputs' probes kept.</summary>
+    WithFigure<ProbeResult> Probe(string runDir, IProgressReporter progress);
 
-    PruneCurve Prune(string runDir, IProgressReporter progress);
+    /// <summary>Residual-block deletion without retraining (prune.json, prune.png), the per-example correctness kept.</summary>
+    WithFigure<PruneResult> Prune(string runDir, IProgressReporter progress);
 
     ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress);
 

@@ -78,45 +78,44 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         return new RunOutcome(curve.Count > 0 ? curve[^1].TrainAccuracy : double.NaN, info.FinalTestAccuracy ?? double.NaN, curve);
     }
 
-    public LayersResult Layers(string runDir, IProgressReporter progress)
+    public WithinModelMaps Layers(string runDir, IProgressReporter progress)
     {
         var pc = Cached<PcResult>(runDir, PcWorkflow.JsonFile) is { } c && c.BatchSize == BatchSize && c.Taps == LayerTaps && c.Examples == TestCount(runDir)
             ? c
             : PcWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress: progress).Result;
-        return new LayersResult(pc.Layers, pc.Cka, pc.CkaWithoutPc1, [.. pc.Pc1Fraction], Accuracy(runDir));
+        return new WithinModelMaps(pc, Accuracy(runDir));
     }
 
-    public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
+    public WithFigure<CompareResult> Compare(string runA, string runB, string outDir, IProgressReporter progress)
     {
-        var (report, files) = CompareWorkflow.Run([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress).Single();
-        var state = report.BatchState;
-        // A bootstrap over test examples: resample the minibatches (seeded, thread-count independent) and recompute the map.
-        IReadOnlyList<double[][]>? replicates = state is { Batches: >= 2 }
-            ? [.. state.Bootstrap(Intervals.DefaultReplicates, Intervals.DefaultSeed).Select(m => m.ValueRows())]
-            : null;
-        Func<Func<double[][], double>, Interval>? bootstrap = replicates is null ? null
-            : statistic => Intervals.Percentile(statistic(report.Cka), [.. replicates.Select(statistic)], (int)report.Examples,
-                                                seed: Intervals.DefaultSeed);
-        return new CompareResult(report.RowLayers, report.ColumnLayers, report.Cka, Read(files[1]), bootstrap);
+        var (result, files) = CompareWorkflow.Run([runA, runB], outDir, new StreamOptions(BatchSize: BatchSize, Taps: LayerTaps), progress).Single();
+        return new WithFigure<CompareResult>(result, Read(files[1]));
     }
 
-    public ProbeCurve Probe(string runDir, IProgressReporter progress)
+    public WithFigure<ProbeResult> Probe(string runDir, IProgressReporter progress)
     {
         string png = Path.Combine(RunFormat.AnalysisPath(runDir), ProbeWorkflow.PlotFile);
         string correctFile = Path.Combine(RunFormat.AnalysisPath(runDir), ProbeCorrectFile);
         var previous = Cached<ProbeResult>(runDir, ProbeWorkflow.JsonFile, png);
         bool cached = previous is not null && previous.Options == _probes && previous.FitOn == ProbeWorkflow.FitOnTrainingSet;
-        var report = cached ? previous! : ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
-        // The curve across depth: the stem and the block outputs (the branches sit between them).
-        var outputs = report.Probes.Where(p => !LayerNames.IsBranch(p.Layer)).ToList();
-        bool[][]? correct;
-        if (cached) { correct = ReadCorrect(correctFile, outputs.Count); }
-        else
+        var result = cached ? previous! : ProbeWorkflow.Run(runDir, new StreamOptions(BatchSize: BatchSize), null, _probes, progress: progress).Result;
+        var curve = ReproduceFindings.ProbeCurve(result);
+        if (cached)
         {
-            correct = outputs.All(p => p.Result.TestCorrect is not null) ? [.. outputs.Select(p => p.Result.TestCorrect!.ToArray())] : null;
-            if (correct is not null) { WriteCorrect(correctFile, correct); }
+            if (ReadCorrect(correctFile, curve.Count) is { } kept)
+            {
+                var correct = curve.Select((p, k) => (p.Layer, Row: kept[k])).ToDictionary(x => x.Layer, x => x.Row);
+                result = result with
+                {
+                    Probes = [.. result.Probes.Select(p => correct.TryGetValue(p.Layer, out var row) ? p with { Result = p.Result with { TestCorrect = row } } : p)],
+                };
+            }
         }
-        return new ProbeCurve([.. outputs.Select(p => p.Layer)], [.. outputs.Select(p => p.Result.TestAccuracy)], report.TestExamples, Read(png), correct);
+        else if (curve.All(p => p.Result.TestCorrect is not null))
+        {
+            WriteCorrect(correctFile, [.. curve.Select(p => p.Result.TestCorrect!.ToArray())]);
+        }
+        return new WithFigure<ProbeResult>(result, Read(png));
     }
 
     /// <summary>Per-example correctness of the probes along the curve (rows in curve order), kept beside probe.json for the intervals of a later call.</summary>
@@ -149,27 +148,28 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         catch (Exception e) when (e is RepscopeException or IOException or InvalidOperationException) { return null; }
     }
 
-    public PruneCurve Prune(string runDir, IProgressReporter progress)
+    public WithFigure<PruneResult> Prune(string runDir, IProgressReporter progress)
     {
         string png = Path.Combine(RunFormat.AnalysisPath(runDir), PruneWorkflow.PlotFile);
         string correctFile = Path.Combine(RunFormat.AnalysisPath(runDir), PruneCorrectFile);
         var cached = Cached<PruneResult>(runDir, PruneWorkflow.JsonFile, png) is { RefitHead: false } c ? c : null;
-        var result = (cached ?? PruneWorkflow.Run(runDir, BatchSize, refitHead: false, seed: 0, progress: progress).Result).Result;
-        var steps = result.Steps.Select(s => new PruneStep(s.Stage, s.Deleted, s.DeletedBlocks[0], s.Accuracy)).ToList();
-        bool[]? baseline;
-        bool[][]? correct;
+        var result = cached ?? PruneWorkflow.Run(runDir, BatchSize, refitHead: false, seed: 0, progress: progress).Result;
+        var pruning = result.Result;
         if (cached is not null)
         {
-            var kept = ReadCorrect(correctFile, steps.Count + 1);
-            (baseline, correct) = (kept?[0], kept?[1..]);
+            if (ReadCorrect(correctFile, pruning.Steps.Count + 1) is { } kept)
+            {
+                result = result with
+                {
+                    Result = pruning with { Steps = [.. pruning.Steps.Select((s, k) => s with { Correct = kept[k + 1] })], BaselineCorrect = kept[0] },
+                };
+            }
         }
-        else
+        else if (pruning.BaselineCorrect is { } baseline && pruning.Steps.All(s => s.Correct is not null))
         {
-            baseline = result.BaselineCorrect?.ToArray();
-            correct = baseline is not null && result.Steps.All(s => s.Correct is not null) ? [.. result.Steps.Select(s => s.Correct!.ToArray())] : null;
-            if (correct is not null) { WriteCorrect(correctFile, [baseline!, .. correct]); }
+            WriteCorrect(correctFile, [baseline.ToArray(), .. pruning.Steps.Select(s => s.Correct!.ToArray())]);
         }
-        return new PruneCurve(result.Baseline, steps, Read(png), correct, correct is null ? null : baseline);
+        return new WithFigure<PruneResult>(result, Read(png));
     }
 
     /// <summary>Examples of the measure comparison (whole data: the first this many test examples). Keeps the report's
@@ -194,8 +194,7 @@ public sealed class LibraryBackend(ProbeOptions? probes = null) : IReproduceBack
         }
         var a = groupA.Select(d => loaded[d]).ToList();
         var b = groupB.Select(d => loaded[d]).ToList();
-        var report = ErrorComparison.Compare(a, b, nameA: "deep", nameB: "wide");
-        ErrorReportWriter.Write(report, outDir);
+        ErrorComparisonWriter.Write(ErrorComparison.Compare(a, b, nameA: "deep", nameB: "wide"), outDir);
         var effect = ReproduceFindings.ErrorsInterval([.. a.Select(p => p.Predictions)], [.. b.Select(p => p.Predictions)]);
         var (between, within) = ReproduceFindings.Disagreements([.. a.Select(p => p.Predictions)], [.. b.Select(p => p.Predictions)], null);
         string measured = $"predictions differ on {ReproduceFindings.F(between)} of the test examples between a deep and a wide model, " +

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Repscope.Analysis;
 using Repscope.Analysis.Statistics;
+using Repscope.Models;
 using Repscope.Reporting;
+using Repscope.Workflows;
 
 namespace Repscope.Reproduce;
 
@@ -112,13 +114,13 @@ public static class ReproduceFindings
     public static BlockStructureScoreResult Score(IReadOnlyList<string> layers, double[][] cka) =>
         BlockStructureScore.Score(ToArray(cka), layers, BlockStructureScore.ResidualBlockUnits(layers));
 
-    public static BlockStructureScoreResult Score(LayersResult l) => Score(l.Layers, l.Cka);
+    public static BlockStructureScoreResult Score(WithinModelMaps l) => Score(l.Pc.Layers, l.Pc.Cka);
 
     /// <summary>The score after removing each layer's first principal component.</summary>
-    public static BlockStructureScoreResult ScoreWithoutPc1(LayersResult l) => Score(l.Layers, l.CkaWithoutPc1);
+    public static BlockStructureScoreResult ScoreWithoutPc1(WithinModelMaps l) => Score(l.Pc.Layers, l.Pc.CkaWithoutPc1);
 
     /// <summary>The strengths of the seeds of <paramref name="spec"/> that were analysed.</summary>
-    private static List<double> Strengths(ReproduceResults r, RunSpec spec, Func<LayersResult, double>? measure = null) =>
+    private static List<double> Strengths(ReproduceResults r, RunSpec spec, Func<WithinModelMaps, double>? measure = null) =>
         [.. r.Plan.Replicates(spec).Where(r.Layers.ContainsKey).Select(s => (measure ?? (l => Score(l).Strength))(r.Layers[s]))];
 
     private static string Seeds(IReadOnlyList<double> xs) => string.Join(", ", xs.Select(F));
@@ -195,7 +197,7 @@ public static class ReproduceFindings
         var outside = new List<double>();
         for (int i = 0; i < layers.Count; i++)
         {
-            int row = IndexOf(c.Rows, layers[i]), col = IndexOf(c.Columns, layers[i]);
+            int row = IndexOf(c.RowLayers, layers[i]), col = IndexOf(c.ColumnLayers, layers[i]);
             if (row < 0 || col < 0 || double.IsNaN(c.Cka[row][col])) { continue; }
             (i >= first && i <= last ? inside : outside).Add(c.Cka[row][col]);
         }
@@ -222,16 +224,29 @@ public static class ReproduceFindings
         var (a, b) = r.Plan.SeedPair;
         if (r.Seeds is null) { return Missing(claim, "the seed comparison was not run", name, SeedCkaEffect, "seeds"); }
         if (BlockPrecondition(r, a) is { } why) { return Missing(claim, why, name, SeedCkaEffect, "seeds"); }
-        var l = r.Layers[a];
-        var score = Score(l);
-        var (inside, outside) = DiagonalInsideOutside(r.Seeds, l.Layers, score.First, score.Last);
+        var layers = r.Layers[a].Pc.Layers;
+        var score = Score(r.Layers[a]);
+        var map = r.Seeds.Result;
+        var (inside, outside) = DiagonalInsideOutside(map, layers, score.First, score.Last);
         string measured = $"CKA between the same layer of seeds {a.Seed} and {b.Seed}: {F(inside)} inside {score.FirstLayer}..{score.LastLayer}, {F(outside)} outside";
-        if (r.Seeds.Bootstrap is not { } boot)
+        var ci = Bootstrap(map, m => { var (i, o) = DiagonalInsideOutside(map with { Cka = m }, layers, score.First, score.Last); return o - i; });
+        if (ci is null)
         {
             return Missing(claim, "no interval: the cross-seed map has no bootstrap over test examples", name, SeedCkaEffect, "seeds", measured);
         }
-        var ci = boot(m => { var (i, o) = DiagonalInsideOutside(r.Seeds with { Cka = m }, l.Layers, score.First, score.Last); return o - i; });
         return FromInterval(claim, measured, name, ci, SeedCkaEffect, 1, $"bootstrap over {ci.N} test examples", "seeds");
+    }
+
+    /// <summary>
+    /// A percentile bootstrap over test examples of <paramref name="statistic"/> of a cross-model map: the map's minibatches
+    /// resampled (seeded, the same for any thread count) and the map recomputed. Null when the map keeps fewer than 2
+    /// minibatches' HSIC values (<see cref="CompareResult.BatchState"/>; a map read back from JSON keeps none).
+    /// </summary>
+    public static Interval? Bootstrap(CompareResult map, Func<double[][], double> statistic)
+    {
+        if (map.BatchState is not { Batches: >= 2 } state) { return null; }
+        var replicates = state.Bootstrap(Intervals.DefaultReplicates, Intervals.DefaultSeed).Select(m => statistic(m.ValueRows())).ToArray();
+        return Intervals.Percentile(statistic(map.Cka), replicates, (int)map.Examples, seed: Intervals.DefaultSeed);
     }
 
     // ---- first component -----------------------------------------------------------------------------------
@@ -243,7 +258,7 @@ public static class ReproduceFindings
         if (r.Plan.WidthRow.Count < 2) { return Missing(claim, "the plan has no width row for a block model and a block-free reference", name, Pc1Effect, "first-component"); }
         var block = r.Plan.WidthRow[^1];
         var reference = r.Plan.WidthRow[0];
-        double Drop(LayersResult l) => Score(l).Strength - ScoreWithoutPc1(l).Strength;
+        double Drop(WithinModelMaps l) => Score(l).Strength - ScoreWithoutPc1(l).Strength;
         var a = Strengths(r, block, Drop);
         var b = Strengths(r, reference, Drop);
         if (a.Count < 2 || b.Count < 2)
@@ -268,32 +283,38 @@ public static class ReproduceFindings
         if (!r.Probes.TryGetValue(model, out var probe)) { return Missing(claim, $"{model.Name} was not probed", name, ProbeGainEffect, "probes"); }
         if (BlockPrecondition(r, model) is { } why) { return Missing(claim, why, name, ProbeGainEffect, "probes"); }
         var score = Score(r.Layers[model]);
-        var ci = ProbeGainInterval(probe, r.Layers[model].Layers, score);
+        var ci = ProbeGainInterval(probe.Result, r.Layers[model].Pc.Layers, score);
         if (ci is null) { return Missing(claim, "the block structure starts at the first residual block: no span before it to compare with", name, ProbeGainEffect, "probes"); }
-        string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy per residual block before it than across it (probes fitted on one half of the shuffled test images, tested on the other {probe.TestExamples})";
+        string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy per residual block before it than across it (probes fitted on one half of the shuffled test images, tested on the other {probe.Result.TestExamples})";
         return FromInterval(claim, measured, name, ci, ProbeGainEffect, 1, ci.Undefined is null ? $"paired bootstrap over {ci.N} held-out examples" : "", "probes");
     }
+
+    /// <summary>The probe curve across depth: the probes of the stem and the residual block outputs (the branches sit between them), in order.</summary>
+    public static IReadOnlyList<LayerProbe> ProbeCurve(ProbeResult probe) => [.. probe.Probes.Where(p => !LayerNames.IsBranch(p.Layer))];
 
     /// <summary>
     /// (gain per residual block from the stem to the block structure's first layer) - (gain per residual block from its first
     /// to its last layer), on the probes' per-example correctness, with a paired bootstrap over the held-out examples.
     /// Null when the block structure starts at the stem.
     /// </summary>
-    public static Interval? ProbeGainInterval(ProbeCurve probe, IReadOnlyList<string> layers, BlockStructureScoreResult score)
+    public static Interval? ProbeGainInterval(ProbeResult probe, IReadOnlyList<string> layers, BlockStructureScoreResult score)
     {
         var units = BlockStructureScore.ResidualBlockUnits(layers);
+        var curve = ProbeCurve(probe);
+        var curveLayers = curve.Select(p => p.Layer).ToList();
         // The probe curve runs along the block outputs: a branch tap stands for its residual block's output.
         static string Output(string tap) => tap.EndsWith(".branch", StringComparison.Ordinal) ? tap[..^".branch".Length] : tap;
-        int start = IndexOf(probe.Layers, Output(layers[score.First])), end = IndexOf(probe.Layers, Output(layers[score.Last])), stem = 0;
+        int start = IndexOf(curveLayers, Output(layers[score.First])), end = IndexOf(curveLayers, Output(layers[score.Last])), stem = 0;
         if (start <= 0 || end < 0) { return null; }
         double before = Math.Max(1, units[score.First] + 1), across = Math.Max(1, units[score.Last] - units[score.First]);
-        if (probe.Correct is not { } correct)
+        if (curve.Any(p => p.Result.TestCorrect is null))
         {
-            double e = (probe.Accuracy[start] - probe.Accuracy[stem]) / before - (probe.Accuracy[end] - probe.Accuracy[start]) / across;
+            double Accuracy(int k) => curve[k].Result.TestAccuracy;
+            double e = (Accuracy(start) - Accuracy(stem)) / before - (Accuracy(end) - Accuracy(start)) / across;
             return new Interval(e, double.NaN, double.NaN, Level, IntervalMethod.PairedBootstrap, 0,
                                 Undefined: "the probes kept no per-example correctness");
         }
-        bool[] s0 = correct[stem], s1 = correct[start], s2 = correct[end];
+        bool[] s0 = [.. curve[stem].Result.TestCorrect!], s1 = [.. curve[start].Result.TestCorrect!], s2 = [.. curve[end].Result.TestCorrect!];
         return Intervals.Bootstrap(s0.Length, idx =>
         {
             double a0 = 0, a1 = 0, a2 = 0;
@@ -312,7 +333,7 @@ public static class ReproduceFindings
         if (!r.Prunes.TryGetValue(model, out var prune)) { return Missing(claim, $"{model.Name} was not pruned", name, PruneDropEffect, "pruning"); }
         if (BlockPrecondition(r, model) is { } why) { return Missing(claim, why, name, PruneDropEffect, "pruning"); }
         var score = Score(r.Layers[model]);
-        var ci = PruneDropInterval(prune, r.Layers[model].Layers, score);
+        var ci = PruneDropInterval(prune.Result.Result, r.Layers[model].Pc.Layers, score);
         if (ci is null) { return Missing(claim, "no deletion step fell inside or none outside the block structure", name, PruneDropEffect, "pruning"); }
         string measured = $"{model.Architecture}, block structure {score.FirstLayer}..{score.LastLayer}: {F(ci.Estimate)} more accuracy lost per residual block deleted outside it than inside";
         return FromInterval(claim, measured, name, ci, PruneDropEffect, 1, ci.Undefined is null ? $"paired bootstrap over {ci.N} test examples" : "", "pruning");
@@ -323,7 +344,7 @@ public static class ReproduceFindings
     /// outside minus inside the block structure (a deleted block is inside when its output tap is), with a paired bootstrap over
     /// test examples on the per-example correctness of each step. Null when no step falls inside or none outside.
     /// </summary>
-    public static Interval? PruneDropInterval(PruneCurve p, IReadOnlyList<string> layers, BlockStructureScoreResult score)
+    public static Interval? PruneDropInterval(PruningResult p, IReadOnlyList<string> layers, BlockStructureScoreResult score)
     {
         var steps = new List<(bool Inside, int Before, int After)>(); // indices into the correctness list: -1 = baseline
         var index = new Dictionary<(int Stage, int Deleted), int>();
@@ -331,7 +352,7 @@ public static class ReproduceFindings
         for (int k = 0; k < p.Steps.Count; k++)
         {
             var s = p.Steps[k];
-            int i = IndexOf(layers, s.NewlyDeleted);
+            int i = IndexOf(layers, s.DeletedBlocks[0]);   // the block this step deletes on top of the previous one
             if (i < 0) { continue; }
             int before = s.Deleted <= 1 ? -1 : index.GetValueOrDefault((s.Stage, s.Deleted - 1), int.MinValue);
             if (before == int.MinValue) { continue; }
@@ -343,11 +364,13 @@ public static class ReproduceFindings
             double In(bool inside) => steps.Where(s => s.Inside == inside).Average(s => accuracy(s.Before) - accuracy(s.After));
             return In(false) - In(true);
         }
-        if (p.Correct is not { } correct || p.BaselineCorrect is not { } baseline)
+        if (p.BaselineCorrect is null || p.Steps.Any(s => s.Correct is null))
         {
-            double e = Statistic(k => k < 0 ? p.BaselineAccuracy : p.Steps[k].Accuracy);
+            double e = Statistic(k => k < 0 ? p.Baseline : p.Steps[k].Accuracy);
             return new Interval(e, double.NaN, double.NaN, Level, IntervalMethod.PairedBootstrap, 0, Undefined: "the deletion kept no per-example correctness");
         }
+        bool[] baseline = [.. p.BaselineCorrect];
+        bool[][] correct = [.. p.Steps.Select(s => s.Correct!.ToArray())];
         return Intervals.Bootstrap(baseline.Length, idx =>
         {
             double Acc(int k)

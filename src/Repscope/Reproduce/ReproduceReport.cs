@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Repscope.Analysis;
 using Repscope.Reporting;
 using Repscope.Similarity;
+using Repscope.Workflows;
 
 namespace Repscope.Reproduce;
 
@@ -39,11 +40,11 @@ public static class ReproduceReport
             Section(r, "probes", "7. Linear probes",
                 "Held-out accuracy of a linear classifier fitted on each tap's representation of training images, with the block structure marked.",
                 plan.ProbeAndPrune.Where(r.Probes.ContainsKey).Select(s => new ReportFigure($"probe-{s.Name}", $"Linear probe accuracy, {s.Architecture}",
-                    r.Probes[s].Png, Source(r, s), ScoreCaption(r, s), r.Probes[s]))),
+                    r.Probes[s].Png, Source(r, s), ScoreCaption(r, s), ProbeData(r.Probes[s].Result)))),
             Section(r, "pruning", "8. Deleting residual blocks",
                 "Test accuracy as residual blocks are deleted from the end of each stage (each deleted block passes on its shortcut; no retraining), compared with the block structure.",
                 plan.ProbeAndPrune.Where(r.Prunes.ContainsKey).Select(s => new ReportFigure($"prune-{s.Name}", $"Accuracy after deleting residual blocks, {s.Architecture}",
-                    r.Prunes[s].Png, Source(r, s), ScoreCaption(r, s), r.Prunes[s]))),
+                    r.Prunes[s].Png, Source(r, s), ScoreCaption(r, s), PruneData(r.Prunes[s].Result.Result)))),
             ErrorsSection(r),
         };
         sections = [.. sections.Select(s => s with { Notes = [.. s.Notes, .. NotesFor(r, s.Id)] })];
@@ -140,13 +141,14 @@ public static class ReproduceReport
         foreach (var seed in r.Plan.Replicates(s).Take(1))
         {
             if (!r.Layers.TryGetValue(seed, out var l)) { continue; }
-            var cka = withoutPc1 ? l.CkaWithoutPc1 : l.Cka;
-            var score = ReproduceFindings.Score(l.Layers, cka);
+            var cka = withoutPc1 ? l.Pc.CkaWithoutPc1 : l.Pc.Cka;
+            var layers = l.Pc.Layers;
+            var score = ReproduceFindings.Score(layers, cka);
             string what = withoutPc1 ? "CKA without each layer's PC1" : "Within-model CKA";
             yield return new ReportFigure($"{section}-{(withoutPc1 ? "nopc1" : "cka")}-{seed.Name}", $"{what}, {seed.Architecture}, {seed.DataLabel}",
-                HeatmapPng(l.Layers, cka, $"{seed.Architecture}, {seed.DataLabel}, seed {seed.Seed}", score), Source(r, seed),
+                HeatmapPng(layers, cka, $"{seed.Architecture}, {seed.DataLabel}, seed {seed.Seed}", score), Source(r, seed),
                 withoutPc1 ? $"Strength without PC1 {ReproduceFindings.F(score.Strength)} (with it: {ReproduceFindings.F(ReproduceFindings.Score(l).Strength)})." : ScoreCaption(r, seed),
-                new { run = seed.Name, l.Layers, cka, score });
+                new { run = seed.Name, Layers = layers, cka, score });
         }
     }
 
@@ -160,12 +162,25 @@ public static class ReproduceReport
         {
             RowBoundaries = boundaries,
             ColumnBoundaries = boundaries,
-            Blocks = score.Found ? [HeatmapBlock.Diagonal(score.First, score.Last, $"strength {ReproduceFindings.F(score.Strength)}")] : [],
+            Squares = score.Found ? [HeatmapSquare.Diagonal(score.First, score.Last, $"strength {ReproduceFindings.F(score.Strength)}")] : [],
         };
         var plot = Reporting.Heatmap.Build(new CkaMatrix(layers, layers, values), title, options, out int width, out int height);
         using var image = plot.GetImage(width, height);
         return image.GetImageBytes(ScottPlot.ImageFormat.Png);
     }
+
+    // The figures' JSON of the probe and deletion curves, as the report has always written it.
+    private static object ProbeData(ProbeResult probe)
+    {
+        var curve = ReproduceFindings.ProbeCurve(probe);
+        return new { Layers = curve.Select(p => p.Layer).ToList(), Accuracy = curve.Select(p => p.Result.TestAccuracy).ToArray(), probe.TestExamples };
+    }
+
+    private static object PruneData(PruningResult p) => new
+    {
+        BaselineAccuracy = p.Baseline,
+        Steps = p.Steps.Select(s => new { s.Stage, s.Deleted, NewlyDeleted = s.DeletedBlocks[0], s.Accuracy }).ToList(),
+    };
 
     /// <summary>The models whose block structure is compared across similarity measures: the last (blockiest) of the depth row and of the width row.</summary>
     public static IReadOnlyList<RunSpec> MeasureRuns(ExperimentPlan plan) => [.. new[] { plan.DepthRow[^1], plan.WidthRow[^1] }.Distinct()];
@@ -230,12 +245,12 @@ public static class ReproduceReport
             if (r.Layers.TryGetValue(a, out var la))
             {
                 var score = ReproduceFindings.Score(la);
-                var (inside, outside) = ReproduceFindings.DiagonalInsideOutside(c, la.Layers, score.First, score.Last);
+                var (inside, outside) = ReproduceFindings.DiagonalInsideOutside(c.Result, la.Pc.Layers, score.First, score.Last);
                 caption = $"Same layer across seeds: mean CKA {ReproduceFindings.F(inside)} inside seed {a.Seed}'s best square ({score.FirstLayer}..{score.LastLayer}), {ReproduceFindings.F(outside)} outside.";
             }
             figures.Add(new ReportFigure($"seeds-{a.Name}-vs-{b.Seed}", $"Cross-model CKA, {a.Architecture}, seed {a.Seed} (rows) against seed {b.Seed} (columns)",
-                c.HeatmapPng, new FigureSource(a.Architecture, $"{r.Settings.Data}, {a.DataLabel}, {a.Epochs} epochs", $"{a.Seed} vs {b.Seed}"), caption,
-                new { c.Rows, c.Columns, c.Cka }));
+                c.Png, new FigureSource(a.Architecture, $"{r.Settings.Data}, {a.DataLabel}, {a.Epochs} epochs", $"{a.Seed} vs {b.Seed}"), caption,
+                new { Rows = c.Result.RowLayers, Columns = c.Result.ColumnLayers, c.Result.Cka }));
         }
         return new ReportSection("seeds", "5. Seeds",
             "CKA between the layers of two models of one architecture that differ only in their random seed.", figures, [], []);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Repscope.Reporting;
 using Repscope.Runs;
+using Repscope.Workflows;
 
 namespace Repscope.Reproduce;
 
@@ -59,7 +60,7 @@ public sealed class Reproducer(IReproduceBackend backend)
         int trained = 0, resumed = 0;
         int workers = options.Workers > 0 ? options.Workers : Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Threads));
         backend.UseThreads(settings.Threads);
-        using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce --quick" : "reproduce", weights);
+        using var steps = new StepProgress(progress, options.Scale == GridScale.Quick ? "reproduce (quick grid)" : "reproduce", weights);
 
         // Longest first: with several workers the last run to finish is then a short one.
         ForEach(toTrain.OrderByDescending(plan.EstimatedSeconds).ToList(), workers, settings.Threads, cancel, r =>
@@ -207,12 +208,12 @@ public sealed class ReproduceResults(ExperimentPlan plan, TrainingSettings setti
 
     public ExperimentPlan Plan { get; } = plan;
     public TrainingSettings Settings { get; } = settings;
-    public Dictionary<RunSpec, LayersResult> Layers { get; } = [];
+    public Dictionary<RunSpec, WithinModelMaps> Layers { get; } = [];
     /// <summary>The depth and width block models under other similarity measures (<see cref="ReproduceReport.MeasureRuns"/>).</summary>
     public Dictionary<RunSpec, Analysis.MeasureRobustnessResult> Measures { get; } = [];
-    public CompareResult? Seeds { get; set; }
-    public Dictionary<RunSpec, ProbeCurve> Probes { get; } = [];
-    public Dictionary<RunSpec, PruneCurve> Prunes { get; } = [];
+    public WithFigure<CompareResult>? Seeds { get; set; }
+    public Dictionary<RunSpec, WithFigure<ProbeResult>> Probes { get; } = [];
+    public Dictionary<RunSpec, WithFigure<PruneResult>> Prunes { get; } = [];
     public ErrorsResult? Errors { get; set; }
     public Dictionary<RunSpec, RunOutcome> Outcomes { get; } = [];
     public HashSet<RunSpec> FailedRuns { get; } = [];

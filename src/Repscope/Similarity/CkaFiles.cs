@@ -421,27 +421,6 @@ public static class CkaFiles
     }
 }
 
-/// <summary>
-/// glibc raises its mmap threshold each time a large block is freed, after which blocks of several
-/// MB (libtorch temporaries) come from the heap and the freed space is kept: the process grows by
-/// ~100 MB over a long minibatch loop. Fixing the threshold at 1 MB returns large blocks at once.
-/// </summary>
-internal static partial class NativeHeap
-{
-    private const int MmapThreshold = -3; // M_MMAP_THRESHOLD in malloc.h
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mallopt")]
-    private static partial int MallOpt(int parameter, int value);
-
-    public static void ReturnLargeBlocksToTheSystem()
-    {
-        if (!OperatingSystem.IsLinux()) { return; }
-        try { MallOpt(MmapThreshold, 1 << 20); }
-        catch (EntryPointNotFoundException) { } // not glibc (e.g. musl): nothing to tune
-        catch (DllNotFoundException) { }
-    }
-}
-
 /// <summary>What a heatmap was computed with (cka.json's "settings").</summary>
 /// <param name="BatchSize">Requested rows per minibatch; null on whole data.</param>
 /// <param name="BatchRows">Rows per batch as used: "25" or "33-34"; null on whole data.</param>

@@ -32,6 +32,7 @@ public static class Trainer
         }
         bool created = !Directory.Exists(dir);
         using var runLock = RunLock.Acquire(dir);
+        NativeHeap.KeepFreedBlocksForReuse();
         try
         {
             return TrainLocked(options, dir, progress, cancel);
@@ -47,6 +48,18 @@ public static class Trainer
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             throw;
         }
+        finally
+        {
+            NativeHeap.EndTraining();
+        }
+    }
+
+    /// <summary>What <see cref="Train"/> sets around its steps, for the throughput benchmark: libtorch's thread count,
+    /// and a heap that keeps the blocks freed by one step for the next (<see cref="NativeHeap"/>).</summary>
+    public static void PrepareProcess(int threads)
+    {
+        torch.set_num_threads(threads);
+        NativeHeap.KeepFreedBlocksForReuse();
     }
 
     /// <summary>Training with the folder's lock held: no other writer can touch it.</summary>

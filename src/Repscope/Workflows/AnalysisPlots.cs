@@ -21,13 +21,13 @@ public static class AnalysisPlots
                                           BlockStructureScoreBootstrap? score = null)
     {
         var boundaries = LayerNames.StageBoundaries(m.Rows);
-        var squares = blocks?.Blocks.Select((b, k) => HeatmapBlock.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [];
-        if (score is { Point.Found: true }) { squares.Add(HeatmapBlock.Diagonal(score.Point.First, score.Point.Last, "S") with { Colour = ScoreColour, Dashed = true }); }
+        var squares = blocks?.Spans.Select((b, k) => HeatmapSquare.Diagonal(b.First, b.Last, $"B{k + 1}")).ToList() ?? [];
+        if (score is { Point.Found: true }) { squares.Add(HeatmapSquare.Diagonal(score.Point.First, score.Point.Last, "S") with { Colour = ScoreColour, Dashed = true }); }
         Heatmap.Save(path, m, title, new HeatmapOptions
         {
             RowBoundaries = boundaries,
             ColumnBoundaries = boundaries,
-            Blocks = squares,
+            Squares = squares,
             ColourBarLabel = colourBar,
             Subtitle = WithinModelSubtitle(blocks, score),
         });
@@ -37,7 +37,7 @@ public static class AnalysisPlots
     /// them, not only the first) and the score's best square with its strength.</summary>
     public static string? WithinModelSubtitle(BlockStructureResult? blocks, BlockStructureScoreBootstrap? score)
     {
-        var lines = new[] { blocks is null ? null : AnalysisText.BlockList(blocks, perLine: 2), score is null ? null : ScoreText(score) }.OfType<string>().ToList();
+        var lines = new[] { blocks is null ? null : AnalysisText.BlockStructureList(blocks, perLine: 2), score is null ? null : ScoreText(score) }.OfType<string>().ToList();
         return lines.Count == 0 ? null : string.Join("\n", lines);
     }
 
@@ -67,7 +67,7 @@ public static class AnalysisPlots
         {
             RowBoundaries = LayerNames.StageBoundaries(m.Rows),
             ColumnBoundaries = LayerNames.StageBoundaries(m.Columns),
-            Blocks = found is null ? [] : [HeatmapBlock.Diagonal(found.First, found.Last, "S") with { Colour = ScoreColour, Dashed = true }],
+            Squares = found is null ? [] : [HeatmapSquare.Diagonal(found.First, found.Last, "S") with { Colour = ScoreColour, Dashed = true }],
             RowAxisLabel = rowModel + (map.Measure == SimilarityMeasure.Pwcca ? " (PWCCA weights)" : ""),
             ColumnAxisLabel = columnModel,
             Subtitle = map.Description + (found is null ? "" : FormattableString.Invariant($"; block-structure strength {found.Strength:F3} (S: {found.FirstLayer}..{found.LastLayer})")),
@@ -95,7 +95,7 @@ public static class AnalysisPlots
         plot.Title(title);
         plot.XLabel("layer");
         plot.YLabel(yLabel);
-        foreach (var b in blocks?.Blocks ?? [])
+        foreach (var b in blocks?.Spans ?? [])
         {
             var span = plot.Add.HorizontalSpan(b.First - 0.5, b.Last + 0.5);
             span.FillStyle.Color = BlockShade;
@@ -137,7 +137,7 @@ public static class AnalysisPlots
     /// Probe accuracy across depth: x = the stem and the residual block outputs; a block's branch (before the addition)
     /// is drawn at its block's position. <paramref name="blockStructure"/> (found on any layer list) is shaded where its ends lie on that axis.
     /// </summary>
-    public static void ProbeAccuracy(string path, string title, IReadOnlyList<LayerProbe> probes, IReadOnlyList<Block> blockStructure)
+    public static void ProbeAccuracy(string path, string title, IReadOnlyList<LayerProbe> probes, IReadOnlyList<BlockStructureSpan> blockStructure)
     {
         var axis = probes.Select(p => p.Layer).Where(l => !LayerNames.IsBranch(l)).ToList();
         var byName = probes.ToDictionary(p => p.Layer, p => p.Result.TestAccuracy);

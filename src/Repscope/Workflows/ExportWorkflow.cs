@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Repscope.Interop;
 using Repscope.Models;
@@ -18,8 +19,9 @@ public static partial class ExportWorkflow
     /// <summary>
     /// Writes the activations of the test examples <paramref name="indices"/> at every tap of <paramref name="taps"/> to
     /// <paramref name="outPath"/>: one float32 array per tap named after it, [n, C, H, W] (or [n, features] when not
-    /// spatial), plus "labels" and "indices" (int64, the examples' positions in the test set). Holds the chosen examples'
-    /// activations in memory.
+    /// spatial), plus "labels" and "indices" (int64, the examples' positions in the test set). Streams: each batch's
+    /// activations go to disk before the next batch runs (<see cref="NpzStreamWriter"/>), so memory is bounded by one
+    /// batch's taps whatever the number of examples.
     /// </summary>
     public static Written<ExportResult> Run(string run, string outPath, IReadOnlyList<long> indices, TapSet taps, int batchSize,
                                             IProgressReporter? progress = null)
@@ -33,71 +35,59 @@ public static partial class ExportWorkflow
         if (indices.Count == 0) { throw new RepscopeException("export: no examples chosen"); }
         using var data = test.Subset(indices.ToArray());
         var names = model.TapNames(taps);
-        var chunks = names.Select(_ => new List<float[]>()).ToArray();
-        var features = new long[names.Count];
-        var labels = new List<long>();
+        long h = data.Images.shape[2], w = data.Images.shape[3];
+        long n = 0;
+        using var writer = new NpzStreamWriter(outPath);
         Activations.Stream(model, data, batchSize, taps, (batchLabels, t) =>
         {
-            labels.AddRange(batchLabels);
             for (int i = 0; i < t.Count; i++)
             {
-                features[i] = t[i].shape[1];
-                chunks[i].Add(t[i].contiguous().data<float>().ToArray());
+                long features = t[i].shape[1];
+                long[] row = LayerNames.SpatialShape(names[i], features, h, w) is { } s ? [s.C, s.H, s.W] : [features];
+                AppendFloat32(writer, names[i], row, t[i]);
             }
+            writer.Append("labels", NpyDType.Int64, [], batchLabels.Length, MemoryMarshal.AsBytes(batchLabels.AsSpan()));
+            n += batchLabels.Length;
         }, progress);
-        long n = labels.Count;
-        long h = data.Images.shape[2], w = data.Images.shape[3];
-        IEnumerable<NdArray> Arrays()
-        {
-            for (int i = 0; i < names.Count; i++)
-            {
-                var all = chunks[i].SelectMany(c => c).ToArray();
-                chunks[i].Clear();
-                var shape = LayerNames.SpatialShape(names[i], features[i], h, w);
-                yield return shape is { } s
-                    ? NdArray.FromFloat32(names[i], all, n, s.C, s.H, s.W)
-                    : NdArray.FromFloat32(names[i], all, n, features[i]);
-            }
-            yield return NdArray.FromInt64("labels", labels.ToArray(), n);
-            yield return NdArray.FromInt64("indices", indices.ToArray(), n);
-        }
-        Npz.Write(outPath, Arrays());
+        writer.Append("indices", NpyDType.Int64, [], indices.Count, MemoryMarshal.AsBytes(indices.ToArray().AsSpan()));
+        writer.Complete();
         return new Written<ExportResult>(new ExportResult(run, names, n), [outPath]);
+    }
+
+    /// <summary>A batch's rows of one float32 tap, [b, ...], appended as they are in the tensor's memory.</summary>
+    private static void AppendFloat32(NpzStreamWriter writer, string name, long[] rowShape, TorchSharp.torch.Tensor t)
+    {
+        using var c = t.contiguous();
+        writer.Append(name, NpyDType.Float32, rowShape, c.shape[0], c.bytes);
     }
 
     /// <summary>
     /// Writes the activations of <paramref name="source"/> at its taps to an .npz: one float32 array per tap with the
     /// tensor's own shape, the member named after the tap where the name is a legal member name (letters, digits,
     /// '_', '-', '.', not starting with '.'), else a cleaned name; the member-to-tap mapping and shapes go into a JSON
-    /// beside it (ACTS.npz: ACTS.json). Holds the chosen examples' activations in memory (float32).
+    /// beside it (ACTS.npz: ACTS.json). Streams: each batch's taps go to disk before the next batch runs
+    /// (<see cref="NpzStreamWriter"/>), so memory is bounded by one batch's taps whatever the number of examples.
     /// </summary>
     public static Written<OnnxExportResult> Run(OnnxSource source, string outPath, int batchSize, IProgressReporter? progress = null)
     {
         if (batchSize < 1) { throw new RepscopeException($"{RepscopeException.Option("batchSize")} must be positive, got {batchSize}"); }
         var clock = Stopwatch.StartNew();
         var taps = source.Layers;
-        var chunks = taps.Select(_ => new List<float[]>()).ToArray();
-        var shapes = new long[taps.Count][];
-        source.Model.Stream(source.Inputs, batchSize, (_, t) =>
-        {
-            for (int i = 0; i < t.Count; i++)
-            {
-                shapes[i] = t[i].shape;
-                chunks[i].Add(t[i].contiguous().data<float>().ToArray());
-            }
-        }, progress);
         var members = MemberNames(taps);
-        for (int i = 0; i < taps.Count; i++) { shapes[i][0] = source.Examples; }
-        IEnumerable<NdArray> Arrays()
+        var shapes = new long[taps.Count][];
+        using (var writer = new NpzStreamWriter(outPath))
         {
-            for (int i = 0; i < taps.Count; i++)
+            source.Model.Stream(source.Inputs, batchSize, (_, t) =>
             {
-                var all = chunks[i].SelectMany(c => c).ToArray();
-                chunks[i].Clear();
-                yield return NdArray.FromFloat32(members[i], all, shapes[i]);
-            }
+                for (int i = 0; i < t.Count; i++)
+                {
+                    shapes[i] = t[i].shape;
+                    AppendFloat32(writer, members[i], shapes[i][1..], t[i]);
+                }
+            }, progress);
+            writer.Complete();
         }
-        Npz.Write(outPath, Arrays());
+        for (int i = 0; i < taps.Count; i++) { shapes[i][0] = source.Examples; }
         var result = new OnnxExportResult(source.Path, source.Examples, batchSize,
                                           Enumerable.Range(0, taps.Count).ToDictionary(i => members[i], i => taps[i]),
                                           Enumerable.Range(0, taps.Count).ToDictionary(i => members[i], i => shapes[i]), clock.Elapsed.TotalSeconds);

@@ -49,7 +49,7 @@ public static class LayersWorkflow
     public const string BatchStateFile = "layers_batches.npz";
 
     /// <summary>A run: its first <see cref="StreamOptions.Examples"/> test examples; writes into RUN/analysis/.</summary>
-    public static Written<LayersResult> Run(string run, StreamOptions options, BlockOptions? blockOptions = null,
+    public static Written<LayersResult> Run(string run, StreamOptions options, BlockStructureOptions? blockOptions = null,
                                             FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
     {
         using var source = new RunSource(run, options);
@@ -60,7 +60,7 @@ public static class LayersWorkflow
     /// Any activation source (a run or an ONNX model); writes into <paramref name="outFolder"/>. Epochs after the first
     /// stream the examples in a seeded shuffle, which needs a <see cref="RunSource"/>.
     /// </summary>
-    public static Written<LayersResult> Run(IActivationSource source, string outFolder, StreamOptions options, BlockOptions? blockOptions = null,
+    public static Written<LayersResult> Run(IActivationSource source, string outFolder, StreamOptions options, BlockStructureOptions? blockOptions = null,
                                             FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
     {
         options.Validate();
@@ -77,7 +77,7 @@ public static class LayersWorkflow
         passes.AddRange(Enumerable.Range(1, options.Epochs - 1).Select(e => ((RunSource)source).ShuffledPass(options.Seed + e, options.BatchSize, progress)));
         var r = LayerSimilarity.WithinModel(layers, passes, pcOptions, blockOptions);
         var result = new LayersResult(source.Path, source.Architecture, source.Examples, options.BatchSize, options.Epochs, source.Taps, r.Batches,
-                                      layers, r.Cka.ValueRows(), r.Pc1Fractions, r.Blocks, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds)
+                                      layers, r.Cka.ValueRows(), r.Pc1Fractions, r.BlockStructure, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds)
         {
             BlockStructureScore = r.Score,
             Measure = MapMeasure.MinibatchCka(options.BatchSize),

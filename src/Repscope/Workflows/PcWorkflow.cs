@@ -25,7 +25,7 @@ public static class PcWorkflow
     public const string FractionFile = "pc_fraction.png";
 
     /// <summary>A run's test examples through its model; writes into RUN/analysis/.</summary>
-    public static Written<PcResult> Run(string run, StreamOptions options, BlockOptions? blockOptions = null,
+    public static Written<PcResult> Run(string run, StreamOptions options, BlockStructureOptions? blockOptions = null,
                                         FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
     {
         using var input = new RunSource(run, options);
@@ -33,7 +33,7 @@ public static class PcWorkflow
     }
 
     /// <summary>Any activation source (a run or an ONNX model on given inputs); writes into <paramref name="folder"/>.</summary>
-    public static Written<PcResult> Run(IActivationSource source, string folder, StreamOptions options, BlockOptions? blockOptions = null,
+    public static Written<PcResult> Run(IActivationSource source, string folder, StreamOptions options, BlockStructureOptions? blockOptions = null,
                                         FirstComponentOptions? pcOptions = null, IProgressReporter? progress = null)
     {
         options.Validate();
@@ -44,15 +44,15 @@ public static class PcWorkflow
         var r = LayerSimilarity.PrincipalComponents(layers, source.Pass(0, source.Examples, options.BatchSize, progress), pcOptions, blockOptions);
         var result = new PcResult(source.Path, source.Architecture, source.Examples, options.BatchSize, source.Taps, layers,
                                   r.Components.Select(c => c.Fraction).ToList(), r.Pc1Cosines.ValueRows(), r.Cka.ValueRows(),
-                                  r.CkaWithoutPc1.ValueRows(), r.Blocks, r.BlocksWithoutPc1, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
+                                  r.CkaWithoutPc1.ValueRows(), r.BlockStructure, r.BlockStructureWithoutPc1, pcOptions, r.Warnings, clock.Elapsed.TotalSeconds);
         Directory.CreateDirectory(folder);
         string json = Path.Combine(folder, JsonFile), cosines = Path.Combine(folder, CosineFile),
                without = Path.Combine(folder, CkaWithoutPc1File), fraction = Path.Combine(folder, FractionFile);
         AtomicFile.WriteJson(json, result);
-        AnalysisPlots.WithinModelHeatmap(cosines, r.Pc1Cosines, $"{source.Architecture}: squared cosine of first principal components", r.Blocks, "cos² (PC1)");
-        AnalysisPlots.WithinModelHeatmap(without, r.CkaWithoutPc1, $"{source.Architecture}: CKA after removing each layer's PC1", r.BlocksWithoutPc1);
+        AnalysisPlots.WithinModelHeatmap(cosines, r.Pc1Cosines, $"{source.Architecture}: squared cosine of first principal components", r.BlockStructure, "cos² (PC1)");
+        AnalysisPlots.WithinModelHeatmap(without, r.CkaWithoutPc1, $"{source.Architecture}: CKA after removing each layer's PC1", r.BlockStructureWithoutPc1);
         AnalysisPlots.AcrossDepth(fraction, $"{source.Architecture}: variance explained by the first principal component",
-                                  "fraction of variance (PC1)", layers, [("PC1 fraction", result.Pc1Fraction)], r.Blocks, (0, 1));
+                                  "fraction of variance (PC1)", layers, [("PC1 fraction", result.Pc1Fraction)], r.BlockStructure, (0, 1));
         return new Written<PcResult>(result, [json, cosines, without, fraction]);
     }
 }

@@ -11,7 +11,7 @@ namespace Repscope.Workflows;
 /// its test examples) or <see cref="ProbeWorkflow.FitOnTestSplit"/> (part of the shuffled test examples, tested on the rest).</param>
 /// <param name="BlockStructureSource">The layers.json the block structure was read from (null: none yet, the list is empty).</param>
 public sealed record ProbeResult(string Run, string Architecture, string FitOn, long TrainExamples, long TestExamples, ProbeOptions Options, long Seed,
-                                 IReadOnlyList<LayerProbe> Probes, IReadOnlyList<Block> BlockStructure, string? BlockStructureSource, double Seconds);
+                                 IReadOnlyList<LayerProbe> Probes, IReadOnlyList<BlockStructureSpan> BlockStructure, string? BlockStructureSource, double Seconds);
 
 /// <summary>
 /// `repscope probe`: linear probes (<see cref="ProbeAnalysis"/>) on the stem, every residual block output and every
@@ -68,7 +68,7 @@ public static class ProbeWorkflow
             (train, test, fitOn) = (trainSet.Count, input.Data.Count, FitOnTrainingSet);
         }
         var known = LayersWorkflow.TryRead(run);
-        var blocks = known?.Result.BlockStructure.Blocks ?? [];
+        var blocks = known?.Result.BlockStructure.Spans ?? [];
         var result = new ProbeResult(run, model.Architecture, fitOn, train, test, probeOptions, options.Seed, probes, blocks, known?.Path,
                                      clock.Elapsed.TotalSeconds);
         string folder = RunFormat.AnalysisPath(run);

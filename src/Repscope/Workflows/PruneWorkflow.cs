@@ -9,7 +9,7 @@ namespace Repscope.Workflows;
 /// <param name="RunTestAccuracy">The run's own final test accuracy (run.json), for comparison with the baseline.</param>
 /// <param name="BlockStructureSource">The layers.json the block structure was read from (null: none yet, the list is empty).</param>
 public sealed record PruneResult(string Run, string Architecture, double? RunTestAccuracy, bool RefitHead, long Seed, PruningResult Result,
-                                 IReadOnlyList<Block> BlockStructure, string? BlockStructureSource, double Seconds);
+                                 IReadOnlyList<BlockStructureSpan> BlockStructure, string? BlockStructureSource, double Seconds);
 
 /// <summary>`repscope prune`: block deletion (<see cref="Pruning"/>) on a run's test set; writes RUN/analysis/prune.json and prune.png.</summary>
 public static class PruneWorkflow
@@ -39,7 +39,7 @@ public static class PruneWorkflow
         try
         {
             var known = LayersWorkflow.TryRead(run);
-            var blocks = known?.Result.BlockStructure.Blocks ?? [];
+            var blocks = known?.Result.BlockStructure.Spans ?? [];
             var inBlocks = known is { } k ? BlockStructure.LayersIn(k.Result.Layers, blocks) : new HashSet<string>();
             var result = Pruning.Run(model, evaluation, fit, batchSize, inBlocks, refitOptions, progress);
             var pruned = new PruneResult(run, model.Architecture, input.Directory.Info.FinalTestAccuracy, refitHead, seed, result, blocks, known?.Path,

@@ -53,7 +53,7 @@ public class BlockStructureTests
         var cka = CkaMatrix(Stack(layers, first, last, seed));
         var pc1 = Enumerable.Range(0, layers).Select(i => i / 100.0).ToArray();
         var r = BlockStructure.Detect(cka, Names(layers), pc1);
-        var b = Assert.Single(r.Blocks);
+        var b = Assert.Single(r.Spans);
         Assert.Equal(first, b.First);
         Assert.Equal(last, b.Last);
         Assert.Equal($"layer{first}", b.FirstLayer);
@@ -83,7 +83,7 @@ public class BlockStructureTests
         var x = torch.randn([100, 12], ScalarType.Float64, generator: new torch.Generator(7));
         var cka = CkaMatrix(Enumerable.Repeat(x, 9).ToList());
         var r = BlockStructure.Detect(cka, Names(9));
-        var b = Assert.Single(r.Blocks);
+        var b = Assert.Single(r.Spans);
         Assert.Equal((0, 8), (b.First, b.Last));
         Assert.Equal(1, r.Coverage);
         Assert.Equal(1, b.MeanCka, 1e-12);
@@ -108,8 +108,8 @@ public class BlockStructureTests
         // of the second run (6..9) is a block of its own.
         var m = Matrix(10, 0.5, (0, 5, 0.95), (4, 9, 0.93));
         var r = BlockStructure.Detect(m, Names(10));
-        Assert.Equal(new[] { (0, 5), (6, 9) }, r.Blocks.Select(b => (b.First, b.Last)).ToArray());
-        Assert.Equal(0.93, r.Blocks[1].MeanCka, 12);
+        Assert.Equal(new[] { (0, 5), (6, 9) }, r.Spans.Select(b => (b.First, b.Last)).ToArray());
+        Assert.Equal(0.93, r.Spans[1].MeanCka, 12);
     }
 
     [Fact]
@@ -117,12 +117,12 @@ public class BlockStructureTests
     {
         var m = Matrix(16, 0.2, (0, 2, 0.99), (4, 8, 0.95), (9, 15, 0.92));
         var r = BlockStructure.Detect(m, Names(16));
-        Assert.Equal(new[] { (4, 8), (9, 15) }, r.Blocks.Select(b => (b.First, b.Last)).ToArray());
+        Assert.Equal(new[] { (4, 8), (9, 15) }, r.Spans.Select(b => (b.First, b.Last)).ToArray());
         Assert.Equal(12.0 / 16, r.Coverage, 12);
-        Assert.Equal(0.99, BlockStructure.Detect(m, Names(16), options: new BlockOptions(0.9, 3)).Level, 12);
+        Assert.Equal(0.99, BlockStructure.Detect(m, Names(16), options: new BlockStructureOptions(0.9, 3)).Level, 12);
         Assert.Equal(0.95, r.Level, 12);
-        Assert.Equal(3, BlockStructure.Detect(m, Names(16), options: new BlockOptions(0.9, 3)).Blocks.Count);
-        Assert.Empty(BlockStructure.Detect(m, Names(16), options: new BlockOptions(0.96, 4)).Blocks);
+        Assert.Equal(3, BlockStructure.Detect(m, Names(16), options: new BlockStructureOptions(0.9, 3)).Spans.Count);
+        Assert.Empty(BlockStructure.Detect(m, Names(16), options: new BlockStructureOptions(0.96, 4)).Spans);
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public class BlockStructureTests
         var m = Matrix(10, 0.1, (0, 9, 0.97));
         m[2, 6] = double.NaN;
         var r = BlockStructure.Detect(m, Names(10));
-        Assert.Equal(new[] { (3, 9) }, r.Blocks.Select(b => (b.First, b.Last)).ToArray());
+        Assert.Equal(new[] { (3, 9) }, r.Spans.Select(b => (b.First, b.Last)).ToArray());
     }
 
     [Fact]
@@ -139,8 +139,8 @@ public class BlockStructureTests
     {
         Assert.Throws<RepscopeException>(() => BlockStructure.Detect(new double[3, 3], Names(4)));
         Assert.Throws<RepscopeException>(() => BlockStructure.Detect(new double[4, 4], Names(4), new double[3]));
-        Assert.Throws<RepscopeException>(() => BlockStructure.Detect(new double[4, 4], Names(4), options: new BlockOptions(1.5, 4)));
-        Assert.Throws<RepscopeException>(() => BlockStructure.Detect(new double[4, 4], Names(4), options: new BlockOptions(0.9, 1)));
+        Assert.Throws<RepscopeException>(() => BlockStructure.Detect(new double[4, 4], Names(4), options: new BlockStructureOptions(1.5, 4)));
+        Assert.Throws<RepscopeException>(() => BlockStructure.Detect(new double[4, 4], Names(4), options: new BlockStructureOptions(0.9, 1)));
     }
 
     [Fact]
@@ -149,5 +149,25 @@ public class BlockStructureTests
         var r = BlockStructure.Detect(Matrix(3, 1), Names(3));
         Assert.False(r.Found);
         Assert.True(double.IsNaN(r.Level));
+    }
+
+    [Fact]
+    public void SpansAreWrittenAsSpansAndFilesThatCallThemBlocksStillRead()
+    {
+        var r = BlockStructure.Detect(Matrix(8, 0.5, (2, 6, 0.95)), Names(8));
+        var span = Assert.Single(r.Spans);
+        string json = System.Text.Json.JsonSerializer.Serialize(r, JsonDefaults.Options);
+        using (var doc = System.Text.Json.JsonDocument.Parse(json))
+        {
+            Assert.Equal(1, doc.RootElement.GetProperty("spans").GetArrayLength());
+            Assert.False(doc.RootElement.TryGetProperty("blocks", out _));
+        }
+        Assert.Equal(span, Assert.Single(System.Text.Json.JsonSerializer.Deserialize<BlockStructureResult>(json, JsonDefaults.Options)!.Spans));
+        // layers.json / pc.json / probe.json written before the rename: "blocks".
+        string old = json.Replace("\"spans\"", "\"blocks\"", StringComparison.Ordinal);
+        Assert.Contains("\"blocks\"", old);
+        var read = System.Text.Json.JsonSerializer.Deserialize<BlockStructureResult>(old, JsonDefaults.Options)!;
+        Assert.Equal(span, Assert.Single(read.Spans));
+        Assert.Equal((r.Coverage, r.Level), (read.Coverage, read.Level));
     }
 }

@@ -50,7 +50,7 @@ public class LayerSimilarityTests
             Assert.Equal(1, m[i, i], 12);
             for (int j = 0; j < Names.Length; j++) { Assert.Equal(m[i, j], m[j, i], 12); }
         }
-        var b = Assert.Single(r.Blocks.Blocks);
+        var b = Assert.Single(r.BlockStructure.Spans);
         Assert.Equal((1, 4), (b.First, b.Last));
         Assert.True(b.MeanPc1Fraction > 0.8, $"{b.MeanPc1Fraction}");
         Assert.Equal(300, r.Examples);
@@ -95,8 +95,8 @@ public class LayerSimilarityTests
         using var scope = torch.NewDisposeScope();
         var stack = Stack(4);
         var r = LayerSimilarity.PrincipalComponents(Names, Pass(stack, 100), new FirstComponentOptions(Rank: 24, PowerIterations: 0));
-        Assert.True(r.Blocks.Found);
-        Assert.False(r.BlocksWithoutPc1.Found);
+        Assert.True(r.BlockStructure.Found);
+        Assert.False(r.BlockStructureWithoutPc1.Found);
         for (int i = 1; i <= 4; i++)
         {
             for (int j = 1; j <= 4; j++)

@@ -96,8 +96,8 @@ public class ModelAnalysisTests
         SilenceBranches(model, 1);     // stem, stage1.block1..3 now carry the same representation
         using var data = Images(48, 3);
         var layers = model.TapNames(TapSet.Blocks);
-        var r = LayerSimilarity.WithinModel(layers, [Pass(model, data, 16)], blockOptions: new BlockOptions(0.9999, 4));
-        var b = Assert.Single(r.Blocks.Blocks);
+        var r = LayerSimilarity.WithinModel(layers, [Pass(model, data, 16)], blockOptions: new BlockStructureOptions(0.9999, 4));
+        var b = Assert.Single(r.BlockStructure.Spans);
         Assert.Equal(("stem", "stage1.block3"), (b.FirstLayer, b.LastLayer));
         Assert.Equal(1, b.MeanCka, 9);
     }

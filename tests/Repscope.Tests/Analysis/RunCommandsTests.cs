@@ -71,7 +71,7 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         Assert.True(code == 0, err);
         var prune = Json(Path.Combine(folder, "prune.json"));
         Assert.EndsWith("layers.json", prune.GetProperty("blockStructureSource").GetString());
-        Assert.Equal(layers.GetProperty("blockStructure").GetProperty("blocks").GetArrayLength(), prune.GetProperty("blockStructure").GetArrayLength());
+        Assert.Equal(layers.GetProperty("blockStructure").GetProperty("spans").GetArrayLength(), prune.GetProperty("blockStructure").GetArrayLength());
 
         string outDir = Path.Combine(fixture.Root, "cmp");
         (code, _, err) = Repscope("compare", fixture.Run, fixture.Run, "--batch-size", "50", "--out", outDir);
@@ -178,7 +178,7 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
                                acts.GetProperty("pc1Fraction").EnumerateArray().Select(e => e.GetDouble()).ToList());
         Assert.Equal(pcRun.Count, pcActs.Count);
         for (int i = 0; i < pcRun.Count; i++) { Assert.Equal(pcRun[i], pcActs[i], 9); }
-        Assert.Equal(run.GetProperty("blockStructure").GetProperty("blocks").GetRawText(), acts.GetProperty("blockStructure").GetProperty("blocks").GetRawText());
+        Assert.Equal(run.GetProperty("blockStructure").GetProperty("spans").GetRawText(), acts.GetProperty("blockStructure").GetProperty("spans").GetRawText());
         var (scoreRun, scoreActs) = (run.GetProperty("blockStructureScore").GetProperty("point"), acts.GetProperty("blockStructureScore").GetProperty("point"));
         Assert.Equal(scoreRun.GetProperty("first").GetInt32(), scoreActs.GetProperty("first").GetInt32());
         Assert.Equal(scoreRun.GetProperty("last").GetInt32(), scoreActs.GetProperty("last").GetInt32());

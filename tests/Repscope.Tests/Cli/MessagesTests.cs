@@ -76,4 +76,34 @@ public sealed class MessagesTests : IDisposable
         Assert.Equal("warmupEpochs must be >= 0, got -1", e.Message);
         Assert.Equal("--warmup-epochs must be >= 0, got -1", e.MessageWith(Repscope.Cli.App.Flag));
     }
+
+    /// <summary>The error comparison names its groups by parameter (groupA, groupB, control); the command line by flag.</summary>
+    [Theory]
+    [InlineData("a", "groupA", "--group-a")]
+    [InlineData("b", "groupB", "--group-b")]
+    [InlineData("control", "control", "--control")]
+    public void ErrorGroupsAreParametersInTheLibraryAndFlagsOnTheCommandLine(string empty, string parameter, string flag)
+    {
+        // Two runs in each group, except the one under test, which matches nothing.
+        string Pattern(string group) => group == empty ? Path.Combine(_dir, "none*") : Path.Combine(_dir, "runs", group + "*");
+        var options = new Repscope.Workflows.ErrorOptions(Pattern("a"), Pattern("b"), Path.Combine(_dir, "out"))
+        {
+            Control = empty == "control" ? Pattern("control") : null,
+        };
+        foreach (string run in new[] { "a1", "a2", "b1", "b2" }) { Directory.CreateDirectory(Path.Combine(_dir, "runs", run)); }   // the patterns are matched before any run is read
+        var e = Assert.Throws<RepscopeException>(() => Repscope.Workflows.ErrorsWorkflow.Run(options));
+        Assert.Equal($"{parameter} '{Path.Combine(_dir, "none*")}': matches no run directory", e.Message);
+        Assert.Equal($"{flag} '{Path.Combine(_dir, "none*")}': matches no run directory", e.MessageWith(Repscope.Cli.App.Flag));
+    }
+
+    /// <summary>A file that is not a CKA state says what a state is, in the library's words (no command line in it).</summary>
+    [Fact]
+    public void NotACkaStateSaysWhatAStateIs()
+    {
+        string file = Path.Combine(_dir, "x.npz");
+        Npz.Write(file, [NdArray.FromFloat64("cross", [1.0], 1)]);
+        var e = Assert.Throws<RepscopeException>(() => Repscope.Cluster.CkaShards.ReadState(file));
+        Assert.Equal($"{file}: not a CKA state (no 'state.json'; a state is the {Repscope.Cluster.CkaShards.Format} .npz that one shard of a CKA heatmap, layers or compare writes)", e.Message);
+        Assert.DoesNotContain("--", e.Message.Replace(file, "", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
 }

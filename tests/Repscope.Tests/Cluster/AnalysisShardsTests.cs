@@ -62,7 +62,7 @@ public sealed class AnalysisShardsTests(TinyRunFixture fixture) : IClassFixture<
             Assert.Equal((whole.Examples, whole.Batches, whole.BatchSize, whole.Taps), (merged.Examples, merged.Batches, merged.BatchSize, merged.Taps));
             Equal(whole.Cka, merged.Cka);
             Assert.InRange(whole.Cka[0][^1], 0.05, 0.99);   // a real map: the stem and the last residual block differ
-            Assert.Equal(whole.BlockStructure.Blocks.Select(b => (b.First, b.Last)), merged.BlockStructure.Blocks.Select(b => (b.First, b.Last)));
+            Assert.Equal(whole.BlockStructure.Spans.Select(b => (b.First, b.Last)), merged.BlockStructure.Spans.Select(b => (b.First, b.Last)));
             Assert.Equal(whole.BlockStructure.Level, merged.BlockStructure.Level, 1e-12);
             var (ws, ms) = (whole.BlockStructureScore!, merged.BlockStructureScore!);
             Assert.Equal((ws.Point.First, ws.Point.Last), (ms.Point.First, ms.Point.Last));

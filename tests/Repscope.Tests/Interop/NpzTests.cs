@@ -5,7 +5,7 @@ namespace Repscope.Tests.Interop;
 
 public class NpzTests
 {
-    private static List<NdArray> Layers() =>
+    internal static List<NdArray> Layers() =>
     [
         NpyTestData.Random(NpyDType.Float32, [8, 4, 2, 2], seed: 1, name: "stem"),
         NpyTestData.Random(NpyDType.Float64, [8, 3], seed: 2, name: "stage1.block1"),

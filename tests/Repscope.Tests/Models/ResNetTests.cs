@@ -214,4 +214,50 @@ public class ResNetTests
         Assert.True(a.allclose(b, rtol: 1e-4, atol: 1e-5));
         Assert.True(model.training);
     }
+    /// <summary>In train mode the ResNet adds and applies ReLU in place; the logits and every parameter's gradient must
+    /// equal an out-of-place formulation of the same network built from functional operations on its parameters.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TrainingInPlaceOperationsGiveTheOutOfPlaceValuesAndGradients(bool residual)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(3);
+        using var model = ResNet.Cifar(8, 0.5, residual, classes: 10, inChannels: 2);
+        model.Initialise(g);
+        model.train();
+        var x = randn([6, 2, 12, 12], generator: g);
+        var r = randn([6, 10], generator: g);
+        var p = model.named_parameters().ToDictionary(t => t.name, t => (Tensor)t.parameter);
+        var buffers = model.named_buffers().ToDictionary(t => t.name, t => t.buffer.clone());
+
+        Tensor Bn(Tensor h, string name) =>
+            nn.functional.batch_norm(h, buffers[name + ".running_mean"], buffers[name + ".running_var"], p[name + ".weight"], p[name + ".bias"], training: true);
+        Tensor Conv(Tensor h, string name, long stride, long pad) =>
+            nn.functional.conv2d(h, p[name + ".weight"], strides: [stride, stride], padding: [pad, pad]);
+        Tensor Block(Tensor h, string name, long stride, bool projection)
+        {
+            var b = Bn(Conv(nn.functional.relu(Bn(Conv(h, name + ".branch.conv1", stride, 1), name + ".branch.bn1")), name + ".branch.conv2", 1, 1), name + ".branch.bn2");
+            if (!residual) { return nn.functional.relu(b); }
+            var shortcut = projection ? Bn(Conv(h, name + ".shortcut.conv", stride, 0), name + ".shortcut.bn") : h;
+            return nn.functional.relu(b + shortcut);
+        }
+        var h = nn.functional.relu(Bn(Conv(x, "stem.conv", 1, 1), "stem.bn"));
+        h = Block(h, "stage1.block1", 1, false);
+        h = Block(h, "stage2.block1", 2, true);
+        h = Block(h, "stage3.block1", 2, true);
+        var expected = nn.functional.linear(nn.functional.adaptive_avg_pool2d(h, 1).flatten(1), p["fc.weight"], p["fc.bias"]);
+        var expectedGrads = autograd.grad([(expected * r).sum()], p.Values.ToArray());
+
+        var logits = model.call(x);
+        var grads = autograd.grad([(logits * r).sum()], p.Values.ToArray());
+        Assert.True(logits.allclose(expected, rtol: 1e-5, atol: 1e-6));
+        Assert.True(expected.abs().max().item<float>() > 1e-3f);
+        for (int k = 0; k < grads.Count; k++)
+        {
+            double scale = expectedGrads[k].abs().max().item<float>();
+            // float32 sums in another order (channels-last kernels): agreement to 1e-5 of the gradient's largest entry.
+            Assert.True(grads[k].allclose(expectedGrads[k], rtol: 1e-4, atol: 1e-5 * scale), $"gradient of {p.Keys.ElementAt(k)}: max diff {(grads[k] - expectedGrads[k]).abs().max().item<float>()}, max {scale}");
+        }
+    }
 }

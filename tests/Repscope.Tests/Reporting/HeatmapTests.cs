@@ -44,7 +44,7 @@ public class HeatmapTests
         var m = Sample(16, 16, (i, j) => Math.Exp(-Math.Abs(i - j) / 3.0) + (i >= 10 && j >= 10 ? 0.3 : 0));
         Heatmap.Save(path, m, "ResNet-20: CKA between layers", new HeatmapOptions
         {
-            RowBoundaries = [6, 11], ColumnBoundaries = [6, 11], Blocks = [HeatmapBlock.Diagonal(10, 15, "block")],
+            RowBoundaries = [6, 11], ColumnBoundaries = [6, 11], Squares = [HeatmapSquare.Diagonal(10, 15, "block")],
         });
         using var bitmap = SKBitmap.Decode(path);
         Assert.True(bitmap.Width >= 520 && bitmap.Height >= 460);
@@ -57,8 +57,8 @@ public class HeatmapTests
     public void ADashedColouredSquareIsDrawnOnItsEdge()
     {
         var m = Sample(10, 10, (i, j) => 0.5);
-        var square = HeatmapBlock.Diagonal(3, 6, "S") with { Colour = "#FF7F0E", Dashed = true };
-        var plot = Heatmap.Build(m, "test", new HeatmapOptions { Annotate = false, Blocks = [square] }, out int w, out int h);
+        var square = HeatmapSquare.Diagonal(3, 6, "S") with { Colour = "#FF7F0E", Dashed = true };
+        var plot = Heatmap.Build(m, "test", new HeatmapOptions { Annotate = false, Squares = [square] }, out int w, out int h);
         using var bitmap = SKBitmap.Decode(plot.GetImageBytes(w, h, ImageFormat.Png));
         static bool Orange(SKColor c) => c.Red > 200 && c.Green is > 90 and < 160 && c.Blue < 60;
         // Scan along the square's left edge (x = 2.5 in cell coordinates) for orange pixels: dashed, so some but not all.

@@ -3,6 +3,7 @@ using Repscope.Reproduce;
 using Repscope.Runs;
 using Repscope.Tests.Runs;
 using Repscope.Tests.Reporting;
+using Repscope.Workflows;
 
 namespace Repscope.Tests.Reproduce;
 
@@ -113,7 +114,7 @@ internal sealed class FakeBackend : IReproduceBackend
     /// <summary>The runs whose measure comparison was asked for.</summary>
     public List<string> MeasureCalls { get; } = [];
 
-    public LayersResult Layers(string runDir, IProgressReporter progress)
+    public WithinModelMaps Layers(string runDir, IProgressReporter progress)
     {
         var s = Spec(runDir);
         Check("layers", s.Name);
@@ -139,18 +140,18 @@ internal sealed class FakeBackend : IReproduceBackend
         }
         var pc1 = Enumerable.Range(0, n).Select(i => Inside(block, i) ? 0.6 : 0.2).ToArray();
         // Without PC1 the block is gone: the map is the block-free profile.
-        return new LayersResult(names, Map(inside), Map(double.NaN).Select((row, i) => row.Select((v, j) => double.IsNaN(v) ? Math.Exp(-Math.Abs(i - j) / (2.0 + 0.1 * s.Seed)) : v).ToArray()).ToArray(),
+        return ReproduceSamples.Layers(names, Map(inside), Map(double.NaN).Select((row, i) => row.Select((v, j) => double.IsNaN(v) ? Math.Exp(-Math.Abs(i - j) / (2.0 + 0.1 * s.Seed)) : v).ToArray()).ToArray(),
                                 pc1, Untrained.Contains(s.Name) ? 0.1 : 0.8);
     }
 
-    public CompareResult Compare(string runA, string runB, string outDir, IProgressReporter progress)
+    public WithFigure<CompareResult> Compare(string runA, string runB, string outDir, IProgressReporter progress)
     {
         var s = Spec(runA);
         Check("compare", s.Name);
         var names = LayerNames(s);
         var block = BlockOf(s, names.Count);
         var cka = names.Select((_, i) => names.Select((_, j) => i == j ? (Inside(block, i) ? 0.4 : 0.9) : 0.3).ToArray()).ToArray();
-        return new CompareResult(names, names, cka, Png);
+        return ReproduceSamples.Compare(names, names, cka, Png);
     }
 
     /// <summary>Per-example correctness with exactly round(accuracy x n) correct examples (the first ones of a fixed permutation).</summary>
@@ -160,7 +161,7 @@ internal sealed class FakeBackend : IReproduceBackend
         return [.. Enumerable.Range(0, n).Select(i => ((i * 7 + shift) % n) < k)];
     }
 
-    public ProbeCurve Probe(string runDir, IProgressReporter progress)
+    public WithFigure<ProbeResult> Probe(string runDir, IProgressReporter progress)
     {
         var s = Spec(runDir);
         Check("probe", s.Name);
@@ -170,16 +171,16 @@ internal sealed class FakeBackend : IReproduceBackend
         double acc = 0.3;
         // Accuracy rises by 0.05 per residual block, by 0.001 once past the block structure's first residual block.
         var accuracy = names.Select((l, i) => acc += i > 0 && block is { } b && all.IndexOf(l) > b.First + 1 && Inside(block, all.IndexOf(l) - 1) ? 0.001 : 0.05).ToArray();
-        return new ProbeCurve(names, accuracy, 400, Png, [.. accuracy.Select(a => Correct(a))]);
+        return ReproduceSamples.Probe(names, accuracy, 400, Png, [.. accuracy.Select(a => Correct(a))]);
     }
 
-    public PruneCurve Prune(string runDir, IProgressReporter progress)
+    public WithFigure<PruneResult> Prune(string runDir, IProgressReporter progress)
     {
         var s = Spec(runDir);
         Check("prune", s.Name);
         var names = LayerNames(s);
         var block = BlockOf(s, names.Count);
-        var steps = new List<PruneStep>();
+        var steps = new List<Repscope.Analysis.PruneStep>();
         for (int stage = 1; stage <= 3; stage++)
         {
             var stageBlocks = Enumerable.Range(0, names.Count).Where(i => names[i].StartsWith($"stage{stage}.", StringComparison.Ordinal) && !names[i].EndsWith(".branch", StringComparison.Ordinal)).ToList();
@@ -188,10 +189,10 @@ internal sealed class FakeBackend : IReproduceBackend
             {
                 int newly = stageBlocks[^k];
                 acc -= Inside(block, newly) ? 0.01 : 0.3 / k;
-                steps.Add(new PruneStep(stage, k, names[newly], acc));
+                steps.Add(ReproduceSamples.Step(stage, k, names[newly], acc, Correct(acc)));
             }
         }
-        return new PruneCurve(0.8, steps, Png, [.. steps.Select(x => Correct(x.Accuracy))], Correct(0.8));
+        return ReproduceSamples.Prune(0.8, steps, Png, Correct(0.8));
     }
 
     public ErrorsResult Errors(IReadOnlyList<string> groupA, IReadOnlyList<string> groupB, string outDir, IProgressReporter progress)

@@ -1,7 +1,6 @@
 using Repscope.Analysis;
 using Repscope.Reporting;
 using Repscope.Reproduce;
-using PruneStep = Repscope.Reproduce.PruneStep;
 
 namespace Repscope.Tests.Reproduce;
 
@@ -47,7 +46,7 @@ public sealed class ReproduceFindingsTests
         foreach (var s in plan.LayerRuns)
         {
             double scale = 1.5 + 0.05 * s.Seed; // seeds differ a little
-            r.Layers[s] = new LayersResult(Taps, Map(scale, bright(s)), Map(scale, (brightWithoutPc1 ?? (_ => null))(s)), new double[Taps.Length], 0.8);
+            r.Layers[s] = ReproduceSamples.Layers(Taps, Map(scale, bright(s)), Map(scale, (brightWithoutPc1 ?? (_ => null))(s)), new double[Taps.Length], 0.8);
         }
         return r;
     }
@@ -81,7 +80,7 @@ public sealed class ReproduceFindingsTests
     {
         var plan = ReproducerTests.TinyPlan();
         var r = new ReproduceResults(plan, new TrainingSettings("fashion-mnist", null));
-        foreach (var s in plan.LayerRuns) { r.Layers[s] = new LayersResult(Taps, Map(1.5, null), Map(1.5, null), new double[Taps.Length], 0.8); }
+        foreach (var s in plan.LayerRuns) { r.Layers[s] = ReproduceSamples.Layers(Taps, Map(1.5, null), Map(1.5, null), new double[Taps.Length], 0.8); }
         var f = Find(r, "depth");
         Assert.Equal(Verdict.Inconclusive, f.Verdict);
         Assert.StartsWith("no interval: zero variance in both groups", f.Reason);
@@ -96,10 +95,10 @@ public sealed class ReproduceFindingsTests
         var names = Taps.Where(t => !t.EndsWith(".branch", StringComparison.Ordinal)).ToList();
         foreach (var s in r.Plan.ProbeAndPrune)
         {
-            r.Probes[s] = new ProbeCurve(names, [.. names.Select((_, i) => 0.5 + 0.1 * i)], 400, []);
-            r.Prunes[s] = new PruneCurve(0.8, [new PruneStep(3, 1, "stage3.block1", 0.7)], []);
+            r.Probes[s] = ReproduceSamples.Probe(names, [.. names.Select((_, i) => 0.5 + 0.1 * i)], 400, []);
+            r.Prunes[s] = ReproduceSamples.Prune(0.8, [ReproduceSamples.Step(3, 1, "stage3.block1", 0.7)], []);
         }
-        r.Seeds = new CompareResult(Taps, Taps, Map(1.5, null), []);
+        r.Seeds = ReproduceSamples.Compare(Taps, Taps, Map(1.5, null), []);
         foreach (string section in new[] { "probes", "pruning", "seeds" })
         {
             var f = Find(r, section);
@@ -135,7 +134,7 @@ public sealed class ReproduceFindingsTests
         // Probes on the stem and block outputs; the block starts at stage2.block0 (residual block 1) and ends at stage3.block1 (3).
         string[] outputs = ["stem", "stage1.block0", "stage2.block0", "stage3.block0", "stage3.block1"];
         double[] acc = [0.30, 0.55, 0.70, 0.71, 0.72];
-        var probe = new ProbeCurve(outputs, acc, 400, [], [.. acc.Select(a => FakeBackend.Correct(a))]);
+        var probe = ReproduceSamples.Probe(outputs, acc, 400, [], [.. acc.Select(a => FakeBackend.Correct(a))]).Result;
         var ci = ReproduceFindings.ProbeGainInterval(probe, Taps, score)!;
         // before: (0.70 - 0.30) / 2 residual blocks (0 and 1, up to the block's first); across: (0.72 - 0.70) / 2.
         Assert.Equal((0.70 - 0.30) / 2 - (0.72 - 0.70) / 2, ci.Estimate, 12);
@@ -143,8 +142,9 @@ public sealed class ReproduceFindingsTests
         Assert.Equal(ci, ReproduceFindings.ProbeGainInterval(probe, Taps, score)); // a fixed bootstrap seed: the same interval again
 
         // Deletion: stage 3 deletes block1 (inside) then block0 (inside); stage 1 deletes block0 (outside).
-        var steps = new[] { new PruneStep(3, 1, "stage3.block1", 0.78), new PruneStep(3, 2, "stage3.block0", 0.75), new PruneStep(1, 1, "stage1.block0", 0.50) };
-        var prune = new PruneCurve(0.80, steps, [], [.. steps.Select(x => FakeBackend.Correct(x.Accuracy))], FakeBackend.Correct(0.80));
+        var steps = new[] { (3, 1, "stage3.block1", 0.78), (3, 2, "stage3.block0", 0.75), (1, 1, "stage1.block0", 0.50) }
+            .Select(x => ReproduceSamples.Step(x.Item1, x.Item2, x.Item3, x.Item4, FakeBackend.Correct(x.Item4))).ToList();
+        var prune = ReproduceSamples.Prune(0.80, steps, [], FakeBackend.Correct(0.80)).Result.Result;
         var drop = ReproduceFindings.PruneDropInterval(prune, Taps, score)!;
         Assert.Equal(0.30 - (0.02 + 0.03) / 2, drop.Estimate, 12);
         Assert.True(drop.Low > 0);

@@ -210,7 +210,7 @@ public sealed class ReproducerTests : IDisposable
         var plan = TinyPlan();
         int steps = plan.Runs.Count + 1 + plan.LayerRuns.Count + ReproduceReport.MeasureRuns(plan).Count + 1 + 2 * plan.ProbeAndPrune.Count + 1;
         var overall = progress.Tasks[0];
-        Assert.Equal($"reproduce --quick ({steps} steps)", overall.Description);
+        Assert.Equal($"reproduce (quick grid) ({steps} steps)", overall.Description);
         Assert.Equal(overall.Total, overall.Done, 6);
         Assert.True(overall.Completed);
         Assert.Contains(overall.Statuses, s => s.StartsWith($"step {steps} of {steps}: errors", StringComparison.Ordinal));
@@ -225,7 +225,7 @@ public sealed class ReproducerTests : IDisposable
         // A second call has only the analyses to do: fewer steps.
         var again = new RecordingProgress();
         new Reproducer(new FakeBackend()).Run(Options(), again);
-        Assert.Equal($"reproduce --quick ({steps - plan.Runs.Count} steps)", again.Tasks[0].Description);
+        Assert.Equal($"reproduce (quick grid) ({steps - plan.Runs.Count} steps)", again.Tasks[0].Description);
         Assert.True(File.Exists(summary.ReportPath));
     }
 

@@ -61,12 +61,12 @@ public class NpzLayersTests
                     else { Assert.InRange(Math.Abs(r.Cka[i][j]), 0, 0.1); }
                 }
             }
-            Assert.Equal([(0, 3), (4, 7)], r.BlockStructure.Blocks.Select(b => (b.First, b.Last)));
+            Assert.Equal([(0, 3), (4, 7)], r.BlockStructure.Spans.Select(b => (b.First, b.Last)));
             // The heatmap's caption names every detected block structure, not only the first.
             Assert.StartsWith("block structure (CKA >= 0.9, >= 4 layers): B1 layer0..layer3 (4 layers), B2 layer4..layer7 (4 layers)\nblock-structure strength ",
                               AnalysisPlots.WithinModelSubtitle(r.BlockStructure, r.BlockStructureScore));
             Assert.Equal("block structure (CKA >= 0.9, >= 4 layers): B1 layer0..layer3 (4 layers),\nB2 layer4..layer7 (4 layers)",
-                         Repscope.Analysis.AnalysisText.BlockList(r.BlockStructure, perLine: 1));
+                         Repscope.Analysis.AnalysisText.BlockStructureList(r.BlockStructure, perLine: 1));
             // The first principal component of D independent unit-variance columns explains about 1/D of the variance, never all of it.
             Assert.All(r.Pc1Fraction, f => Assert.InRange(f, 0.5 / D, 3.0 / D));
             Assert.NotNull(r.BlockStructureScore);

@@ -24,7 +24,7 @@ public class WorkflowsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixtu
         Assert.Equal(result.Layers, read.Layers);
         Assert.Equal(result.Cka.SelectMany(r => r), read.Cka.SelectMany(r => r));
         Assert.Equal(result.Pc1Fraction, read.Pc1Fraction);
-        Assert.Equal(result.BlockStructure.Blocks, read.BlockStructure.Blocks);
+        Assert.Equal(result.BlockStructure.Spans, read.BlockStructure.Spans);
         Assert.Equal(result.BlockStructure.Level, read.BlockStructure.Level);
 
         // The block-structure score with its interval is written and read back, and the batches saved beside it give the same map.

@@ -33,7 +33,7 @@ public sealed record TestSetInfo(string Fingerprint, int Examples, int Classes, 
 /// <see cref="PerExampleA"/> etc. (fraction of the group's runs that get each example right); they
 /// go to per_example.csv, not into errors.json.
 /// </summary>
-public sealed record ErrorReport(
+public sealed record ErrorComparisonResult(
     string Format, TestSetInfo TestSet, TTestKind Test, double Alpha,
     RunGroup A, RunGroup B, RunGroup ControlFirstHalf, RunGroup ControlSecondHalf, string ControlSource,
     ExampleAgreement AgainstB, ExampleAgreement AgainstBMatched, ExampleAgreement Control,
@@ -77,9 +77,9 @@ public static class ErrorComparison
     /// each (the first k and the next k, in order; with odd n the last run is left out so that both
     /// halves have equal size); null: group A. The control's halves are also compared class by class
     /// when each has at least 2 runs (a check of the false-positive rate: expect no significant class). The first k runs of
-    /// A and of B are compared the same way (<see cref="ErrorReport.PerClassMatched"/>), so test and control have equal group sizes.</param>
+    /// A and of B are compared the same way (<see cref="ErrorComparisonResult.PerClassMatched"/>), so test and control have equal group sizes.</param>
     /// <param name="permutationSeed">Seed of the permutation test when its relabelings are sampled rather than enumerated.</param>
-    public static ErrorReport Compare(IReadOnlyList<RunPredictions> a, IReadOnlyList<RunPredictions> b,
+    public static ErrorComparisonResult Compare(IReadOnlyList<RunPredictions> a, IReadOnlyList<RunPredictions> b,
                                       IReadOnlyList<RunPredictions>? control = null, IReadOnlyList<Superclass>? superclasses = null,
                                       double alpha = 0.05, TTestKind test = TTestKind.Student,
                                       string nameA = "A", string nameB = "B", ulong permutationSeed = Intervals.DefaultSeed)
@@ -87,7 +87,7 @@ public static class ErrorComparison
         if (!(alpha > 0 && alpha < 1)) { throw new RepscopeException($"{RepscopeException.Option("alpha")} must be in (0, 1), got {alpha}"); }
         RequireTwo(a, nameA);
         RequireTwo(b, nameB);
-        string controlSource = control is null ? $"{nameA} split in halves" : "--control split in halves";
+        string controlSource = control is null ? $"{nameA} split in halves" : "control split in halves";
         control ??= a;
         RequireTwo(control, "control");
         foreach (var run in a.Where(r => b.Any(o => SamePath(o.Path, r.Path))))
@@ -144,7 +144,7 @@ public static class ErrorComparison
                                 $"group {nameA} (first {matchedA.Count})", $"group {nameB} (first {matchedB.Count})")
             : null;
         var permutation = SeedPermutation.PerExampleDifference(a.Select(Correct).ToList(), b.Select(Correct).ToList(), seed: permutationSeed);
-        return new ErrorReport(FormatName, testSet, test, alpha, groupA, groupB, groupC1, groupC2, controlSource,
+        return new ErrorComparisonResult(FormatName, testSet, test, alpha, groupA, groupB, groupC1, groupC2, controlSource,
                                agreeAB, agreeMatched, agreeControl, aRight, bRight, perClass, controlPerClass, controlUndefined,
                                superclasses, perSuperclass, accA, accB, accC1, accC2, accAm, accBm, reference.Labels)
         {

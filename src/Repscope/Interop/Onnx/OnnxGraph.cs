@@ -178,13 +178,25 @@ public sealed class OnnxGraph
     /// </summary>
     public byte[] WithOutputs(IEnumerable<string> taps)
     {
-        var copy = _model.Clone();
-        var present = new HashSet<string>(copy.Graph.Output.Select(o => o.Name), StringComparer.Ordinal);
-        foreach (var tap in taps)
+        // No copy of the model (its weights): the outputs are added, the model serialised, and the outputs removed.
+        var outputs = _model.Graph.Output;
+        lock (_model)
         {
-            if (present.Add(tap)) { copy.Graph.Output.Add(new ValueInfoProto { Name = tap }); }
+            int own = outputs.Count;
+            var present = new HashSet<string>(outputs.Select(o => o.Name), StringComparer.Ordinal);
+            try
+            {
+                foreach (var tap in taps)
+                {
+                    if (present.Add(tap)) { outputs.Add(new ValueInfoProto { Name = tap }); }
+                }
+                return _model.ToByteArray();
+            }
+            finally
+            {
+                while (outputs.Count > own) { outputs.RemoveAt(outputs.Count - 1); }
+            }
         }
-        return copy.ToByteArray();
     }
 
     private List<NodeProto> Consumers(string tensor)

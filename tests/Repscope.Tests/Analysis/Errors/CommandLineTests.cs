@@ -81,7 +81,7 @@ public class CommandLineTests : IDisposable
 
         var none = Repscope("errors", "-a", "runs/x*", "--group-b", "runs/y*", "--out", "out");
         Assert.Equal(2, none.Code);
-        Assert.Equal("repscope: error: -a 'runs/x*': matches no run directory", none.Err.Trim().Split('\n')[^1]);
+        Assert.Equal("repscope: error: --group-a 'runs/x*': matches no run directory", none.Err.Trim().Split('\n')[^1]);
         Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
 
         var noOut = Repscope("errors", "-a", "runs/x*", "-b", "runs/y*");

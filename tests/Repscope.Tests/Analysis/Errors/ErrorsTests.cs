@@ -156,7 +156,7 @@ public class ErrorsTests : IDisposable
         var (r, _) = ErrorsWorkflow.Run(new ErrorOptions($"{_runs.Root}/many/a*", $"{_runs.Root}/many/b*", outDir));
         Assert.Equal(100, r.PerClass.Classes.Count);
         Assert.Equal(r.PerClass.Classes.Count(c => c.Undefined is null), r.PerClass.Tested);
-        Assert.Equal(300 + 40 * ErrorReportWriter.MaxBars, Repscope.Tests.Reporting.PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
+        Assert.Equal(300 + 40 * ErrorComparisonWriter.MaxBars, Repscope.Tests.Reporting.PlotsTests.PngSize(Path.Combine(outDir, "per_class.png")).Width);
         Assert.Equal(101, File.ReadAllLines(Path.Combine(outDir, "per_class.csv")).Length);
     }
 
@@ -208,7 +208,7 @@ public class ErrorsTests : IDisposable
         MakeGroups();
         var (r, _) = ErrorsWorkflow.Run(new ErrorOptions($"{_runs.Root}/runs/a*", $"{_runs.Root}/runs/b*", Path.Combine(_runs.Root, "o"))
         { Control = $"{_runs.Root}/runs/b[12]", Test = TTestKind.Welch });
-        Assert.Equal("--control split in halves", r.ControlSource);
+        Assert.Equal("control split in halves", r.ControlSource);
         Assert.Equal(new[] { "b1" }, r.ControlFirstHalf.Runs.Select(Path.GetFileName));
         Assert.Null(r.ControlPerClass);
         Assert.Contains("needs at least 4", r.ControlPerClassUndefined);
@@ -222,7 +222,7 @@ public class ErrorsTests : IDisposable
     public void BadInputIsAOneLineErrorNamingTheRun()
     {
         string root = MakeGroups();
-        Assert.Equal($"-a '{root}/runs/zz*': matches no run directory", Fails($"{root}/runs/zz*", $"{root}/runs/b*").Message);
+        Assert.Equal($"groupA '{root}/runs/zz*': matches no run directory", Fails($"{root}/runs/zz*", $"{root}/runs/b*").Message);
         Assert.Contains("matches 1 run", Fails($"{root}/runs/a1", $"{root}/runs/b*").Message);
 
         var wrong = Predictions(WrongA[0], false);

@@ -6,37 +6,37 @@ using Repscope.Analysis.Errors;
 namespace Repscope.Reporting;
 
 /// <summary>
-/// Writes an <see cref="ErrorReport"/> into a folder: errors.json (everything but the per-example
+/// Writes an <see cref="ErrorComparisonResult"/> into a folder: errors.json (everything but the per-example
 /// vectors), per_class.csv (sorted by difference A - B), per_example.csv, run_class_accuracy.csv,
 /// superclass.csv (with a hierarchy), control_per_class.csv (when the control has 4+ runs),
 /// scatter.png (A vs B beside the control), per_class.png and superclass.png.
 /// </summary>
-public static class ErrorReportWriter
+public static class ErrorComparisonWriter
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static IReadOnlyList<string> Write(ErrorReport report, string outDir)
+    public static IReadOnlyList<string> Write(ErrorComparisonResult result, string outDir)
     {
         Directory.CreateDirectory(outDir);
         var files = new List<string>();
         string F(string name) { string p = Path.Combine(outDir, name); files.Add(p); return p; }
 
-        AtomicFile.WriteJson(F("errors.json"), report);
-        AtomicFile.WriteAllText(F("per_class.csv"), ClassTable(report.PerClass, report.TestSet.ExamplesPerClass));
-        AtomicFile.WriteAllText(F("per_example.csv"), ExampleTable(report));
-        AtomicFile.WriteAllText(F("run_class_accuracy.csv"), RunTable(report));
-        if (report.ControlPerClass is { } cpc)
+        AtomicFile.WriteJson(F("errors.json"), result);
+        AtomicFile.WriteAllText(F("per_class.csv"), ClassTable(result.PerClass, result.TestSet.ExamplesPerClass));
+        AtomicFile.WriteAllText(F("per_example.csv"), ExampleTable(result));
+        AtomicFile.WriteAllText(F("run_class_accuracy.csv"), RunTable(result));
+        if (result.ControlPerClass is { } cpc)
         {
-            AtomicFile.WriteAllText(F("control_per_class.csv"), ClassTable(cpc, report.TestSet.ExamplesPerClass));
+            AtomicFile.WriteAllText(F("control_per_class.csv"), ClassTable(cpc, result.TestSet.ExamplesPerClass));
         }
-        if (report.PerSuperclass is { } ps && report.Superclasses is { } supers)
+        if (result.PerSuperclass is { } ps && result.Superclasses is { } supers)
         {
-            var counts = supers.Select(s => s.Classes.Sum(c => report.TestSet.ExamplesPerClass[c])).ToList();
+            var counts = supers.Select(s => s.Classes.Sum(c => result.TestSet.ExamplesPerClass[c])).ToList();
             AtomicFile.WriteAllText(F("superclass.csv"), ClassTable(ps, counts));
         }
-        ScatterPng(report, F("scatter.png"));
-        DifferencePng(report.PerClass, report, F("per_class.png"), "class");
-        if (report.PerSuperclass is { } ps2) { DifferencePng(ps2, report, F("superclass.png"), "superclass"); }
+        ScatterPng(result, F("scatter.png"));
+        DifferencePng(result.PerClass, result, F("per_class.png"), "class");
+        if (result.PerSuperclass is { } ps2) { DifferencePng(ps2, result, F("superclass.png"), "superclass"); }
         return files;
     }
 
@@ -54,7 +54,7 @@ public static class ErrorReportWriter
         return sb.ToString();
     }
 
-    private static string ExampleTable(ErrorReport r)
+    private static string ExampleTable(ErrorComparisonResult r)
     {
         var sb = new StringBuilder("example,label,class,accuracy_a,accuracy_b,control_half1,control_half2,agreement\n");
         var aRight = r.ARightBWrong.ToHashSet();
@@ -71,7 +71,7 @@ public static class ErrorReportWriter
         return sb.ToString();
     }
 
-    private static string RunTable(ErrorReport r)
+    private static string RunTable(ErrorComparisonResult r)
     {
         var sb = new StringBuilder("group,run,accuracy,");
         sb.AppendJoin(',', r.TestSet.ClassNames.Select(Csv)).Append('\n');
@@ -86,7 +86,7 @@ public static class ErrorReportWriter
         return sb.ToString();
     }
 
-    private static void ScatterPng(ErrorReport r, string path)
+    private static void ScatterPng(ErrorComparisonResult r, string path)
     {
         // Per-example accuracies lie on a grid of k/n; a small deterministic jitter (less than half
         // a grid step) shows how many examples sit on each point.
@@ -110,7 +110,7 @@ public static class ErrorReportWriter
     /// <summary>At most this many bars; with more classes, the ones with the largest |difference| (the rest are in the CSV).</summary>
     public const int MaxBars = 60;
 
-    private static void DifferencePng(ClassDiffResult result, ErrorReport r, string path, string what)
+    private static void DifferencePng(ClassDiffResult result, ErrorComparisonResult r, string path, string what)
     {
         var defined = result.Classes.Where(c => !double.IsNaN(c.Difference)).ToList();
         var shown = defined.Count <= MaxBars ? defined

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The ONNX benchmark (issue 11): Repscope's ONNX path (OnnxModel.Open + stream + minibatch CKA accumulator, what
+# `repscope layers MODEL.onnx --taps ...` does for its CKA map) against ONNX Runtime alone plus the CKA engine alone,
+# on the example models of examples/vit-vs-cnn (made by its train_and_export.py; when they are missing, this script
+# trains the same architectures briefly into /tmp/repscope-onnx-bench: the timing does not depend on the weights),
+# for each model and example count, same threads, best of interleaved rounds.
+# Prints one line per case (phases, ratio repscope / (ort + cka), load average before and after).
+# Usage: bench/run_onnx_bench.sh [--threads T] [--examples "2048 8192"] [--batch B] [--reps R]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+threads=2; examples="2048 8192"; batch=256; reps=3
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --examples) examples="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
+    --reps) reps="$2"; shift 2 ;;
+    *) echo "usage: $0 [--threads T] [--examples \"2048 8192\"] [--batch B] [--reps R]" >&2; exit 2 ;;
+  esac
+done
+ex="$root/examples/vit-vs-cnn"
+if [[ ! -f "$ex/cnn.onnx" || ! -f "$ex/vit.onnx" || ! -f "$ex/test_images.npy" ]]; then
+  ex=/tmp/repscope-onnx-bench
+  if [[ ! -f "$ex/cnn.onnx" || ! -f "$ex/vit.onnx" || ! -f "$ex/test_images.npy" ]]; then
+    echo "onnx bench: the example models are missing; training them briefly into $ex (train_and_export.py --cpu-seconds 30)" >&2
+    /usr/bin/python3 "$root/examples/vit-vs-cnn/train_and_export.py" --cpu-seconds 30 --out "$ex" >&2
+  fi
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
+dotnet build "$root/bench/onnx_bench/OnnxBench.csproj" -c Release -nologo -v quiet >/dev/null   # not timed
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; threads $threads, batch $batch"
+for n in $examples; do
+  for m in cnn vit; do
+    dotnet "$root/bench/onnx_bench/bin/Release/net10.0/OnnxBench.dll" "$ex/$m.onnx" "$ex/test_images.npy" "$n" "$batch" "$threads" "$reps"
+  done
+done
