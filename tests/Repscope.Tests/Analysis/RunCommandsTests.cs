@@ -110,7 +110,13 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         var probes = Json(Path.Combine(fixture.Run, "analysis", "probe.json")).GetProperty("probes");
         // stem + 6 block outputs + 6 branches
         Assert.Equal(13, probes.GetArrayLength());
-        Assert.All(probes.EnumerateArray(), p => Assert.InRange(p.GetProperty("result").GetProperty("testAccuracy").GetDouble(), 0, 1));
+        // Each accuracy is a count of the 80 held-out examples: k / 80 for a whole k in 0..80.
+        Assert.All(probes.EnumerateArray(), p =>
+        {
+            double k = p.GetProperty("result").GetProperty("testAccuracy").GetDouble() * 80;
+            Assert.InRange(k, -1e-9, 80 + 1e-9);
+            Assert.Equal(Math.Round(k), k, 3);   // float32 accuracies: k within 1e-3 of a whole number
+        });
         Assert.Equal(80, probes[0].GetProperty("result").GetProperty("testExamples").GetInt64());
         Assert.Equal("test-split", Json(Path.Combine(fixture.Run, "analysis", "probe.json")).GetProperty("fitOn").GetString());
 

@@ -36,20 +36,65 @@ public class HeatmapTests
         Assert.True(nan.Red == nan.Green && nan.Green == nan.Blue && nan.Red > 150, $"undefined cell should be grey, got {nan}");
     }
 
+    /// <summary>
+    /// The saved PNG, decoded: the block-structure square's red outline at its four corners (and not inside it), a NaN
+    /// cell grey, a high-CKA cell brighter than a middling one brighter than a low one, and the stage boundaries white.
+    /// </summary>
     [Fact]
-    public void SaveWritesAPngWithBoundariesAndBlocks()
+    public void SaveWritesAPngWithBoundariesAndBlockStructure()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"repscope-heatmap-{Guid.NewGuid():N}");
         string path = Path.Combine(dir, "cka.png");
         var m = Sample(16, 16, (i, j) => Math.Exp(-Math.Abs(i - j) / 3.0) + (i >= 10 && j >= 10 ? 0.3 : 0));
-        Heatmap.Save(path, m, "ResNet-20: CKA between layers", new HeatmapOptions
+        m.Values[1, 14] = double.NaN;
+        var options = new HeatmapOptions
         {
-            RowBoundaries = [6, 11], ColumnBoundaries = [6, 11], Squares = [HeatmapSquare.Diagonal(10, 15, "block")],
-        });
-        using var bitmap = SKBitmap.Decode(path);
-        Assert.True(bitmap.Width >= 520 && bitmap.Height >= 460);
-        if (Environment.GetEnvironmentVariable("REPSCOPE_KEEP_TEST_PNG") is { } keep) { File.Copy(path, keep, true); }
-        Directory.Delete(dir, true);
+            RowBoundaries = [6, 11], ColumnBoundaries = [6, 11], Squares = [HeatmapSquare.Diagonal(10, 15, "S1")],
+        };
+        try
+        {
+            Heatmap.Save(path, m, "ResNet-20: CKA between layers", options);
+            // The same plot laid out at the same size tells where each cell landed in the saved image.
+            var plot = Heatmap.Build(m, "ResNet-20: CKA between layers", options, out int w, out int h);
+            plot.GetImageBytes(w, h, ImageFormat.Png);
+            using var bitmap = SKBitmap.Decode(path);
+            Assert.Equal((w, h), (bitmap.Width, bitmap.Height));
+            (int X, int Y) Px(double x, double y) { var p = plot.GetPixel(new Coordinates(x, y)); return ((int)Math.Round(p.X), (int)Math.Round(p.Y)); }
+            SKColor Cell(int i, int j) { var (x, y) = Px(j, 15 - i); return bitmap.GetPixel(x, y); }
+            static bool Red(SKColor c) => c.Red > 200 && c.Green < 60 && c.Blue < 60;
+            bool RedNear(double x, double y)
+            {
+                var (cx, cy) = Px(x, y);
+                for (int dx = -3; dx <= 3; dx++) { for (int dy = -3; dy <= 3; dy++) { if (Red(bitmap.GetPixel(cx + dx, cy + dy))) { return true; } } }
+                return false;
+            }
+
+            // Rows / columns 10..15: x from 9.5 to 15.5, y (row 0 at the top) from 15 - 15 - 0.5 to 15 - 10 + 0.5.
+            foreach (var (x, y) in new[] { (9.5, 5.5), (15.5, 5.5), (9.5, -0.5), (15.5, -0.5) })
+            {
+                Assert.True(RedNear(x, y), $"no red outline at the square's corner ({x}, {y})");
+            }
+            Assert.False(RedNear(12.5, 2.5), "red inside the square");
+            Assert.False(RedNear(4, 11), "red far from the square");
+
+            var nan = Cell(1, 14);
+            Assert.True(nan.Red == nan.Green && nan.Green == nan.Blue && nan.Red is > 150 and < 230, $"the NaN cell should be grey, got {nan}");
+
+            static double Luminance(SKColor c) => 0.2126 * c.Red + 0.7152 * c.Green + 0.0722 * c.Blue;
+            double high = Luminance(Cell(12, 13)), middle = Luminance(Cell(4, 6)), low = Luminance(Cell(0, 15));   // CKA 1.02 (clamped), 0.51, 0.007
+            Assert.True(high > middle + 40 && middle > low + 40, $"luminance should fall with CKA: {high:F0}, {middle:F0}, {low:F0}");
+
+            // Stage boundaries before row / column 6 and 11: dashed white lines between the cells.
+            static bool White(SKColor c) => c.Red > 235 && c.Green > 235 && c.Blue > 235;
+            int white = 0;
+            for (double x = 0; x <= 9; x += 0.1) { var (px, py) = Px(x, 15 - 5.5); white += White(bitmap.GetPixel(px, py)) ? 1 : 0; }
+            Assert.True(white > 5, $"the boundary before row 6 should be drawn white (found {white} white pixels)");
+            if (Environment.GetEnvironmentVariable("REPSCOPE_KEEP_TEST_PNG") is { } keep) { File.Copy(path, keep, true); }
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) { Directory.Delete(dir, true); }
+        }
     }
 
     /// <summary>A dashed, coloured square (the block-structure score's) is drawn in its colour on its edge, not inside it.</summary>
