@@ -7,7 +7,7 @@
 #   3. RepscopeBench naive                               (the naive way: Cka.Minibatch for every pair, same libtorch as 1)
 #   4. bench/cka_paper_torch.py --naive  (only with --torch-naive: the naive way in PyTorch; very slow)
 # plus the machine's float32 matrix-multiply rate, measured in the same run.
-# Usage: bench/run_cka_bench.sh [--threads T] [--work DIR] [--torch-naive]
+# Usage: bench/run_cka_bench.sh [--threads T] [--work DIR] [--torch-naive]   (SKIP_NAIVE=1: without run 3)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 threads="$(nproc --all)"; work="/tmp/repscope-cka-bench"; torch_naive=0
@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 mkdir -p "$work"
-export OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" REPSCOPE_PLAIN_PROGRESS=1
+export OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" REPSCOPE_PLAIN_PROGRESS=1
 data="$work/acts.npz"
 [[ -f "$data" ]] || /usr/bin/python3 "$root/bench/make_cka_bench_data.py" "$data"
 
@@ -38,13 +38,15 @@ timed() {  # name, command...: wall seconds and peak RSS into $work/$name.time
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM; threads used: $threads"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "input: $(du -m "$data" | cut -f1) MB ($data)"
+  echo "PyTorch BLAS: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
+  echo "input: $(du -mL "$data" | cut -f1) MB ($data)"
 } >"$work/conditions.txt"
 
 "$bench" sgemm "$threads" >"$work/sgemm.txt"
-timed repscope "$root/repscope" heatmap "$data" --out "$work/repscope"
+# The paper's batches: 256 consecutive rows in file order, as cka_paper_torch.py takes them.
+timed repscope "$root/repscope" heatmap "$data" --out "$work/repscope" --batch-size 256 --no-shuffle
 timed torch /usr/bin/python3 "$root/bench/cka_paper_torch.py" "$data" "$work/torch.json" --threads "$threads"
-timed naive "$bench" naive "$data" "$work/naive.json"
+[[ ${SKIP_NAIVE:-0} == 1 ]] || timed naive "$bench" naive "$data" "$work/naive.json"
 if [[ $torch_naive == 1 ]]; then
   timed torch_naive /usr/bin/python3 "$root/bench/cka_paper_torch.py" "$data" "$work/torch_naive.json" --threads "$threads" --naive
 fi

@@ -77,7 +77,11 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers,
                                             maxNpzBytes);
+        // The figure's renderer loads on another core while the map is computed. A failure there is left to the
+        // real drawing below, which reports it.
+        var warm = Task.Run(() => { try { Heatmap.Warm(); } catch (Exception) { } });
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
+        warm.Wait();
         foreach (string note in result.Notes ?? []) { terminal.Note(note); }
         return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,
                      new Figure(s.Format, s.OriginBottomLeft), s.Strict);
@@ -111,7 +115,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         string json = Path.Combine(outDir, "cka.json");
         string png = Path.Combine(outDir, "cka" + figure.Format.Extension());
         var m = result.Matrix.ToJson();
-        var inputs = new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
+        var inputs = result.Inputs ?? new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
         AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
                                                       CommandProvenance.Of(arguments), result.Notes ?? []));
         string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";

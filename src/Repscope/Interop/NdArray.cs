@@ -290,7 +290,7 @@ public sealed class NdArray
     }
 
     /// <summary>A value is NaN or infinite exactly when all its exponent bits are set.</summary>
-    private static bool HasNonFinite<TBits>(ReadOnlySpan<TBits> bits, TBits exponentMask)
+    internal static bool HasNonFinite<TBits>(ReadOnlySpan<TBits> bits, TBits exponentMask)
         where TBits : unmanaged, IBinaryInteger<TBits>
     {
         var mask = new Vector<TBits>(exponentMask);

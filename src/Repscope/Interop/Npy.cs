@@ -115,6 +115,14 @@ public static class Npy
         return new NpyInfo(name, header.DType, header.Shape, header.FortranOrder);
     }
 
+    /// <summary>The header of a .npy image of <paramref name="length"/> bytes and where its data start, after checking the data's length.</summary>
+    internal static (NpyHeader Header, long HeaderEnd) ReadCheckedHeader(Stream stream, long length, string source)
+    {
+        var (header, headerEnd) = ReadHeader(stream, length, source);
+        CheckDataLength(header, length - headerEnd, source);
+        return (header, headerEnd);
+    }
+
     private static (NpyHeader Header, long HeaderEnd) ReadHeader(Stream stream, long length, string source)
     {
         Span<byte> preamble = stackalloc byte[12];

@@ -107,7 +107,7 @@ public static class Npz
     }
 
     /// <summary>The sizes the central directory declares for the members, added up, against the limit.</summary>
-    private static void CheckTotalSize(ZipArchive zip, string path, long maxNpzBytes)
+    internal static void CheckTotalSize(ZipArchive zip, string path, long maxNpzBytes)
     {
         long total = 0;
         foreach (var entry in zip.Entries)

@@ -67,6 +67,16 @@ public static class Heatmap
         PlotStyle.Save(plot, path, options.Width ?? width, options.Height ?? height, options.Format);
     }
 
+    /// <summary>
+    /// Draws a small map in memory and drops it: loads the renderer's native library, fonts and code paths, so that
+    /// a command can do this on another thread while it computes and its <see cref="Save"/> later starts warm.
+    /// </summary>
+    public static void Warm()
+    {
+        var plot = Build(new CkaMatrix(["a", "b"], ["a", "b"], new double[,] { { 1, 0.5 }, { 0.5, 1 } }), "warm-up", new HeatmapOptions(), out _, out _);
+        plot.GetImageBytes(160, 120, ImageFormat.Png);
+    }
+
     /// <summary>The plot, for callers that want to add to it; <paramref name="width"/> and <paramref name="height"/> are the suggested size.</summary>
     public static Plot Build(CkaMatrix m, string title, HeatmapOptions options, out int width, out int height)
     {

@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,26 +44,61 @@ public static class AllPairsCka
                           k => (plan.Start(firstBatch + (int)k), plan.Length(firstBatch + (int)k)), plan.Order(), out accumulator);
     }
 
+    /// <summary>
+    /// Minibatch CKA (paper Eq. 3) of arrays read from their files a batch at a time (<see cref="StreamedBatches"/>:
+    /// memory is two batches of every layer, not the arrays), over the batches <paramref name="firstBatch"/> to
+    /// <paramref name="endBatch"/> (-1: the last) of <paramref name="plan"/>.
+    /// </summary>
+    internal static CkaMatrix Minibatch(IReadOnlyList<StoredArray> rows, IReadOnlyList<StoredArray>? columns, BatchPlan plan,
+                                        KernelKind kernel, double rbfThreshold, IProgressReporter? progress,
+                                        out MinibatchCkaAccumulator accumulator, int firstBatch = 0, int endBatch = -1)
+    {
+        foreach (var a in rows.Concat(columns ?? []))
+        {
+            if (a.Rows != plan.Rows) { throw new RepscopeException($"{a.Source} has {a.Rows} rows (examples), expected {plan.Rows}; every array must hold the same examples"); }
+        }
+        using var stream = new StreamedBatches([.. rows, .. columns ?? []], plan, firstBatch, endBatch);
+        return Accumulate(rows.Select(a => a.Name).ToArray(), columns?.Select(a => a.Name).ToArray(), kernel, rbfThreshold, progress,
+                          (endBatch < 0 ? plan.Count : endBatch) - firstBatch, stream.Batches(), overwrite: true, out accumulator);
+    }
+
     private static CkaMatrix Accumulate(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
                                         IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
                                         KernelKind kernel, double rbfThreshold, IProgressReporter? progress,
                                         long batches, Func<long, (long Start, long Length)> range, long[]? order,
                                         out MinibatchCkaAccumulator accumulator)
     {
+        IEnumerable<Tensor[]> Batches()
+        {
+            for (long k = 0; k < batches; k++)
+            {
+                var (start, len) = range(k);
+                using var index = order is null ? null : torch.tensor(order[(int)start..(int)(start + len)]);
+                Tensor Take(Tensor t) => index is null ? t.narrow(0, start, len) : t.index_select(0, index);
+                var batch = rows.Concat(columns ?? []).Select(Take).ToArray();
+                try { yield return batch; }
+                finally { foreach (var t in batch) { t.Dispose(); } }
+            }
+        }
+        return Accumulate(rowNames, columnNames, kernel, rbfThreshold, progress, batches, Batches(), overwrite: false, out accumulator);
+    }
+
+    /// <summary>The loop behind every minibatch map: each batch holds the row layers, then the column layers (if any).</summary>
+    private static CkaMatrix Accumulate(IReadOnlyList<string> rowNames, IReadOnlyList<string>? columnNames, KernelKind kernel, double rbfThreshold,
+                                        IProgressReporter? progress, long batches, IEnumerable<Tensor[]> source, bool overwrite,
+                                        out MinibatchCkaAccumulator accumulator)
+    {
         progress ??= ProgressReporter.None;
-        accumulator = columns is null
+        accumulator = columnNames is null
             ? new MinibatchCkaAccumulator(rowNames, kernel, rbfThreshold)
-            : new MinibatchCkaAccumulator(rowNames, columnNames!, kernel, rbfThreshold);
+            : new MinibatchCkaAccumulator(rowNames, columnNames, kernel, rbfThreshold);
         using var task = progress.Start("minibatch CKA", batches);
-        for (long k = 0; k < batches; k++)
+        int r = rowNames.Count;
+        foreach (var batch in source)
         {
             using var scope = torch.NewDisposeScope();
-            var (start, len) = range(k);
-            var index = order is null ? null : torch.tensor(order[(int)start..(int)(start + len)]);
-            Tensor Take(Tensor t) => index is null ? t.narrow(0, start, len) : t.index_select(0, index);
-            var rb = rows.Select(Take).ToArray();
-            if (columns is null) { accumulator.Add(rb); }
-            else { accumulator.Add(rb, columns.Select(Take).ToArray()); }
+            if (columnNames is null) { accumulator.Add(batch, overwrite); }
+            else { accumulator.Add(batch[..r], batch[r..], overwrite); }
             task.Advance(1);
         }
         task.Complete($"{accumulator.Batches} batches");

@@ -25,7 +25,11 @@ public sealed record CkaHeatmapRequest(string A, string? B, int? BatchSize = nul
                                        long MaxNpzBytes = Npz.DefaultMaxTotalBytes);
 
 public sealed record CkaHeatmapResult(CkaMatrix Matrix, long N, int Batches, long DroppedRows, IReadOnlyList<string> Warnings, string Description,
-                                      CkaPlan? Plan = null, IReadOnlyList<string>? Notes = null);
+                                      CkaPlan? Plan = null, IReadOnlyList<string>? Notes = null)
+{
+    /// <summary>The input files with their SHA-256 when the computation took them on the way (null: not yet taken).</summary>
+    public IReadOnlyList<InputFile>? Inputs { get; init; }
+}
 
 /// <summary>
 /// CKA of activations that users made anywhere (numpy .npy / .npz files, rows = examples). Loads
@@ -37,6 +41,7 @@ public static class CkaFiles
     /// <summary>CKA of two .npy files.</summary>
     public static CkaPairResult Pair(CkaPairRequest r, IProgressReporter? progress = null)
     {
+        if (StreamedPair(r, progress) is { } streamed) { return streamed; }
         var x = LoadNpy(r.X);
         var y = LoadNpy(r.Y);
         try
@@ -77,6 +82,39 @@ public static class CkaFiles
         }
     }
 
+    /// <summary>
+    /// Minibatch CKA of two float .npy files read a batch at a time (memory: two batches of each, not the files);
+    /// null when the plan is whole data or a file has another layout (then both are loaded).
+    /// </summary>
+    private static CkaPairResult? StreamedPair(CkaPairRequest r, IProgressReporter? progress)
+    {
+        var x = StoredArray.OfNpy(r.X);
+        var y = x is null ? null : StoredArray.OfNpy(r.Y);
+        if (x is null || y is null || x.Rows < 2 || y.Rows < 2) { return null; }
+        if (x.Rows != y.Rows)
+        {
+            throw new RepscopeException($"{r.Y} has {y.Rows} examples (rows) but {r.X} has {x.Rows}; CKA needs the same examples in the same order");
+        }
+        var plan = CkaPlan.Choose(x.Rows, r.BatchSize, r.Estimator, r.ShuffleSeed);
+        if (plan.Batches is not { } batches) { return null; }
+        double? threshold = r.Kernel == KernelKind.Rbf ? r.RbfThreshold : null;
+        var warnings = new List<string>();
+        if (batches.ShuffleSeed is null && LooksSorted(x)) { warnings.Add(SortedWarning(r.X)); }
+        else if (batches.ShuffleSeed is null && LooksSorted(y)) { warnings.Add(SortedWarning(r.Y)); }
+        var m = AllPairsCka.Minibatch([x], [y], batches, r.Kernel, r.RbfThreshold, progress, out var acc);
+        if (!double.IsNaN(m[0, 0]))
+        {
+            return new CkaPairResult(m[0, 0], r.Kernel, HsicEstimator.Unbiased, threshold, x.Rows, batches.BatchSize, acc.Batches, acc.DroppedRows,
+                                     [.. warnings, .. acc.Warnings], null, plan);
+        }
+        var sums = acc.Sums();
+        string which = !(sums.RowSelf[0] > 0) ? r.X : !(sums.ColumnSelf[0] > 0) ? r.Y : $"{r.X} or {r.Y}";
+        return new CkaPairResult(double.NaN, r.Kernel, HsicEstimator.Unbiased, threshold, x.Rows, batches.BatchSize, 0, 0, warnings,
+                                 acc.Batches == 0
+                                     ? $"{r.X}: {x.Rows} rows; minibatch CKA needs at least one batch of 4 or more rows"
+                                     : $"{which}: constant representation within every minibatch (zero variance): CKA is undefined", plan);
+    }
+
     /// <summary>All-pairs CKA of the arrays in one .npz (or between two), minibatch (unbiased) or whole data, by the rule of <see cref="CkaPlan.Choose"/>.</summary>
     public static CkaHeatmapResult Heatmap(CkaHeatmapRequest r, IProgressReporter? progress = null)
     {
@@ -86,6 +124,9 @@ public static class CkaFiles
         new CkaOptions(r.Kernel, r.Estimator ?? HsicEstimator.Biased, r.RbfThreshold).Validate();
         var notes = new List<string>();
         var warnings = new List<string>();
+        if (Streamed(r, notes, warnings, progress) is { } streamed) { return streamed; }
+        notes.Clear();
+        warnings.Clear();
         var a = LoadNpz(r.A, r.Layers, notes, warnings, r.MaxNpzBytes);
         IReadOnlyList<Layer>? b = null;
         try
@@ -120,6 +161,82 @@ public static class CkaFiles
         }
     }
 
+    /// <summary>
+    /// The minibatch map of arrays stored uncompressed (np.savez), read a batch at a time straight from the files
+    /// (memory: two batches of every layer, not the arrays) while another thread checks the members' CRC-32 and takes
+    /// the files' SHA-256; null when the request is for whole data or an array is deflated or of another layout (then
+    /// everything is loaded first).
+    /// </summary>
+    private static CkaHeatmapResult? Streamed(CkaHeatmapRequest r, List<string> notes, List<string> warnings, IProgressReporter progress)
+    {
+        var a = SelectStored(r.A, r.Layers, notes, warnings, r.MaxNpzBytes);
+        var b = a is null || r.B is null ? null : SelectStored(r.B, r.Layers, notes, warnings, r.MaxNpzBytes);
+        if (a is null || (r.B is not null && b is null)) { return null; }
+        long n = a[0].Rows;
+        if (b is not null && b[0].Rows != n)
+        {
+            throw new RepscopeException($"{r.B} has {b[0].Rows} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
+        }
+        var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
+        if (plan.Batches is not { } batches || n < 4) { return null; }
+        var files = new[] { r.A }.Concat(r.B is null ? [] : [r.B]).ToArray();
+        var all = a.Concat(b ?? []).ToArray();
+        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, all)).ToList());
+        try
+        {
+            if (batches.ShuffleSeed is null && LooksSorted(a[0])) { warnings.Add(SortedWarning(r.A)); }
+            var mb = AllPairsCka.Minibatch(a, b, batches, r.Kernel, r.RbfThreshold, progress, out var acc);
+            var inputs = verify.GetAwaiter().GetResult();
+            return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, [.. warnings, .. acc.Warnings],
+                                        Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes) { Inputs = inputs };
+        }
+        catch
+        {
+            // A corrupt member explains bad data better than what the computation ran into.
+            try { verify.GetAwaiter().GetResult(); }
+            catch (RepscopeException) { throw; }
+            catch (IOException) { }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The arrays of an .npz chosen as <see cref="LoadNpz(string, IReadOnlyList{string}?, List{string}, List{string}, long)"/>
+    /// chooses them, as stored arrays; null when the archive is deflated or a chosen array cannot be streamed
+    /// (the loading path then gives the same choice and any error message).
+    /// </summary>
+    private static IReadOnlyList<StoredArray>? SelectStored(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
+                                                            long maxNpzBytes)
+    {
+        var members = StoredArray.OfNpz(path, maxNpzBytes);
+        if (members is null) { return null; }
+        var layers = new List<StoredArray>();
+        foreach (var m in members)
+        {
+            if (patterns is not null && !Matches(m.Name, patterns)) { continue; }
+            if (patterns is null && m.Shape.Length == 1 && !m.DType.IsFloatingPoint())
+            {
+                if (m.ByteLength > 1L << 28) { return null; }
+                SkipLabels(path, m.ReadArray(), notes, warnings);
+                continue;
+            }
+            if (!m.Streamable || m.Rows < 2 || (layers.Count > 0 && m.Rows != layers[0].Rows)) { return null; }
+            layers.Add(m);
+        }
+        return layers.Count == 0 ? null : layers;
+    }
+
+    /// <summary>A 1-D integer array is labels or indices, not a layer: a note, and a warning when it is sorted.</summary>
+    private static void SkipLabels(string path, NdArray array, List<string> notes, List<string> warnings)
+    {
+        notes.Add($"{path}: skipped '{array.Name}' ({array.DType.NumpyName()}, one number per example: labels or indices, not a layer; --layers chooses the arrays)");
+        var values = array.ToFloat64();
+        if (values.Length > 8 && values.Zip(values.Skip(1)).All(p => p.First <= p.Second) && values[0] < values[^1] && !IsIdentity(values))
+        {
+            warnings.Add($"{path}: array '{array.Name}' is sorted: the examples were saved class by class; minibatches must be shuffled (the default)");
+        }
+    }
+
     /// <summary>How a CKA map was computed, for its subtitle and the console (the same for a sharded and an unsharded run).</summary>
     public static string Description(KernelKind kernel, double rbfThreshold, CkaPlan plan, long n) =>
         $"{(kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})")} CKA, {plan.Describe()} (n = {n})";
@@ -133,16 +250,42 @@ public static class CkaFiles
     /// </summary>
     public static bool LooksSorted(Tensor layer)
     {
-        using var scope = torch.NewDisposeScope();
-        long n = layer.shape[0];
+        var m = layer.dim() == 2 ? layer : layer.reshape(layer.shape[0], -1);
+        return LooksSorted(layer.shape[0], rows =>
+        {
+            using var index = torch.tensor(rows);
+            return m.index_select(0, index);
+        });
+    }
+
+    /// <summary><see cref="LooksSorted(Tensor)"/> of an array in a file, reading only the rows it compares.</summary>
+    internal static bool LooksSorted(StoredArray array)
+    {
+        using var file = array.Open();
+        return LooksSorted(array.Rows, rows =>
+        {
+            var t = torch.empty([rows.Length, array.FeaturesPerRow], array.DType == NpyDType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
+            array.ReadRows(file, rows, t.bytes);
+            return t;
+        });
+    }
+
+    /// <summary>The rule of <see cref="LooksSorted(Tensor)"/>, the compared rows taken (in float64) a slice of pairs at a time.</summary>
+    private static bool LooksSorted(long n, Func<long[], Tensor> take)
+    {
         if (n < 8) { return false; }
-        var m = layer.reshape(n, -1).to_type(ScalarType.Float64);
         long pairs = Math.Min(2000, n / 2);
         long step = Math.Max(1, (n / 2) / pairs);
-        var idx = torch.arange(0, pairs * step, step, dtype: ScalarType.Int64);
-        var first = m.index_select(0, idx);
-        double neighbours = first.sub(m.index_select(0, idx + 1)).pow(2).sum(1).mean().item<double>();
-        double far = first.sub(m.index_select(0, idx + n / 2)).pow(2).sum(1).mean().item<double>();
+        double neighbours = 0, far = 0;
+        const long slice = 250;
+        for (long p0 = 0; p0 < pairs; p0 += slice)
+        {
+            using var scope = torch.NewDisposeScope();
+            var idx = Enumerable.Range(0, (int)Math.Min(slice, pairs - p0)).Select(i => (p0 + i) * step).ToArray();
+            var first = take(idx).to_type(ScalarType.Float64);
+            neighbours += first.sub(take(idx.Select(i => i + 1).ToArray()).to_type(ScalarType.Float64)).pow(2).sum().item<double>();
+            far += first.sub(take(idx.Select(i => i + n / 2).ToArray()).to_type(ScalarType.Float64)).pow(2).sum().item<double>();
+        }
         return far > 0 && neighbours < 0.5 * far;
     }
 
@@ -215,12 +358,7 @@ public static class CkaFiles
                 if (patterns is not null && !Matches(array.Name, patterns)) { continue; }
                 if (patterns is null && array.Rank == 1 && !array.DType.IsFloatingPoint())
                 {
-                    notes.Add($"{path}: skipped '{array.Name}' ({array.DType.NumpyName()}, one number per example: labels or indices, not a layer; --layers chooses the arrays)");
-                    var values = array.ToFloat64();
-                    if (values.Length > 8 && values.Zip(values.Skip(1)).All(p => p.First <= p.Second) && values[0] < values[^1] && !IsIdentity(values))
-                    {
-                        warnings.Add($"{source} is sorted: the examples were saved class by class; minibatches must be shuffled (the default)");
-                    }
+                    SkipLabels(path, array, notes, warnings);
                     continue;
                 }
                 if (n < 0) { (n, first) = (array.Rows, array.Name); }

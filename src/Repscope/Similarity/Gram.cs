@@ -42,8 +42,10 @@ public static class Gram
     /// </summary>
     internal static int ScaleExponent(Tensor m)
     {
-        double hi = Math.Abs(m.max().to_type(ScalarType.Float64).item<double>());
-        double lo = Math.Abs(m.min().to_type(ScalarType.Float64).item<double>());
+        var (min, max) = torch.aminmax(m);   // one pass for both
+        double hi, lo;
+        using (min) { lo = Math.Abs(min.to_type(ScalarType.Float64).item<double>()); }
+        using (max) { hi = Math.Abs(max.to_type(ScalarType.Float64).item<double>()); }
         double largest = Math.Max(hi, lo);
         if (!(largest > 0) || double.IsInfinity(largest)) { return 0; }
         int e = Math.ILogB(largest) + 1;

@@ -7,9 +7,10 @@ namespace Repscope.Similarity;
 /// Streaming all-pairs minibatch CKA (Nguyen, Raghu and Kornblith 2021, Eq. 3): feed one minibatch
 /// of activations per layer at a time, get the CKA of every pair of layers at the end:
 /// mean_i HSIC1(K_i, L_i) / sqrt(mean_i HSIC1(K_i, K_i) mean_i HSIC1(L_i, L_i)), every batch
-/// weighing the same. Per batch, each layer's Gram matrix is U-centred and flattened to one row
-/// of G; G G' then holds b(b-3) x HSIC1 for every pair at once (one matrix product, not one HSIC
-/// per pair). Across two models: G_A G_B' plus the squared norms of the rows.
+/// weighing the same. Per batch, each layer's Gram matrix with a zero diagonal is flattened to one
+/// row of G; G G' plus two rank-one-per-layer corrections (row sums, totals) then holds b(b-3) x HSIC1
+/// for every pair at once (a few matrix products, not one HSIC per pair, and the U-centred Grams are
+/// never formed). Across two models: G_A G_B' and the same corrections.
 /// A batch with fewer than 4 rows cannot be used (the unbiased HSIC needs 4): it is dropped and
 /// a warning is recorded in <see cref="Warnings"/>. A layer that is constant in every batch gets
 /// NaN in <see cref="Result"/>. Accumulators over parts of the data can be merged.
@@ -83,30 +84,37 @@ public sealed class MinibatchCkaAccumulator
     public IReadOnlyList<string> Warnings => _warnings;
 
     /// <summary>Adds one minibatch within one model: one [b, ...] tensor per layer, same b for all.</summary>
-    public void Add(IReadOnlyList<Tensor> batch)
+    public void Add(IReadOnlyList<Tensor> batch) => Add(batch, overwrite: false);
+
+    /// <summary>
+    /// Like <see cref="Add(IReadOnlyList{Tensor})"/>; with <paramref name="overwrite"/> the batch's tensors (contiguous
+    /// buffers that the caller refills) are centred in place instead of copied first.
+    /// </summary>
+    internal void Add(IReadOnlyList<Tensor> batch, bool overwrite)
     {
         if (_crossModel) { throw new InvalidOperationException("this accumulator compares two models: use Add(rowBatch, columnBatch)"); }
         long b = CheckBatch(batch, _rows, -1);
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
-        var g = UCentredGrams(batch, _rows, out int[] shifts);
-        var products = g.mm(g.t()).div_(b * (b - 3.0));
-        AddProducts(products, null, null, shifts, shifts);
+        var g = Grams(batch, _rows, overwrite, out int[] shifts);
+        AddProducts(g.Products(g, b), null, null, shifts, shifts);
         Finish(b);
     }
 
     /// <summary>Adds one minibatch across two models: the same b examples through both.</summary>
-    public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch)
+    public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch) => Add(rowBatch, columnBatch, overwrite: false);
+
+    /// <summary>Like <see cref="Add(IReadOnlyList{Tensor}, IReadOnlyList{Tensor})"/>, centring refillable buffers in place with <paramref name="overwrite"/>.</summary>
+    internal void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch, bool overwrite)
     {
         if (!_crossModel) { throw new InvalidOperationException("this accumulator is within one model: use Add(batch)"); }
         long b = CheckBatch(rowBatch, _rows, -1);
         CheckBatch(columnBatch, _columns, b);
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
-        double w = b * (b - 3.0);
-        var ga = UCentredGrams(rowBatch, _rows, out int[] rowShifts);
-        var gb = UCentredGrams(columnBatch, _columns, out int[] columnShifts);
-        AddProducts(ga.mm(gb.t()).div_(w), ga.pow(2).sum(1).div_(w), gb.pow(2).sum(1).div_(w), rowShifts, columnShifts);
+        var ga = Grams(rowBatch, _rows, overwrite, out int[] rowShifts);
+        var gb = Grams(columnBatch, _columns, overwrite, out int[] columnShifts);
+        AddProducts(ga.Products(gb, b), ga.SelfProducts(b), gb.SelfProducts(b), rowShifts, columnShifts);
         Finish(b);
     }
 
@@ -350,14 +358,47 @@ public sealed class MinibatchCkaAccumulator
     }
 
     /// <summary>
-    /// [layers, b*b] float64: each layer's U-centred Gram, flattened; a zero row for a layer that is
-    /// constant in this batch. Per layer: one pass for the column means, one for the centred copy,
-    /// the Gram product. Everything O(b^2) after that (checks, U-centring) runs once for all layers
-    /// on a [layers, b, b] stack, so a batch costs a handful of tensor operations, not a handful
-    /// per layer (each one a parallel region: that matters on a busy machine). No separate passes
-    /// over the activations for the checks: non-finite values show up in the Gram, constancy in its trace.
+    /// One batch's Grams of every layer in the form the unbiased HSIC needs (Song et al. 2012, the paper's Eq. 2):
+    /// <paramref name="K"/> [layers, b*b] float64, each layer's Gram with a zero diagonal, flattened (a zero row for a
+    /// layer constant in the batch); <paramref name="R"/> [layers, b] their row sums; <paramref name="S"/> [layers] their totals.
     /// </summary>
-    private Tensor UCentredGrams(IReadOnlyList<Tensor> batch, string[] names, out int[] shifts)
+    private sealed record BatchGrams(Tensor K, Tensor R, Tensor S)
+    {
+        /// <summary>
+        /// [rows, columns] HSIC1 of every pair: (tr(K~L~) + (1'K~1)(1'L~1)/((b-1)(b-2)) - 2/(b-2) 1'K~L~1) / (b(b-3)), i.e.
+        /// &lt;U(K), U(L)&gt; / (b(b-3)) with the U-centred Grams never formed: three matrix products, no pass over the Grams.
+        /// </summary>
+        public Tensor Products(BatchGrams other, long b) =>
+            K.mm(other.K.t())
+             .add_(S.unsqueeze(1).mul(other.S.unsqueeze(0)), alpha: 1.0 / ((b - 1.0) * (b - 2.0)))
+             .add_(R.mm(other.R.t()), alpha: -2.0 / (b - 2.0))
+             .div_(b * (b - 3.0));
+
+        /// <summary>[layers] HSIC1 of each layer with itself (the diagonal of <see cref="Products"/> with itself).</summary>
+        public Tensor SelfProducts(long b) =>
+            K.pow(2).sum(1)
+             .add_(S.pow(2), alpha: 1.0 / ((b - 1.0) * (b - 2.0)))
+             .add_(R.pow(2).sum(1), alpha: -2.0 / (b - 2.0))
+             .div_(b * (b - 3.0));
+    }
+
+    /// <summary>
+    /// The <see cref="BatchGrams"/> of a batch. Per layer: one pass for the scale, one for the column means, one for
+    /// the centred copy (none for a refillable buffer), the Gram product. The O(b^2) rest (checks, diagonal, row
+    /// sums) runs once for all layers on a [layers, b, b] stack, so a batch costs a handful of tensor operations, not
+    /// a handful per layer (each one a parallel region: that matters on a busy machine). No separate passes over the
+    /// activations for the checks: non-finite values show up in the Gram, constancy in its trace.
+    /// </summary>
+    private BatchGrams Grams(IReadOnlyList<Tensor> batch, string[] names, bool overwrite, out int[] shifts)
+    {
+        long b = batch[0].shape[0];
+        var k = ZeroDiagonalGrams(batch, names, overwrite, out shifts);
+        var r = k.sum(-1);
+        return new BatchGrams(k.view(batch.Count, b * b), r, r.sum(-1));
+    }
+
+    /// <summary>[layers, b, b] float64: each layer's Gram with a zero diagonal, all zero for a layer constant in the batch.</summary>
+    private Tensor ZeroDiagonalGrams(IReadOnlyList<Tensor> batch, string[] names, bool overwrite, out int[] shifts)
     {
         long b = batch[0].shape[0];
         int layers = batch.Count;
@@ -378,12 +419,17 @@ public sealed class MinibatchCkaAccumulator
                 var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
                 if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
                 types[i] = m.dtype;
-                if (!scratch.TryGetValue(m.dtype, out var buffer))
+                Tensor c;
+                if (overwrite && m.is_contiguous()) { c = m; }   // a refillable buffer: centred in place
+                else
                 {
-                    buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
-                    scratch[m.dtype] = buffer;
+                    if (!scratch.TryGetValue(m.dtype, out var buffer))
+                    {
+                        buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
+                        scratch[m.dtype] = buffer;
+                    }
+                    c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m);
                 }
-                var c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m);
                 int e = Gram.ScaleExponent(c);
                 if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
                 // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
@@ -416,15 +462,9 @@ public sealed class MinibatchCkaAccumulator
             double[] traces = diagonal.sum(-1).data<double>().ToArray();
             for (int i = 0; i < layers; i++) { keep[i] = IsConstantBatch(traces[i], meanSquares[i], b, types[i]) ? 0.0 : 1.0; }
         }
-        // U-centring of every layer at once (see Hsic.UCentreInPlace).
         diagonal.zero_();
-        var r = k.sum(-1);                                   // [layers, b]
-        var total = r.sum(-1);                               // [layers]
-        var rs = r / (b - 2.0);
-        k.sub_(rs.unsqueeze(2)).sub_(rs.unsqueeze(1)).add_((total / ((b - 1.0) * (b - 2.0))).view(layers, 1, 1));
-        diagonal.zero_();
-        k.mul_(torch.tensor(keep, dtype: ScalarType.Float64).view(layers, 1, 1));
-        return k.view(layers, b * b);
+        if (keep.Any(x => x == 0)) { k.mul_(torch.tensor(keep, dtype: ScalarType.Float64).view(layers, 1, 1)); }
+        return k;
     }
 
     private static void CheckFinite(Tensor gram, string name, ScalarType type)

@@ -1,0 +1,186 @@
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Repscope.Interop;
+
+/// <summary>
+/// A little-endian, C-order float32 or float64 array of rank 1 or more whose data lie uncompressed at a known place
+/// in a file: a .npy file, or a member of an .npz written by np.savez (stored, not deflated). Any rows can be read
+/// straight from the file into native memory (<see cref="ReadRows"/>), so a computation over minibatches holds a
+/// batch at a time instead of the whole array. The data's integrity is checked by <see cref="Verify"/>: a stored
+/// .npz member's CRC-32 (numpy checks it too), over one sequential pass of the file.
+/// </summary>
+/// <param name="File">The file that holds the data.</param>
+/// <param name="Name">The array's name (the member without ".npy", or the file name without it).</param>
+/// <param name="Source">How error messages name the array ("a.npz: array 'x'" or "a.npy").</param>
+/// <param name="DataOffset">Byte offset of the first element in <paramref name="File"/>.</param>
+/// <param name="MemberOffset">For an .npz member: where its bytes (the .npy image) start, for the CRC; else -1.</param>
+/// <param name="MemberLength">For an .npz member: its length; else 0.</param>
+/// <param name="MemberCrc">For an .npz member: the CRC-32 the archive records; else 0.</param>
+/// <param name="Member">For an .npz member: its name in the archive ("x.npy"); else null.</param>
+public sealed record StoredArray(string File, string Name, string Source, NpyDType DType, long[] Shape, long DataOffset,
+                                 long MemberOffset = -1, long MemberLength = 0, uint MemberCrc = 0, string? Member = null)
+{
+    /// <summary>Whether <see cref="ReadRows"/> can read it: a float32/float64, little-endian, C-order array of rank 1 or more with rows.</summary>
+    public bool Streamable { get; init; }
+
+    public long Rows => Shape.Length == 0 ? 1 : Shape[0];
+
+    public long FeaturesPerRow => Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+
+    public long RowBytes => FeaturesPerRow * DType.ItemSize();
+
+    public long ByteLength => Rows * RowBytes;
+
+    /// <summary>A .npy file as a stored array, or null when its layout is not one (another dtype, byte order, Fortran order, empty).</summary>
+    public static StoredArray? OfNpy(string path)
+    {
+        using var fs = Npy.OpenForReading(path);
+        var (header, headerEnd) = Npy.ReadCheckedHeader(fs, fs.Length, path);
+        return Fits(header) ? new StoredArray(path, Npy.NameOf(path), path, header.DType, header.Shape, headerEnd) { Streamable = true } : null;
+    }
+
+    /// <summary>
+    /// Every member of an .npz as a stored array, in member order, or null when some member is deflated (the caller then
+    /// reads the archive as usual). Headers are read and checked; the data are not. Members of other layouts
+    /// (integer labels, Fortran order) have <see cref="Streamable"/> false and are read whole by <see cref="ReadArray"/>.
+    /// </summary>
+    public static IReadOnlyList<StoredArray>? OfNpz(string path, long maxNpzBytes = Npz.DefaultMaxTotalBytes)
+    {
+        using var fs = Npy.OpenForReading(path);
+        FileKind.RefuseNonZip(fs, path);
+        ZipArchive zip;
+        try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true); }
+        catch (InvalidDataException) { return null; } // the usual reader gives the message
+        using (zip)
+        {
+            if (FileKind.IsPyTorchZip(zip)) { return null; }
+            Npz.CheckTotalSize(zip, path, maxNpzBytes);
+            var arrays = new List<StoredArray>();
+            foreach (var entry in zip.Entries)
+            {
+                // A stored member's compressed length is its length; deflate adds at least a few bytes per block.
+                if (entry.FullName.EndsWith('/') || entry.CompressedLength != entry.Length || entry.Length == 0) { return null; }
+                string name = entry.FullName.EndsWith(".npy", StringComparison.Ordinal) ? entry.FullName[..^4] : entry.FullName;
+                string source = $"{path}: array '{name}'";
+                using var stream = entry.Open();
+                long memberStart = fs.Position;   // opening a stored member seeks the archive to its first byte
+                NpyHeader header;
+                long headerEnd;
+                try { (header, headerEnd) = Npy.ReadCheckedHeader(stream, entry.Length, source); }
+                catch (RepscopeException) { return null; }
+                if (!SameBytes(fs, memberStart, entry)) { return null; }
+                arrays.Add(new StoredArray(path, name, source, header.DType, header.Shape, memberStart + headerEnd, memberStart, entry.Length, entry.Crc32, entry.FullName)
+                {
+                    Streamable = Fits(header),
+                });
+            }
+            return arrays.Count == 0 ? null : arrays;
+        }
+    }
+
+    private static bool Fits(NpyHeader h)
+    {
+        if (h.DType is not (NpyDType.Float32 or NpyDType.Float64) || h.ByteOrder != NpyByteOrder.Little || h.Shape.Length == 0
+            || (h.FortranOrder && h.Shape.Length > 1) || h.Shape[0] == 0) { return false; }
+        long features = h.Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        return features > 0 && features * h.DType.ItemSize() <= int.MaxValue;
+    }
+
+    /// <summary>Whether the file at <paramref name="offset"/> starts with the member's first bytes (as the zip reader gives them).</summary>
+    private static bool SameBytes(FileStream fs, long offset, ZipArchiveEntry entry)
+    {
+        Span<byte> fromFile = stackalloc byte[16];
+        Span<byte> fromEntry = stackalloc byte[16];
+        int n = (int)Math.Min(16, entry.Length);
+        using var s = entry.Open();
+        if (Npy.ReadUpTo(s, fromEntry[..n]) < n) { return false; }
+        return RandomAccess.Read(fs.SafeFileHandle, fromFile[..n], offset) == n && fromFile[..n].SequenceEqual(fromEntry[..n]);
+    }
+
+    /// <summary>The whole array, read as <see cref="Npy.Read(string)"/> reads it (for small members such as labels).</summary>
+    public NdArray ReadArray()
+    {
+        using var fs = Npy.OpenForReading(File);
+        long start = MemberOffset >= 0 ? MemberOffset : 0;
+        fs.Seek(start, SeekOrigin.Begin);
+        return Npy.Read(fs, MemberOffset >= 0 ? MemberLength : fs.Length, Source, Name);
+    }
+
+    /// <summary>Opens the file for <see cref="ReadRows"/>.</summary>
+    public SafeFileHandle Open() =>
+        System.IO.File.OpenHandle(File, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+
+    /// <summary>
+    /// Reads the rows <paramref name="rows"/> (in that order; runs of consecutive rows in one read) into
+    /// <paramref name="destination"/>, which holds rows.Length x <see cref="RowBytes"/> bytes.
+    /// </summary>
+    public void ReadRows(SafeFileHandle file, ReadOnlySpan<long> rows, Span<byte> destination)
+    {
+        long rowBytes = RowBytes;
+        for (int i = 0; i < rows.Length;)
+        {
+            int run = 1;
+            while (i + run < rows.Length && rows[i + run] == rows[i] + run) { run++; }
+            ReadRange(file, rows[i], run, destination.Slice((int)(i * rowBytes), (int)(run * rowBytes)));
+            i += run;
+        }
+    }
+
+    /// <summary>Reads <paramref name="count"/> consecutive rows from <paramref name="start"/> into <paramref name="destination"/>.</summary>
+    public void ReadRange(SafeFileHandle file, long start, long count, Span<byte> destination)
+    {
+        if (start < 0 || count < 0 || start + count > Rows) { throw new ArgumentOutOfRangeException(nameof(start), $"rows {start}..{start + count} of {Rows}"); }
+        long offset = DataOffset + start * RowBytes;
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int n = RandomAccess.Read(file, destination[done..], offset + done);
+            if (n == 0) { throw new RepscopeException($"{Source}: truncated: the file ends inside the data"); }
+            done += n;
+        }
+    }
+
+    /// <summary>Whether the bytes hold a NaN or an infinity (all exponent bits set).</summary>
+    public bool HasNonFinite(ReadOnlySpan<byte> data) => DType == NpyDType.Float32
+        ? NdArray.HasNonFinite(MemoryMarshal.Cast<byte, uint>(data), 0x7F80_0000u)
+        : NdArray.HasNonFinite(MemoryMarshal.Cast<byte, ulong>(data), 0x7FF0_0000_0000_0000ul);
+
+    /// <summary>
+    /// One sequential pass over <paramref name="file"/>: its SHA-256 (what results record of their inputs) and the CRC-32 of
+    /// every .npz member in <paramref name="members"/>, checked against the archive's (a mismatch is the same one-line
+    /// error as <see cref="Npz.Read"/> gives).
+    /// </summary>
+    public static InputFile VerifyAndHash(string file, IEnumerable<StoredArray> members)
+    {
+        var checks = members.Where(a => a.File == file && a.MemberOffset >= 0).OrderBy(a => a.MemberOffset)
+                            .Select(a => (Array: a, Crc: new System.IO.Hashing.Crc32())).ToList();
+        var buffer = new byte[1 << 20];
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var handle = System.IO.File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        long length = RandomAccess.GetLength(handle);
+        for (long off = 0; off < length;)
+        {
+            int n = RandomAccess.Read(handle, buffer, off);
+            if (n == 0) { break; }
+            var chunk = buffer.AsSpan(0, n);
+            sha.AppendData(chunk);
+            foreach (var (a, crc) in checks)
+            {
+                long from = Math.Max(off, a.MemberOffset), to = Math.Min(off + n, a.MemberOffset + a.MemberLength);
+                if (from < to) { crc.Append(chunk.Slice((int)(from - off), (int)(to - from))); }
+            }
+            off += n;
+        }
+        foreach (var (a, crc) in checks)
+        {
+            uint value = crc.GetCurrentHashAsUInt32();
+            if (value != a.MemberCrc)
+            {
+                throw new RepscopeException($"{a.File}: member '{a.Member}' is corrupt: its CRC-32 is {value:x8}, the archive says {a.MemberCrc:x8}");
+            }
+        }
+        return new InputFile(file, length, Convert.ToHexStringLower(sha.GetHashAndReset()));
+    }
+}

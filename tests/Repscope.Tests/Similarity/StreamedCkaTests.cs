@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using Repscope.Interop;
+using Repscope.Similarity;
+
+namespace Repscope.Tests.Similarity;
+
+/// <summary>
+/// Minibatch CKA read a batch at a time from stored (np.savez) .npz members and .npy files gives the map of the
+/// loading path to the last bit (it only changes where the rows come from), checks what loading checks (non-finite
+/// values, CRC-32) with the same messages, records the inputs' SHA-256, and keeps memory at a few batches.
+/// </summary>
+public sealed class StreamedCkaTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("repscope-streamed-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Layers that share a latent factor (CKA well inside (0, 1)), ReLU-like, float32.</summary>
+    private static List<NdArray> Layers(int n, int seed, params int[] widths)
+    {
+        var rng = new Random(seed);
+        var latent = Enumerable.Range(0, n * 4).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        return widths.Select((w, li) =>
+        {
+            var x = new float[n * w];
+            var weights = Enumerable.Range(0, 4 * w).Select(_ => rng.NextDouble() - 0.5).ToArray();
+            for (int r = 0; r < n; r++)
+            {
+                for (int c = 0; c < w; c++)
+                {
+                    double v = 0.2 * (rng.NextDouble() - 0.5);
+                    for (int k = 0; k < 4; k++) { v += latent[r * 4 + k] * weights[k * w + c]; }
+                    x[r * w + c] = (float)Math.Max(0, v);
+                }
+            }
+            return NdArray.FromFloat32($"layer{li}", x, n, w);
+        }).ToList();
+    }
+
+    private string Write(string name, IEnumerable<NdArray> arrays, bool compress)
+    {
+        string path = Path.Combine(_dir, name);
+        Npz.Write(path, arrays, compress);
+        return path;
+    }
+
+    private static void AssertIdentical(CkaMatrix expected, CkaMatrix actual)
+    {
+        Assert.Equal(expected.Rows, actual.Rows);
+        Assert.Equal(expected.Columns, actual.Columns);
+        for (int i = 0; i < expected.Rows.Count; i++)
+        {
+            for (int j = 0; j < expected.Columns.Count; j++) { Assert.Equal(expected[i, j], actual[i, j]); }
+        }
+    }
+
+    [Theory]
+    [InlineData(0L, KernelKind.Linear)]
+    [InlineData(null, KernelKind.Linear)]
+    [InlineData(5L, KernelKind.Rbf)]
+    public void A_stored_npz_streams_to_the_same_map_as_loading_it(long? shuffle, KernelKind kernel)
+    {
+        var arrays = Layers(700, 1, 12, 30, 7);
+        string stored = Write("stored.npz", arrays, compress: false);
+        string deflated = Write("deflated.npz", arrays, compress: true);
+        var streamed = CkaFiles.Heatmap(new CkaHeatmapRequest(stored, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
+        var loaded = CkaFiles.Heatmap(new CkaHeatmapRequest(deflated, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
+        AssertIdentical(loaded.Matrix, streamed.Matrix);
+        Assert.InRange(streamed.Matrix[0, 2], 0.05, 0.98);
+        Assert.Equal((loaded.Batches, loaded.Description), (streamed.Batches, streamed.Description));
+        // Only the streamed run took the checksum on the way; it is the file's SHA-256.
+        Assert.Null(loaded.Inputs);
+        Assert.Equal(InputFile.Of(stored), Assert.Single(streamed.Inputs!));
+    }
+
+    [Fact]
+    public void Two_stored_models_stream_to_the_same_map_and_labels_are_skipped_alike()
+    {
+        var labels = NdArray.FromInt64("labels", Enumerable.Range(0, 300).Select(i => (long)(i / 30)).ToArray(), 300);
+        var a = Layers(300, 2, 9, 16).Append(labels).ToList();
+        var b = Layers(300, 3, 5, 11, 20);
+        var streamed = CkaFiles.Heatmap(new CkaHeatmapRequest(Write("a.npz", a, false), Write("b.npz", b, false), BatchSize: 50));
+        var loaded = CkaFiles.Heatmap(new CkaHeatmapRequest(Write("a2.npz", a, true), Write("b2.npz", b, true), BatchSize: 50));
+        AssertIdentical(loaded.Matrix, streamed.Matrix);
+        Assert.Equal(2, streamed.Inputs!.Count);
+        Assert.Contains(streamed.Notes!, n => n.Contains("skipped 'labels'"));
+        Assert.Contains(streamed.Warnings, w => w.Contains("array 'labels' is sorted"));
+    }
+
+    [Fact]
+    public void A_pair_of_npy_files_streams_to_the_value_of_the_loaded_tensors()
+    {
+        var arrays = Layers(520, 4, 40, 13);
+        string x = Path.Combine(_dir, "x.npy"), y = Path.Combine(_dir, "y.npy");
+        Npy.Write(x, arrays[0]);
+        Npy.Write(y, arrays[1]);
+        var r = CkaFiles.Pair(new CkaPairRequest(x, y, BatchSize: 100));
+        using var tx = arrays[0].ToTensor(TorchSharp.torch.ScalarType.Float32);
+        using var ty = arrays[1].ToTensor(TorchSharp.torch.ScalarType.Float32);
+        var expected = Cka.MinibatchDetailed(tx, ty, new BatchPlan(520, 100, CkaPlan.DefaultShuffleSeed));
+        Assert.Equal(expected.Value, r.Cka);
+        Assert.Equal(5, r.Batches);
+    }
+
+    [Fact]
+    public void A_nan_in_a_stored_member_is_the_loading_paths_one_line_error()
+    {
+        var arrays = Layers(400, 5, 6, 8);
+        var bad = arrays[1].ToFloat64().Select(v => (float)v).ToArray();
+        bad[390 * 8 + 3] = float.NaN;   // in the last batch
+        arrays[1] = NdArray.FromFloat32("layer1", bad, 400, 8);
+        string path = Write("nan.npz", arrays, compress: false);
+        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
+        Assert.Equal($"{path}: array 'layer1': contains NaN or infinite values", e.Message);
+    }
+
+    [Fact]
+    public void A_flipped_bit_in_a_stored_member_fails_its_crc()
+    {
+        string path = Write("flip.npz", Layers(300, 6, 10, 4), compress: false);
+        var member = Assert.Single(StoredArray.OfNpz(path)!, m => m.Name == "layer0");
+        using (var f = File.Open(path, FileMode.Open))
+        {
+            f.Position = member.DataOffset + 1000;
+            int v = f.ReadByte();
+            f.Position--;
+            f.WriteByte((byte)(v ^ 0x10));
+        }
+        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
+        Assert.Matches("^" + System.Text.RegularExpressions.Regex.Escape(path) + ": member 'layer0.npy' is corrupt: its CRC-32 is [0-9a-f]{8}, the archive says [0-9a-f]{8}$", e.Message);
+    }
+
+    /// <summary>
+    /// `repscope heatmap` as a separate process on a 256 MB stored .npz peaks within 96 MB of the same command on a
+    /// 2 MB one (the loading path held the whole input: +256 MB and more).
+    /// </summary>
+    [SkippableFact]
+    public void The_heatmap_of_a_large_stored_npz_holds_a_few_batches_not_the_input()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/time"), "needs /usr/bin/time for the peak memory of a child process");
+        string Big(string name, int n)
+        {
+            var rng = new Random(7);
+            var arrays = Enumerable.Range(0, 4).Select(l =>
+            {
+                var x = new float[n * 4096];
+                for (int i = 0; i < x.Length; i++) { x[i] = (float)rng.NextDouble(); }
+                return NdArray.FromFloat32($"layer{l}", x, n, 4096);
+            });
+            return Write(name, arrays, compress: false);
+        }
+        long Peak(string npz)
+        {
+            string report = Path.Combine(_dir, "time.txt");
+            var psi = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string a in new[] { "-f", "%M", "-o", report, "dotnet", Path.Combine(AppContext.BaseDirectory, "Repscope.Cli.dll"),
+                                         "heatmap", npz, "--out", Path.Combine(_dir, "out"), "--batch-size", "256" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            psi.Environment["OMP_NUM_THREADS"] = "1";
+            using var p = Process.Start(psi)!;
+            p.StandardOutput.ReadToEnd();
+            string err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, err);
+            return long.Parse(File.ReadAllText(report).Trim().Split('\n')[^1]) << 10;
+        }
+        long small = Peak(Big("small.npz", 32));
+        long large = Peak(Big("large.npz", 4096));
+        Assert.True(large - small < 96L << 20, $"peak {large >> 20} MB on a 256 MB input vs {small >> 20} MB on a 2 MB one");
+    }
+}
