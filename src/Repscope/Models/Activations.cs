@@ -24,9 +24,6 @@ public static class Activations
                               Action<long[], IReadOnlyList<Tensor>> onBatch, IProgressReporter? progress = null)
     {
         if (batchSize < 1) { throw new RepscopeException($"batch size must be positive, got {batchSize}"); }
-        // Every batch frees hundreds of MB of taps; returned at once, the resident set stays at about one batch's
-        // worth (ResNet-56, 55 taps, 1,024 examples: 0.87 GiB peak instead of 3.3 GiB, growing with n; bench/README.md).
-        Interop.NativeHeap.ReturnLargeBlocksToTheSystem();
         var names = model.TapNames(set);
         var captured = new Tensor?[names.Count];
         var hooks = new List<Action>();
