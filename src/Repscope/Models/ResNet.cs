@@ -249,18 +249,14 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
             return (shortcut is null ? x.alias() : shortcut.call(x)).MoveToOuterDisposeScope();
         }
         var h = branch.call(x);
-        if (training)
-        {
-            // In place while training: the same values with two fewer activation-sized tensors per block (batch
-            // norm's backward needs its input, not its output). Not in eval mode, where a tap may hold bn2's output.
-            if (Residual) { h.add_(shortcut is null ? x : shortcut.call(x)); }
-            return h.relu_().MoveToOuterDisposeScope();
-        }
+        // In place while training: the same values with two fewer activation-sized tensors per block (batch norm's
+        // backward needs its input, not its output). Not in eval mode, where a tap may hold bn2's output.
         if (Residual)
         {
-            h = h + (shortcut is null ? x : shortcut.call(x));
+            var s = shortcut is null ? x : shortcut.call(x);
+            h = training ? h.add_(s) : h + s;
         }
-        return functional.relu(h).MoveToOuterDisposeScope();
+        return (training ? h.relu_() : functional.relu(h)).MoveToOuterDisposeScope();
     }
 }
 
