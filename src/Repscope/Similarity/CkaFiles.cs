@@ -41,6 +41,7 @@ public static class CkaFiles
     /// <summary>CKA of two .npy files.</summary>
     public static CkaPairResult Pair(CkaPairRequest r, IProgressReporter? progress = null)
     {
+        if (ManagedPair(r) is { } small) { return small; }
         if (StreamedPair(r, progress) is { } streamed) { return streamed; }
         var x = LoadNpy(r.X);
         var y = LoadNpy(r.Y);
@@ -79,6 +80,34 @@ public static class CkaFiles
         {
             x.Data.Dispose();
             y.Data.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Whole-data linear CKA (biased HSIC) of two .npy files small enough for <see cref="ManagedLinearCka"/>, without
+    /// loading libtorch; null when the request or the files call for libtorch (the other paths give any error message).
+    /// </summary>
+    private static CkaPairResult? ManagedPair(CkaPairRequest r)
+    {
+        if (r.Kernel != KernelKind.Linear || r.BatchSize is not null || r.Estimator == HsicEstimator.Unbiased) { return null; }
+        var xi = Npy.ReadInfo(r.X);
+        var yi = Npy.ReadInfo(r.Y);
+        if (xi.Shape.Length == 0 || yi.Shape.Length == 0 || xi.Rows != yi.Rows
+            || !ManagedLinearCka.Fits(xi.Rows, xi.FeaturesPerRow, yi.FeaturesPerRow)) { return null; }
+        var plan = CkaPlan.Choose(xi.Rows, null, r.Estimator, r.ShuffleSeed);
+        if (plan is not { Batches: null, Estimator: HsicEstimator.Biased }) { return null; }
+        var x = Npy.Read(r.X);
+        CheckLayer(x, r.X);
+        var y = Npy.Read(r.Y);
+        CheckLayer(y, r.Y);
+        try
+        {
+            double v = ManagedLinearCka.Compute(x.ToFloat64(), x.FeaturesPerRow, y.ToFloat64(), y.FeaturesPerRow, r.X, r.Y);
+            return new CkaPairResult(v, r.Kernel, plan.Estimator, null, x.Rows, null, 1, 0, [], null, plan);
+        }
+        catch (UndefinedResultException e)
+        {
+            return new CkaPairResult(double.NaN, r.Kernel, plan.Estimator, null, x.Rows, null, 0, 0, [], e.Message, plan);
         }
     }
 
@@ -387,16 +416,22 @@ public static class CkaFiles
 
     internal static Tensor ToLayerTensor(NdArray array, string source)
     {
-        if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
-        if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
-        if (array.Rows < 2) { throw new RepscopeException($"{source}: {array.Rows} row; CKA needs at least 2 examples"); }
-        if (array.HasNonFinite()) { throw new RepscopeException($"{source}: contains NaN or infinite values"); }
+        CheckLayer(array, source);
         return array.DType switch
         {
             NpyDType.Float32 => CopyToNative<float>(array, ScalarType.Float32),
             NpyDType.Float64 => CopyToNative<double>(array, ScalarType.Float64),
             _ => array.ToTensor(ScalarType.Float32),
         };
+    }
+
+    /// <summary>The checks of a layer: rows of values, at least 2 of them, all finite (the one-line errors).</summary>
+    private static void CheckLayer(NdArray array, string source)
+    {
+        if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
+        if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
+        if (array.Rows < 2) { throw new RepscopeException($"{source}: {array.Rows} row; CKA needs at least 2 examples"); }
+        if (array.HasNonFinite()) { throw new RepscopeException($"{source}: contains NaN or infinite values"); }
     }
 
     /// <summary>
