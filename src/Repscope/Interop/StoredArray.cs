@@ -150,37 +150,66 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
     /// <summary>
     /// One sequential pass over <paramref name="file"/>: its SHA-256 (what results record of their inputs) and the CRC-32 of
     /// every .npz member in <paramref name="members"/>, checked against the archive's (a mismatch is the same one-line
-    /// error as <see cref="Npz.Read"/> gives).
+    /// error as <see cref="Npz.Read"/> gives). <paramref name="cancel"/> stops it between reads.
     /// </summary>
-    public static InputFile VerifyAndHash(string file, IEnumerable<StoredArray> members)
+    public static InputFile VerifyAndHash(string file, IEnumerable<StoredArray> members, CancellationToken cancel = default)
     {
         var checks = members.Where(a => a.File == file && a.MemberOffset >= 0).OrderBy(a => a.MemberOffset)
                             .Select(a => (Array: a, Crc: new System.IO.Hashing.Crc32())).ToList();
-        var buffer = new byte[1 << 20];
         using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        using var handle = System.IO.File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-        long length = RandomAccess.GetLength(handle);
-        for (long off = 0; off < length;)
+        long length = Pass(file, 0, long.MaxValue, cancel, (off, chunk) =>
         {
-            int n = RandomAccess.Read(handle, buffer, off);
-            if (n == 0) { break; }
-            var chunk = buffer.AsSpan(0, n);
             sha.AppendData(chunk);
             foreach (var (a, crc) in checks)
             {
-                long from = Math.Max(off, a.MemberOffset), to = Math.Min(off + n, a.MemberOffset + a.MemberLength);
+                long from = Math.Max(off, a.MemberOffset), to = Math.Min(off + chunk.Length, a.MemberOffset + a.MemberLength);
                 if (from < to) { crc.Append(chunk.Slice((int)(from - off), (int)(to - from))); }
             }
-            off += n;
-        }
-        foreach (var (a, crc) in checks)
-        {
-            uint value = crc.GetCurrentHashAsUInt32();
-            if (value != a.MemberCrc)
-            {
-                throw new RepscopeException($"{a.File}: member '{a.Member}' is corrupt: its CRC-32 is {value:x8}, the archive says {a.MemberCrc:x8}");
-            }
-        }
+        });
+        foreach (var (a, crc) in checks) { a.CheckCrc(crc.GetCurrentHashAsUInt32()); }
         return new InputFile(file, length, Convert.ToHexStringLower(sha.GetHashAndReset()));
     }
+
+    /// <summary>
+    /// Checks this .npz member's CRC-32 alone (one sequential pass over its bytes, not the whole file): the error of
+    /// <see cref="VerifyAndHash"/> when it is corrupt. Nothing to check for a .npy file.
+    /// </summary>
+    public void VerifyMember(CancellationToken cancel = default)
+    {
+        if (MemberOffset < 0) { return; }
+        var crc = new System.IO.Hashing.Crc32();
+        Pass(File, MemberOffset, MemberLength, cancel, (_, chunk) => crc.Append(chunk));
+        CheckCrc(crc.GetCurrentHashAsUInt32());
+    }
+
+    private void CheckCrc(uint value)
+    {
+        if (value != MemberCrc)
+        {
+            throw new RepscopeException($"{File}: member '{Member}' is corrupt: its CRC-32 is {value:x8}, the archive says {MemberCrc:x8}");
+        }
+    }
+
+    /// <summary>Reads up to <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="start"/> in 1 MiB chunks; returns the file's length.</summary>
+    private static long Pass(string file, long start, long count, CancellationToken cancel, Action<long, ReadOnlySpan<byte>> chunk)
+    {
+        var buffer = new byte[1 << 20];
+        using var handle = System.IO.File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        long length = RandomAccess.GetLength(handle), end = count == long.MaxValue ? length : Math.Min(length, start + count);
+        for (long off = start; off < end;)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - off)), off);
+            if (n == 0) { break; }
+            chunk(off, buffer.AsSpan(0, n));
+            off += n;
+        }
+        return length;
+    }
+}
+
+/// <summary>A stored array's data hold a NaN or an infinity (the one-line error names the array); the array is kept so a caller can check its CRC.</summary>
+public sealed class NonFiniteDataException(StoredArray array) : RepscopeException($"{array.Source}: contains NaN or infinite values")
+{
+    public StoredArray Array { get; } = array;
 }

@@ -210,7 +210,8 @@ public static class CkaFiles
         if (plan.Batches is not { } batches || n < 4) { return null; }
         var files = new[] { r.A }.Concat(r.B is null ? [] : [r.B]).ToArray();
         var all = a.Concat(b ?? []).ToArray();
-        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, all)).ToList());
+        using var stop = new CancellationTokenSource();
+        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, all, stop.Token)).ToList());
         try
         {
             if (batches.ShuffleSeed is null && LooksSorted(a[0])) { warnings.Add(SortedWarning(r.A)); }
@@ -219,12 +220,15 @@ public static class CkaFiles
             return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, [.. warnings, .. acc.Warnings],
                                         Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes) { Inputs = inputs };
         }
-        catch
+        catch (Exception e)
         {
-            // A corrupt member explains bad data better than what the computation ran into.
-            try { verify.GetAwaiter().GetResult(); }
-            catch (RepscopeException) { throw; }
-            catch (IOException) { }
+            // The error comes now, not after the whole-file pass, which stops. A corrupt member explains bad data better
+            // than what the computation ran into: the CRC error wins when the pass already found one, and bad values in a
+            // member have that member's CRC checked (its bytes only, not the file's) before they are reported.
+            stop.Cancel();
+            try { verify.Wait(); } catch (AggregateException) { }
+            if (verify.Exception?.InnerException is RepscopeException corrupt && corrupt != e) { throw corrupt; }
+            if (e is NonFiniteDataException bad) { bad.Array.VerifyMember(); }
             throw;
         }
     }

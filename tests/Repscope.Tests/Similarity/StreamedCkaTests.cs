@@ -110,8 +110,31 @@ public sealed class StreamedCkaTests : IDisposable
         bad[390 * 8 + 3] = float.NaN;   // in the last batch
         arrays[1] = NdArray.FromFloat32("layer1", bad, 400, 8);
         string path = Write("nan.npz", arrays, compress: false);
-        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
+        var e = Assert.Throws<NonFiniteDataException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
         Assert.Equal($"{path}: array 'layer1': contains NaN or infinite values", e.Message);
+    }
+
+    /// <summary>
+    /// A NaN that corruption put into a member is reported as the corrupt member (its CRC-32 is checked as soon as the
+    /// bad value is seen, not after a pass over the whole file); the whole-file pass is stopped on any failure.
+    /// </summary>
+    [Fact]
+    public void A_nan_from_corruption_is_reported_as_the_corrupt_member()
+    {
+        string path = Write("corrupt-nan.npz", Layers(400, 8, 6, 8), compress: false);
+        var member = Assert.Single(StoredArray.OfNpz(path)!, m => m.Name == "layer1");
+        using (var f = File.Open(path, FileMode.Open))
+        {
+            f.Position = member.DataOffset + 4 * 8 * 3;   // row 3: the first batch in file order
+            f.Write(BitConverter.GetBytes(float.NaN));
+        }
+        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64, ShuffleSeed: null)));
+        Assert.StartsWith($"{path}: member 'layer1.npy' is corrupt: its CRC-32 is ", e.Message);
+        Assert.Throws<RepscopeException>(() => member.VerifyMember());
+        Assert.Single(StoredArray.OfNpz(path)!, m => m.Name == "layer0").VerifyMember();   // an intact member passes
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => StoredArray.VerifyAndHash(path, [member], cancelled.Token));
     }
 
     [Fact]
