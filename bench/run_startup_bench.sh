@@ -50,14 +50,13 @@ timed() {
   sort -n "$t" | awk -v name="$name" '{ w[NR] = $1; if (NR == 1 || $2 < u) u = $2 } END { printf "| %-34s | %6.2f | %6.2f | %6.2f |\n", name, w[1], u, w[int((NR + 1) / 2)] }'
 }
 
-cli() { dotnet "$1/.build/cli/Repscope.Cli.dll" "${@:2}"; }
 cases() {
-  local dir="$1" tag="$2"
-  timed "$tag version" cli "$dir" version
-  timed "$tag --help" cli "$dir" --help
-  timed "$tag cka (500 x 64 vs 500 x 32)" cli "$dir" cka "$work/x.npy" "$work/y.npy"
-  timed "$tag cka --kernel rbf (same)" cli "$dir" cka "$work/x.npy" "$work/y.npy" --kernel rbf
-  timed "$tag heatmap (2 layers, n = 500)" cli "$dir" heatmap "$work/acts.npz" --out "$work/heatmap-$tag"
+  local cli="$1/.build/cli/Repscope.Cli.dll" tag="$2"
+  timed "$tag version" dotnet "$cli" version
+  timed "$tag --help" dotnet "$cli" --help
+  timed "$tag cka (500 x 64 vs 500 x 32)" dotnet "$cli" cka "$work/x.npy" "$work/y.npy"
+  timed "$tag cka --kernel rbf (same)" dotnet "$cli" cka "$work/x.npy" "$work/y.npy" --kernel rbf
+  timed "$tag heatmap (2 layers, n = 500)" dotnet "$cli" heatmap "$work/acts.npz" --out "$work/heatmap-${tag%:}"
 }
 
 echo "load before: $(cat /proc/loadavg)   reps: $reps   $(nproc) CPUs   $(dotnet --list-runtimes | grep NETCore.App | tail -1)"

@@ -209,22 +209,34 @@ public static class CkaFiles
         var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
         if (plan.Batches is not { } batches || n < 4) { return null; }
         var files = new[] { r.A }.Concat(r.B is null ? [] : [r.B]).ToArray();
-        var all = a.Concat(b ?? []).ToArray();
-        using var stop = new CancellationTokenSource();
-        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, all, stop.Token)).ToList());
-        try
+        var (result, inputs) = Verified(files, [.. a, .. b ?? []], () =>
         {
             if (batches.ShuffleSeed is null && LooksSorted(a[0])) { warnings.Add(SortedWarning(r.A)); }
             var mb = AllPairsCka.Minibatch(a, b, batches, r.Kernel, r.RbfThreshold, progress, out var acc);
-            var inputs = verify.GetAwaiter().GetResult();
             return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, [.. warnings, .. acc.Warnings],
-                                        Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes) { Inputs = inputs };
+                                        Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
+        });
+        return result with { Inputs = inputs };
+    }
+
+    /// <summary>
+    /// Runs <paramref name="compute"/> (which streams <paramref name="arrays"/> from their files) while another thread takes
+    /// one sequential pass over each file: its SHA-256 and the CRC-32 of its stored members (<see cref="StoredArray.VerifyAndHash"/>).
+    /// A failure of the computation is reported at once and stops the pass; a corrupt member wins over what the computation
+    /// ran into when the pass already found it, and bad values in a member have that member's CRC-32 checked (its bytes
+    /// only) before they are reported.
+    /// </summary>
+    internal static (T Result, IReadOnlyList<InputFile> Inputs) Verified<T>(IReadOnlyList<string> files, IReadOnlyList<StoredArray> arrays, Func<T> compute)
+    {
+        using var stop = new CancellationTokenSource();
+        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, arrays, stop.Token)).ToList());
+        try
+        {
+            var result = compute();
+            return (result, verify.GetAwaiter().GetResult());
         }
         catch (Exception e)
         {
-            // The error comes now, not after the whole-file pass, which stops. A corrupt member explains bad data better
-            // than what the computation ran into: the CRC error wins when the pass already found one, and bad values in a
-            // member have that member's CRC checked (its bytes only, not the file's) before they are reported.
             stop.Cancel();
             try { verify.Wait(); } catch (AggregateException) { }
             if (verify.Exception?.InnerException is RepscopeException corrupt && corrupt != e) { throw corrupt; }
@@ -238,7 +250,7 @@ public static class CkaFiles
     /// chooses them, as stored arrays; null when the archive is deflated or a chosen array cannot be streamed
     /// (the loading path then gives the same choice and any error message).
     /// </summary>
-    private static IReadOnlyList<StoredArray>? SelectStored(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
+    internal static IReadOnlyList<StoredArray>? SelectStored(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
                                                             long maxNpzBytes)
     {
         var members = StoredArray.OfNpz(path, maxNpzBytes);

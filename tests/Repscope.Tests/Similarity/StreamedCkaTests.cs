@@ -154,6 +154,44 @@ public sealed class StreamedCkaTests : IDisposable
     }
 
     /// <summary>
+    /// `heatmap --shard` streams stored members too: each shard's sums are those of the loading path to the last bit
+    /// (the same batches, read instead of loaded), and the merged shards give the unsharded map.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Shards_of_a_stored_npz_stream_to_the_loaded_shards_and_merge_to_the_unsharded_map(bool twoModels)
+    {
+        var a = Layers(600, 9, 10, 24, 5);
+        var b = Layers(600, 9, 7, 13);   // the same latent factor as a (seed 9): related models
+        var stored = new CkaHeatmapRequest(Write("sa.npz", a, false), twoModels ? Write("sb.npz", b, false) : null, BatchSize: 50);
+        var loaded = stored with { A = Write("da.npz", a, true), B = twoModels ? Write("db.npz", b, true) : null };
+        var states = new List<string>();
+        for (int k = 1; k <= 3; k++)
+        {
+            string s = Path.Combine(_dir, $"s{k}.npz"), d = Path.Combine(_dir, $"d{k}.npz");
+            Repscope.Cluster.CkaShards.Accumulate(stored, new Repscope.Cluster.ShardSpec(k, 3), s);
+            Repscope.Cluster.CkaShards.Accumulate(loaded, new Repscope.Cluster.ShardSpec(k, 3), d);
+            var (si, ss) = Repscope.Cluster.CkaShards.Read(s);
+            var (di, ds) = Repscope.Cluster.CkaShards.Read(d);
+            Assert.Equal(ds.Cross.Cast<double>(), ss.Cross.Cast<double>());
+            Assert.Equal(ds.RowSelf, ss.RowSelf);
+            Assert.Equal(ds.ColumnSelf, ss.ColumnSelf);
+            Assert.Equal((di.FirstBatch, di.EndBatch, di.Examples), (si.FirstBatch, si.EndBatch, si.Examples));
+            Assert.Equal(InputFile.Of(stored.A).Sha256, si.Inputs[0].Sha256);
+            states.Add(s);
+        }
+        var (merged, _) = Repscope.Cluster.CkaShards.Merge(states);
+        var whole = CkaFiles.Heatmap(stored);
+        Assert.Equal(whole.Batches, merged.Batches);
+        for (int i = 0; i < whole.Matrix.Rows.Count; i++)
+        {
+            for (int j = 0; j < whole.Matrix.Columns.Count; j++) { Assert.Equal(whole.Matrix[i, j], merged.Matrix[i, j], 1e-12); }
+        }
+        Assert.InRange(whole.Matrix[0, 1], 0.05, 0.98);
+    }
+
+    /// <summary>
     /// `repscope heatmap` as a separate process on a 256 MB stored .npz peaks within 96 MB of the same command on a
     /// 2 MB one (the loading path held the whole input: +256 MB and more).
     /// </summary>
