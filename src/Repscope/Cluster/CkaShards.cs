@@ -133,7 +133,7 @@ public static class CkaShards
     }
 
     /// <summary>
-    /// <see cref="Accumulate"/> for arrays stored uncompressed (np.savez): the shard's batches are read from the files a
+    /// <see cref="Accumulate"/> for .npz members (deflated ones inflated once into a temporary file first): the shard's batches are read from the files a
     /// batch at a time (memory: two batches of every layer), as the unsharded heatmap reads them, while another thread
     /// takes the files' SHA-256 and checks the members' CRC-32; null when an array cannot be streamed (then everything is
     /// loaded, with the same choice of layers and any error message).
@@ -152,6 +152,9 @@ public static class CkaShards
         var (first, end) = shard.Batches(plan.Count);
         var rowNames = a.Select(l => l.Name).ToArray();
         var colNames = b?.Select(l => l.Name).ToArray();
+        using var inflated = new TemporaryFiles();
+        a = CkaFiles.Inflate(a, inflated);
+        b = b is null ? null : CkaFiles.Inflate(b, inflated);
         string[] files = r.B is null ? [r.A] : [r.A, r.B];
         var (acc, verified) = CkaFiles.Verified(files, [.. a, .. b ?? []], () =>
         {

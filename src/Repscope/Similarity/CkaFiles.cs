@@ -191,10 +191,11 @@ public static class CkaFiles
     }
 
     /// <summary>
-    /// The minibatch map of arrays stored uncompressed (np.savez), read a batch at a time straight from the files
-    /// (memory: two batches of every layer, not the arrays) while another thread checks the members' CRC-32 and takes
-    /// the files' SHA-256; null when the request is for whole data or an array is deflated or of another layout (then
-    /// everything is loaded first).
+    /// The minibatch map of .npz members, read a batch at a time straight from the files (memory: two batches of every
+    /// layer, not the arrays) while another thread checks the stored members' CRC-32 and takes the files' SHA-256; a
+    /// deflated member (np.savez_compressed) is first inflated once into an unlinked temporary file (its CRC-32 checked on
+    /// the way; <see cref="StoredArray.Inflate"/>). Null when the request is for whole data or an array is of another
+    /// layout (then everything is loaded first).
     /// </summary>
     private static CkaHeatmapResult? Streamed(CkaHeatmapRequest r, List<string> notes, List<string> warnings, IProgressReporter progress)
     {
@@ -208,6 +209,9 @@ public static class CkaFiles
         }
         var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
         if (plan.Batches is not { } batches || n < 4) { return null; }
+        using var inflated = new TemporaryFiles();
+        a = Inflate(a, inflated);
+        b = b is null ? null : Inflate(b, inflated);
         var files = new[] { r.A }.Concat(r.B is null ? [] : [r.B]).ToArray();
         var (result, inputs) = Verified(files, [.. a, .. b ?? []], () =>
         {
@@ -218,6 +222,10 @@ public static class CkaFiles
         });
         return result with { Inputs = inputs };
     }
+
+    /// <summary>Deflated members inflated into <paramref name="temporaries"/> (<see cref="StoredArray.Inflate"/>), the others as they are.</summary>
+    internal static IReadOnlyList<StoredArray> Inflate(IReadOnlyList<StoredArray> arrays, TemporaryFiles temporaries) =>
+        [.. arrays.Select(m => m.Inflate(temporaries))];
 
     /// <summary>
     /// Runs <paramref name="compute"/> (which streams <paramref name="arrays"/> from their files) while another thread takes
@@ -248,7 +256,7 @@ public static class CkaFiles
     /// <summary>
     /// The arrays of an .npz chosen as <see cref="LoadNpz(string, IReadOnlyList{string}?, List{string}, List{string}, long)"/>
     /// chooses them, as stored arrays; null when the archive is deflated or a chosen array cannot be streamed
-    /// (the loading path then gives the same choice and any error message).
+    /// (the loading path then gives the same choice and any error message). Deflated members are not inflated yet.
     /// </summary>
     internal static IReadOnlyList<StoredArray>? SelectStored(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
                                                             long maxNpzBytes)

@@ -54,23 +54,62 @@ public sealed class StreamedCkaTests : IDisposable
         }
     }
 
+    /// <summary>The loading path's map: every layer loaded whole as a tensor (<see cref="CkaFiles.LoadNpz(string)"/>), then minibatches of the tensors.</summary>
+    private static CkaMatrix Loaded(string a, string? b, BatchPlan plan, KernelKind kernel, out MinibatchCkaAccumulator acc, int first = 0, int end = -1)
+    {
+        var la = CkaFiles.LoadNpz(a);
+        var lb = b is null ? null : CkaFiles.LoadNpz(b);
+        try
+        {
+            return AllPairsCka.Minibatch([.. la.Select(l => l.Data)], [.. la.Select(l => l.Name)], lb?.Select(l => l.Data).ToArray(),
+                                         lb?.Select(l => l.Name).ToArray(), plan, kernel, 0.5, null, out acc, first, end);
+        }
+        finally
+        {
+            foreach (var l in la.Concat(lb ?? [])) { l.Data.Dispose(); }
+        }
+    }
+
+    private static int InflatedFilesLeft() => Directory.GetFiles(Path.GetTempPath(), "repscope-inflated-*").Length;
+
     [Theory]
-    [InlineData(0L, KernelKind.Linear)]
-    [InlineData(null, KernelKind.Linear)]
-    [InlineData(5L, KernelKind.Rbf)]
-    public void A_stored_npz_streams_to_the_same_map_as_loading_it(long? shuffle, KernelKind kernel)
+    [InlineData(false, 0L, KernelKind.Linear)]
+    [InlineData(false, null, KernelKind.Linear)]
+    [InlineData(false, 5L, KernelKind.Rbf)]
+    [InlineData(true, 0L, KernelKind.Linear)]
+    [InlineData(true, null, KernelKind.Linear)]
+    [InlineData(true, 5L, KernelKind.Rbf)]
+    public void An_npz_streams_to_the_same_map_as_loading_it(bool deflated, long? shuffle, KernelKind kernel)
     {
         var arrays = Layers(700, 1, 12, 30, 7);
-        string stored = Write("stored.npz", arrays, compress: false);
-        string deflated = Write("deflated.npz", arrays, compress: true);
-        var streamed = CkaFiles.Heatmap(new CkaHeatmapRequest(stored, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
-        var loaded = CkaFiles.Heatmap(new CkaHeatmapRequest(deflated, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
-        AssertIdentical(loaded.Matrix, streamed.Matrix);
+        string path = Write("acts.npz", arrays, compress: deflated);
+        Assert.Equal(deflated, StoredArray.OfNpz(path)!.All(m => m.Deflated));
+        int left = InflatedFilesLeft();
+        var streamed = CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
+        var loaded = Loaded(path, null, new BatchPlan(700, 64, shuffle), kernel, out var acc);
+        AssertIdentical(loaded, streamed.Matrix);
         Assert.InRange(streamed.Matrix[0, 2], 0.05, 0.98);
-        Assert.Equal((loaded.Batches, loaded.Description), (streamed.Batches, streamed.Description));
-        // Only the streamed run took the checksum on the way; it is the file's SHA-256.
-        Assert.Null(loaded.Inputs);
-        Assert.Equal(InputFile.Of(stored), Assert.Single(streamed.Inputs!));
+        Assert.Equal(acc.Batches, streamed.Batches);
+        // The checksum was taken on the way; it is the file's SHA-256. No inflated copy is left behind.
+        Assert.Equal(InputFile.Of(path), Assert.Single(streamed.Inputs!));
+        Assert.Equal(left, InflatedFilesLeft());
+    }
+
+    [Fact]
+    public void A_corrupt_deflated_member_is_refused_before_any_batch()
+    {
+        string path = Write("corrupt.npz", Layers(300, 12, 10, 4), compress: true);
+        long offset;
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(path)) { offset = zip.Entries[0].CompressedLength / 2; }
+        using (var f = File.Open(path, FileMode.Open))
+        {
+            f.Position = 100 + offset;   // inside layer0's deflated data (its local header is about 100 bytes)
+            int v = f.ReadByte();
+            f.Position--;
+            f.WriteByte((byte)(v ^ 0x5A));
+        }
+        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
+        Assert.StartsWith($"{path}: member 'layer0.npy' is corrupt: ", e.Message);
     }
 
     [Fact]
@@ -154,32 +193,35 @@ public sealed class StreamedCkaTests : IDisposable
     }
 
     /// <summary>
-    /// `heatmap --shard` streams stored members too: each shard's sums are those of the loading path to the last bit
-    /// (the same batches, read instead of loaded), and the merged shards give the unsharded map.
+    /// `heatmap --shard` streams stored and deflated members too: each shard's sums are those of the loading path to the
+    /// last bit (the same batches, read instead of loaded), and the merged shards give the unsharded map.
     /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Shards_of_a_stored_npz_stream_to_the_loaded_shards_and_merge_to_the_unsharded_map(bool twoModels)
+    public void Shards_of_an_npz_stream_to_the_loaded_shards_and_merge_to_the_unsharded_map(bool twoModels)
     {
         var a = Layers(600, 9, 10, 24, 5);
         var b = Layers(600, 9, 7, 13);   // the same latent factor as a (seed 9): related models
         var stored = new CkaHeatmapRequest(Write("sa.npz", a, false), twoModels ? Write("sb.npz", b, false) : null, BatchSize: 50);
-        var loaded = stored with { A = Write("da.npz", a, true), B = twoModels ? Write("db.npz", b, true) : null };
+        var deflated = stored with { A = Write("da.npz", a, true), B = twoModels ? Write("db.npz", b, true) : null };
         var states = new List<string>();
         for (int k = 1; k <= 3; k++)
         {
-            string s = Path.Combine(_dir, $"s{k}.npz"), d = Path.Combine(_dir, $"d{k}.npz");
-            Repscope.Cluster.CkaShards.Accumulate(stored, new Repscope.Cluster.ShardSpec(k, 3), s);
-            Repscope.Cluster.CkaShards.Accumulate(loaded, new Repscope.Cluster.ShardSpec(k, 3), d);
-            var (si, ss) = Repscope.Cluster.CkaShards.Read(s);
-            var (di, ds) = Repscope.Cluster.CkaShards.Read(d);
-            Assert.Equal(ds.Cross.Cast<double>(), ss.Cross.Cast<double>());
-            Assert.Equal(ds.RowSelf, ss.RowSelf);
-            Assert.Equal(ds.ColumnSelf, ss.ColumnSelf);
-            Assert.Equal((di.FirstBatch, di.EndBatch, di.Examples), (si.FirstBatch, si.EndBatch, si.Examples));
-            Assert.Equal(InputFile.Of(stored.A).Sha256, si.Inputs[0].Sha256);
-            states.Add(s);
+            foreach (var request in new[] { stored, deflated })
+            {
+                string state = Path.Combine(_dir, $"state-{k}-{Path.GetFileName(request.A)}");
+                Repscope.Cluster.CkaShards.Accumulate(request, new Repscope.Cluster.ShardSpec(k, 3), state);
+                var (info, sums) = Repscope.Cluster.CkaShards.Read(state);
+                Loaded(request.A, request.B, new BatchPlan(600, 50, CkaPlan.DefaultShuffleSeed), KernelKind.Linear, out var acc,
+                       (int)info.FirstBatch, (int)info.EndBatch);
+                var expected = acc.Sums();
+                Assert.Equal(expected.Cross.Cast<double>(), sums.Cross.Cast<double>());
+                Assert.Equal(expected.RowSelf, sums.RowSelf);
+                Assert.Equal(expected.ColumnSelf, sums.ColumnSelf);
+                Assert.Equal(InputFile.Of(request.A).Sha256, info.Inputs[0].Sha256);
+                if (request == stored) { states.Add(state); }
+            }
         }
         var (merged, _) = Repscope.Cluster.CkaShards.Merge(states);
         var whole = CkaFiles.Heatmap(stored);
@@ -192,11 +234,14 @@ public sealed class StreamedCkaTests : IDisposable
     }
 
     /// <summary>
-    /// `repscope heatmap` as a separate process on a 256 MB stored .npz peaks within 96 MB of the same command on a
-    /// 2 MB one (the loading path held the whole input: +256 MB and more).
+    /// `repscope heatmap` as a separate process on a 256 MB stored or deflated .npz peaks within 96 MB of the same command
+    /// on a 2 MB one (the loading path held the whole input: +256 MB and more; a deflated member is inflated to a
+    /// temporary file, not to memory).
     /// </summary>
-    [SkippableFact]
-    public void The_heatmap_of_a_large_stored_npz_holds_a_few_batches_not_the_input()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_heatmap_of_a_large_npz_holds_a_few_batches_not_the_input(bool deflated)
     {
         Skip.IfNot(File.Exists("/usr/bin/time"), "needs /usr/bin/time for the peak memory of a child process");
         string Big(string name, int n)
@@ -208,7 +253,7 @@ public sealed class StreamedCkaTests : IDisposable
                 for (int i = 0; i < x.Length; i++) { x[i] = (float)rng.NextDouble(); }
                 return NdArray.FromFloat32($"layer{l}", x, n, 4096);
             });
-            return Write(name, arrays, compress: false);
+            return Write(name, arrays, compress: deflated);
         }
         long Peak(string npz)
         {
