@@ -127,7 +127,12 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
                 int n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, MemberLength - done));
                 if (n == 0) { break; }
                 crc.Append(buffer.AsSpan(0, n));
-                RandomAccess.Write(handle, buffer.AsSpan(0, n), done);
+                try { RandomAccess.Write(handle, buffer.AsSpan(0, n), done); }
+                catch (IOException e)
+                {
+                    throw new RepscopeException($"{File}: member '{Member}' could not be inflated into a temporary file in {Path.GetTempPath()} "
+                                                + $"({e.Message}); it needs {MemberLength:N0} bytes free there (TMPDIR chooses the folder)");
+                }
                 done += n;
             }
         }
