@@ -95,8 +95,8 @@ public static class CkaShards
         if (Streamed(r, shard, statePath, batchSize, progress) is { } streamed) { return streamed; }
         var inputs = new List<ShardInput> { Describe(r.A) };
         if (r.B is not null) { inputs.Add(Describe(r.B)); }
-        var a = CkaFiles.LoadNpz(r.A, null, [], [], r.MaxNpzBytes);
-        var b = r.B is null ? null : CkaFiles.LoadNpz(r.B, null, [], [], r.MaxNpzBytes);
+        var a = CkaFiles.LoadNpz(r.A, r.Layers, [], [], r.MaxNpzBytes);
+        var b = r.B is null ? null : CkaFiles.LoadNpz(r.B, r.Layers, [], [], r.MaxNpzBytes);
         try
         {
             long n = a[0].Data.shape[0];
@@ -140,8 +140,8 @@ public static class CkaShards
     /// </summary>
     private static CkaStateInfo? Streamed(CkaHeatmapRequest r, ShardSpec shard, string statePath, int batchSize, IProgressReporter? progress)
     {
-        var a = CkaFiles.SelectStored(r.A, null, [], [], r.MaxNpzBytes);
-        var b = a is null || r.B is null ? null : CkaFiles.SelectStored(r.B, null, [], [], r.MaxNpzBytes);
+        var a = CkaFiles.SelectStored(r.A, r.Layers, [], [], r.MaxNpzBytes);
+        var b = a is null || r.B is null ? null : CkaFiles.SelectStored(r.B, r.Layers, [], [], r.MaxNpzBytes);
         if (a is null || (r.B is not null && b is null)) { return null; }
         long n = a[0].Rows;
         if (b is not null && b[0].Rows != n)

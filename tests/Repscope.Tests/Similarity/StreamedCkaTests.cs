@@ -231,6 +231,10 @@ public sealed class StreamedCkaTests : IDisposable
             for (int j = 0; j < whole.Matrix.Columns.Count; j++) { Assert.Equal(whole.Matrix[i, j], merged.Matrix[i, j], 1e-12); }
         }
         Assert.InRange(whole.Matrix[0, 1], 0.05, 0.98);
+        // --layers chooses the arrays of a shard as of the unsharded map
+        string chosen = Path.Combine(_dir, "chosen.npz");
+        var picked = Repscope.Cluster.CkaShards.Accumulate(stored with { Layers = ["layer0", "layer2"] }, new Repscope.Cluster.ShardSpec(1, 1), chosen);
+        Assert.Equal(["layer0", "layer2"], picked.Rows);
     }
 
     /// <summary>
