@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -50,7 +51,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
         BlocksPerStage = ResNetShape.BlocksPerStage(depth);
         StageChannels = ResNetShape.StageChannels(width);
 
-        stem = Sequential(("conv", Conv3x3(inChannels, StageChannels[0], 1)), ("bn", BatchNorm2d(StageChannels[0])), ("relu", new TrainingInPlaceReLU()));
+        stem = Sequential(("conv", Conv3x3(inChannels, StageChannels[0], 1)), ("bn", new BatchNorm2dKeptScalars(StageChannels[0])), ("relu", new TrainingInPlaceReLU()));
         stage1 = MakeStage(1, StageChannels[0], StageChannels[0], stride: 1);
         stage2 = MakeStage(2, StageChannels[0], StageChannels[1], stride: 2);
         stage3 = MakeStage(3, StageChannels[1], StageChannels[2], stride: 2);
@@ -175,7 +176,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
                     w.copy_(r.mul_(Math.Sqrt(2.0 / fanOut)));
                     break;
                 }
-                case BatchNorm2d bn:
+                case BatchNorm2dKeptScalars bn:
                     bn.weight!.fill_(1);
                     bn.bias!.zero_();
                     break;
@@ -227,11 +228,11 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
         Residual = residual;
         ChangesShape = stride != 1 || inChannels != channels;
         branch = Sequential(
-            ("conv1", ResNet.Conv3x3(inChannels, channels, stride)), ("bn1", BatchNorm2d(channels)), ("relu", new TrainingInPlaceReLU()),
-            ("conv2", ResNet.Conv3x3(channels, channels, 1)), ("bn2", BatchNorm2d(channels)));
+            ("conv1", ResNet.Conv3x3(inChannels, channels, stride)), ("bn1", new BatchNorm2dKeptScalars(channels)), ("relu", new TrainingInPlaceReLU()),
+            ("conv2", ResNet.Conv3x3(channels, channels, 1)), ("bn2", new BatchNorm2dKeptScalars(channels)));
         if (residual && (stride != 1 || inChannels != channels))
         {
-            shortcut = Sequential(("conv", ResNet.Conv1x1(inChannels, channels, stride)), ("bn", BatchNorm2d(channels)));
+            shortcut = Sequential(("conv", ResNet.Conv1x1(inChannels, channels, stride)), ("bn", new BatchNorm2dKeptScalars(channels)));
         }
         RegisterComponents();
     }
@@ -254,7 +255,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
         if (Residual)
         {
             var s = shortcut is null ? x : shortcut.call(x);
-            h = training ? h.add_(s) : h + s;
+            h = training ? h.add_(s, TorchScalars.One) : h.add(s, TorchScalars.One);
         }
         return (training ? h.relu_() : functional.relu(h)).MoveToOuterDisposeScope();
     }

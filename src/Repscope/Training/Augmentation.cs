@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,14 +19,16 @@ public static class Augmentation
         var padded = pad > 0 ? nn.functional.pad(x, [pad, pad, pad, pad]) : x;
         var oy = randint(0, 2 * pad + 1, [b], dtype: ScalarType.Int64, generator: generator);
         var ox = randint(0, 2 * pad + 1, [b], dtype: ScalarType.Int64, generator: generator);
-        var rowsIdx = oy.unsqueeze(1) + arange(h, dtype: ScalarType.Int64).unsqueeze(0);              // [b, h]
-        var cols = arange(w, dtype: ScalarType.Int64).unsqueeze(0).expand(b, w);                      // [b, w]
+        // Scalars alive until the end of the method, not numbers converted on each call (Interop.TorchScalars).
+        using Scalar height = h.ToScalar(), width = w.ToScalar(), lastColumn = (w - 1).ToScalar(), minusOne = (-1).ToScalar();
+        var rowsIdx = oy.unsqueeze(1).add(arange(height, dtype: ScalarType.Int64).unsqueeze(0), TorchScalars.One);   // [b, h]
+        var cols = arange(width, dtype: ScalarType.Int64).unsqueeze(0).expand(b, w);                                // [b, w]
         if (flip)
         {
             var f = randint(0, 2, [b], dtype: ScalarType.Int64, generator: generator).unsqueeze(1).to_type(ScalarType.Bool);
-            cols = where(f, (w - 1) - cols, cols);
+            cols = where(f, cols.mul(minusOne).add_(lastColumn, TorchScalars.One), cols);
         }
-        var colsIdx = ox.unsqueeze(1) + cols;                                                           // [b, w]
+        var colsIdx = ox.unsqueeze(1).add(cols, TorchScalars.One);                                                  // [b, w]
         var byRows = padded.gather(2, rowsIdx.view(b, 1, h, 1).expand(b, c, h, w + 2 * pad));
         var result = byRows.gather(3, colsIdx.view(b, 1, 1, w).expand(b, c, h, w));
         return result.contiguous().MoveToOuterDisposeScope();

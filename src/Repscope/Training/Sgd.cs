@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,14 +35,18 @@ public sealed class Sgd : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        // Scalars made here and disposed after the loop, not numbers converted on each call (TorchScalars).
+        using var weightDecay = WeightDecay.ToScalar();
+        using var momentum = Momentum.ToScalar();
+        using var minusLr = (-lr).ToScalar();
         for (int i = 0; i < _parameters.Count; i++)
         {
             var p = _parameters[i];
             var g = p.grad;
             if (g is null) { continue; }
-            var d = WeightDecay != 0 ? g.add(p, alpha: WeightDecay) : g;
-            _buffers[i].mul_(Momentum).add_(d);
-            p.add_(_buffers[i], alpha: -lr);
+            var d = WeightDecay != 0 ? g.add(p, alpha: weightDecay) : g;
+            _buffers[i].mul_(momentum).add_(d, alpha: TorchScalars.One);
+            p.add_(_buffers[i], alpha: minusLr);
         }
     }
 
