@@ -36,7 +36,10 @@ var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
 int passes = 0;
 var progress = new LineProgressReporter(Console.Error, TimeSpan.FromSeconds(30));
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress)(onBatch); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
+// As `repscope layers` (Workflows.RunSource): every pass captures into the same tap buffers.
+using var buffers = new TapBuffers();
+bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { onBatch(l, t); if (perBatch) { Console.Error.WriteLine($"pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
 double seconds = clock.Elapsed.TotalSeconds;
 // A forward pass alone, for scale.
