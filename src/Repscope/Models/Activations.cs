@@ -6,6 +6,7 @@ namespace Repscope.Models;
 /// <summary>Streams the activations of a model's taps over a data set, batch by batch.</summary>
 public static class Activations
 {
+
     /// <summary>
     /// A pass over <paramref name="data"/> through <paramref name="model"/> delivering the taps of <paramref name="set"/>
     /// (see <see cref="Stream"/>); each call of the pass streams the examples again, in the same order.
@@ -67,6 +68,7 @@ public static class Activations
                     taps.Add(store.View(names[i], end - start));
                 }
                 onBatch(data.Labels[(int)start..(int)end], taps);
+                store.BoundResidentMemory();
                 task.Advance(end - start);
             }
             task.Complete();

@@ -52,6 +52,26 @@ public sealed class TapBuffers : IDisposable
         }
     }
 
+    /// <summary>How far the process may grow past its size after the first batch before freed C heap is given back.</summary>
+    internal const long ResidentSlack = 256L << 20;
+
+    private long _residentCeiling;
+
+    /// <summary>
+    /// Called after each batch: the first fixes a ceiling (the process's resident size then, plus
+    /// <see cref="ResidentSlack"/>); a later batch that leaves the process above it gives the C heap's free pages back
+    /// (<see cref="Interop.NativeHeap.ReturnFreeHeap"/>). The holes that each batch's temporaries (forward pass, CKA,
+    /// principal components) leave between longer-lived blocks then cannot add up over the batches and passes: memory
+    /// does not grow with the number of examples, and pages are faulted in again only after a trim, not every batch.
+    /// </summary>
+    internal void BoundResidentMemory()
+    {
+        long resident = Interop.NativeHeap.ResidentBytes();
+        if (resident < 0) { return; }
+        if (_residentCeiling == 0) { _residentCeiling = resident + ResidentSlack; }
+        else if (resident > _residentCeiling) { Interop.NativeHeap.ReturnFreeHeap(); }
+    }
+
     public void Dispose()
     {
         foreach (var t in _buffers.Values) { t.Dispose(); }
