@@ -5,17 +5,21 @@
 # trains the same architectures briefly into /tmp/repscope-onnx-bench: the timing does not depend on the weights),
 # for each model and example count, same threads, best of interleaved rounds.
 # Prints one line per case (phases, ratio repscope / (ort + cka), load average before and after).
-# Usage: bench/run_onnx_bench.sh [--threads T] [--examples "2048 8192"] [--batch B] [--reps R]
+# With --omp-wait "default passive", each case also runs with libtorch's OpenMP threads sleeping at once after a
+# parallel region (OMP_WAIT_POLICY=PASSIVE for the whole process: the CKA engine alone and Repscope's path alike),
+# the first thing to try against the hand-over between ONNX Runtime's and libtorch's threads on 2 cores.
+# Usage: bench/run_onnx_bench.sh [--threads T] [--examples "2048 8192"] [--batch B] [--reps R] [--omp-wait "default passive"]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-threads=2; examples="2048 8192"; batch=256; reps=3
+threads=2; examples="2048 8192"; batch=256; reps=3; waits=default
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --examples) examples="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --reps) reps="$2"; shift 2 ;;
-    *) echo "usage: $0 [--threads T] [--examples \"2048 8192\"] [--batch B] [--reps R]" >&2; exit 2 ;;
+    --omp-wait) waits="$2"; shift 2 ;;
+    *) echo "usage: $0 [--threads T] [--examples \"2048 8192\"] [--batch B] [--reps R] [--omp-wait \"default passive\"]" >&2; exit 2 ;;
   esac
 done
 ex="$root/examples/vit-vs-cnn"
@@ -31,6 +35,13 @@ dotnet build "$root/bench/onnx_bench/OnnxBench.csproj" -c Release -nologo -v qui
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; threads $threads, batch $batch"
 for n in $examples; do
   for m in cnn vit; do
-    dotnet "$root/bench/onnx_bench/bin/Release/net10.0/OnnxBench.dll" "$ex/$m.onnx" "$ex/test_images.npy" "$n" "$batch" "$threads" "$reps"
+    for w in $waits; do
+      case "$w" in
+        default) env -u OMP_WAIT_POLICY dotnet "$root/bench/onnx_bench/bin/Release/net10.0/OnnxBench.dll" "$ex/$m.onnx" "$ex/test_images.npy" "$n" "$batch" "$threads" "$reps" ;;
+        passive) echo -n "OMP_WAIT_POLICY=PASSIVE: "
+                 OMP_WAIT_POLICY=PASSIVE dotnet "$root/bench/onnx_bench/bin/Release/net10.0/OnnxBench.dll" "$ex/$m.onnx" "$ex/test_images.npy" "$n" "$batch" "$threads" "$reps" ;;
+        *) echo "--omp-wait: default or passive, got $w" >&2; exit 2 ;;
+      esac
+    done
   done
 done

@@ -36,7 +36,10 @@ var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
 int passes = 0;
 var progress = new LineProgressReporter(Console.Error, TimeSpan.FromSeconds(30));
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress)(onBatch); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
+// As `repscope layers` (Workflows.RunSource): every pass captures into the same tap buffers.
+using var buffers = new TapBuffers();
+bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { onBatch(l, t); if (perBatch) { Console.Error.WriteLine($"pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
 double seconds = clock.Elapsed.TotalSeconds;
 // A forward pass alone, for scale.
@@ -44,7 +47,7 @@ clock.Restart();
 Activations.Pass(model, data, batch, TapSet.Blocks)((_, _) => { });
 double forward = clock.Elapsed.TotalSeconds;
 Console.WriteLine($"within-model analysis: {seconds:F1} s ({passes} passes over the data: 1 CKA + PC1, {pcOptions.Passes - 1} more for PC1; one plain forward pass: {forward:F1} s)");
-Console.WriteLine($"peak working set: {Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64) / 1048576} MiB (sampled every 0.2 s and the OS peak); data set in memory: {data.Images.NumberOfElements * 4 / 1048576} MiB float32");
+Console.WriteLine($"peak working set: {Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64) / 1048576} MiB (sampled every 0.2 s and the OS peak); data set in memory: {data.Images.NumberOfElements * 4 / 1048576} MiB float32; tap buffers {buffers.Bytes / 1048576} MiB; free C heap given back {Repscope.Interop.NativeHeap.Trims} time(s)");
 Console.WriteLine($"all activations of all taps would be: {layers.Count} taps, {EstimateBytes(model, selection, examples) / 1048576} MiB float32");
 Console.WriteLine($"block structure (random weights): {r.BlockStructure.Spans.Count} span(s), level {r.BlockStructure.Level:F3}");
 

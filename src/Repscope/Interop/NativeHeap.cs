@@ -65,6 +65,42 @@ public static partial class NativeHeap
         }
     }
 
+    /// <summary>How many times <see cref="ReturnFreeHeap"/> gave memory back in this process (for benchmarks).</summary>
+    public static int Trims { get; private set; }
+
+    /// <summary>The process's resident set in bytes (Linux: /proc/self/statm), or -1 where unknown.</summary>
+    public static long ResidentBytes()
+    {
+        if (!OperatingSystem.IsLinux()) { return -1; }
+        try
+        {
+            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+            return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+        }
+        catch (IOException) { return -1; }
+        catch (FormatException) { return -1; }
+    }
+
+    /// <summary>
+    /// Gives the free pages of the C heap back to the system (malloc_trim), unless a training runs
+    /// (<see cref="KeepFreedBlocksForReuse"/>); true when it did. For streams whose batches free blocks of many sizes
+    /// between blocks that live on (an analysis's state): glibc's heap keeps every hole, and the process would grow with
+    /// the number of batches. Pages given back are faulted in again when next used, so call it when the process has
+    /// grown past a bound, not every batch.
+    /// </summary>
+    public static bool ReturnFreeHeap()
+    {
+        bool trimmed = false;
+        lock (Gate)
+        {
+            if (_training == 0)
+            {
+                Glibc(() => { MallocTrim(0); trimmed = true; Trims++; });
+            }
+        }
+        return trimmed;
+    }
+
     private static void Glibc(Action call)
     {
         if (!OperatingSystem.IsLinux()) { return; }

@@ -8,9 +8,11 @@ namespace Repscope.Interop;
 /// a folder beside the output, and <see cref="Complete"/> writes the archive from those files, each member with its
 /// final shape [rows, ...], in the order the arrays first appeared, then deletes them. Memory: one chunk plus the
 /// streams' buffers, whatever the number of rows. Members are deflated (fastest level) like <see cref="Npz.Write"/>
-/// by default, or stored as np.savez does. The archive appears atomically; nothing is left behind on failure.
+/// by default, or stored as np.savez does. The archive appears atomically; nothing is left behind on failure. A process
+/// killed before it could clean up leaves its folder (.NAME.npz.HOST.PID.GUID.parts); the next writer of the same
+/// output removes the folders of processes of this host that no longer run, so they do not accumulate.
 /// </summary>
-public sealed class NpzStreamWriter : IDisposable
+public sealed partial class NpzStreamWriter : IDisposable
 {
     private sealed record Member(string Name, NpyDType DType, long[] RowShape, FileStream Part)
     {
@@ -28,9 +30,52 @@ public sealed class NpzStreamWriter : IDisposable
     {
         _path = Path.GetFullPath(path);
         _compress = compress;
-        _parts = Path.Combine(Path.GetDirectoryName(_path)!, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.parts");
+        string folder = Path.GetDirectoryName(_path)!;
+        RemoveAbandonedParts(folder, Path.GetFileName(_path));
+        _parts = Path.Combine(folder, $".{Path.GetFileName(_path)}.{Host}.{Environment.ProcessId}.{Guid.NewGuid():N}.parts");
         Directory.CreateDirectory(_parts);
     }
+
+    // The host in the folder's name: on a file system shared by several machines (a cluster), a process id means
+    // something only on the machine that wrote it.
+    private static readonly string Host = InvalidHostCharacters().Replace(Environment.MachineName, "_");
+
+    /// <summary>
+    /// Removes the temporary folders of writers of <paramref name="file"/> in <paramref name="folder"/> whose process
+    /// (on this host) no longer runs: what an export killed before it could clean up left behind. Folders of running
+    /// processes, of other hosts, and anything else are left alone; one that cannot be removed is skipped.
+    /// </summary>
+    public static void RemoveAbandonedParts(string folder, string file)
+    {
+        if (!Directory.Exists(folder)) { return; }
+        string mine = "." + file + "." + Host + ".";
+        foreach (var dir in Directory.EnumerateDirectories(folder, "." + file + ".*.parts"))
+        {
+            string name = Path.GetFileName(dir);
+            if (!name.StartsWith(mine, StringComparison.Ordinal)) { continue; }
+            var m = PidAndGuid().Match(name[mine.Length..]);
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, out int pid) || Running(pid)) { continue; }
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool Running(int pid)
+    {
+        if (pid == Environment.ProcessId) { return true; }
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }        // no such process
+        catch (InvalidOperationException) { return false; }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+)\.[0-9a-f]{32}\.parts$")]
+    private static partial System.Text.RegularExpressions.Regex PidAndGuid();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[^A-Za-z0-9_\-]")]
+    private static partial System.Text.RegularExpressions.Regex InvalidHostCharacters();
 
     /// <summary>
     /// Appends <paramref name="rows"/> rows to the array <paramref name="name"/> (little-endian bytes, C order, each row

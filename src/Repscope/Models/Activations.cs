@@ -6,28 +6,35 @@ namespace Repscope.Models;
 /// <summary>Streams the activations of a model's taps over a data set, batch by batch.</summary>
 public static class Activations
 {
+
     /// <summary>
     /// A pass over <paramref name="data"/> through <paramref name="model"/> delivering the taps of <paramref name="set"/>
     /// (see <see cref="Stream"/>); each call of the pass streams the examples again, in the same order.
     /// </summary>
-    public static ActivationPass Pass(ResNet model, Data.ImageDataset data, int batchSize, TapSet set, IProgressReporter? progress = null) =>
-        onBatch => Stream(model, data, batchSize, set, onBatch, progress);
+    public static ActivationPass Pass(ResNet model, Data.ImageDataset data, int batchSize, TapSet set, IProgressReporter? progress = null,
+                                      TapBuffers? buffers = null) =>
+        onBatch => Stream(model, data, batchSize, set, onBatch, progress, buffers);
 
     /// <summary>
     /// Runs <paramref name="model"/> in eval mode without gradients over <paramref name="data"/> in order,
     /// in batches of <paramref name="batchSize"/>. For each batch, <paramref name="onBatch"/> gets the batch's
     /// labels and one float32 tensor per tap of <paramref name="set"/> (in <see cref="ResNet.TapNames"/> order),
-    /// flattened to [b, features]. The tensors are disposed when the callback returns. A tap that did not
+    /// flattened to [b, features] and contiguous. The tensors are valid only during the callback: they are rows of
+    /// <paramref name="buffers"/> (null, or held by another stream: buffers of this call alone), which the next batch overwrites. A tap that did not
     /// fire (e.g. inside a deleted block) is a RepscopeException naming it. The model's train/eval mode is restored.
     /// </summary>
     public static void Stream(ResNet model, Data.ImageDataset data, int batchSize, TapSet set,
-                              Action<long[], IReadOnlyList<Tensor>> onBatch, IProgressReporter? progress = null)
+                              Action<long[], IReadOnlyList<Tensor>> onBatch, IProgressReporter? progress = null, TapBuffers? buffers = null)
     {
         if (batchSize < 1) { throw new RepscopeException($"batch size must be positive, got {batchSize}"); }
         var names = model.TapNames(set);
-        var captured = new Tensor?[names.Count];
+        var fired = new bool[names.Count];
         var hooks = new List<Action>();
         bool wasTraining = model.training;
+        using var claim = buffers?.TryUse();
+        using var own = claim is null ? new TapBuffers() : null;
+        var store = own ?? buffers!;
+        long capacity = Math.Min(batchSize, data.Count);
         model.eval();
         try
         {
@@ -37,9 +44,11 @@ public static class Activations
                 var module = model.TapModule(names[i]);
                 var remover = module.register_forward_hook((m, input, output) =>
                 {
-                    captured[slot]?.Dispose();
-                    // Outside every dispose scope: the model's own forward scopes end before the callback runs.
-                    captured[slot] = output.detach().flatten(1).to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
+                    // Copied into the tap's buffer: the output itself is freed as the forward goes on, as without taps.
+                    using var flat = output.detach().flatten(1);
+                    using var rows = store.Rows(names[slot], flat.shape[0], flat.shape[1], capacity);
+                    rows.copy_(flat);
+                    fired[slot] = true;
                     return output;
                 });
                 hooks.Add(remover.remove);
@@ -50,19 +59,16 @@ public static class Activations
             {
                 using var scope = NewDisposeScope();
                 long end = Math.Min(start + batchSize, data.Count);
+                Array.Clear(fired);
                 using (var logits = model.call(data.Images[TensorIndex.Slice(start, end)])) { }
+                var taps = new List<Tensor>(names.Count);
                 for (int i = 0; i < names.Count; i++)
                 {
-                    if (captured[i] is null) { throw new RepscopeException($"{model.Architecture}: tap '{names[i]}' did not fire (deleted block?)"); }
+                    if (!fired[i]) { throw new RepscopeException($"{model.Architecture}: tap '{names[i]}' did not fire (deleted block?)"); }
+                    taps.Add(store.View(names[i], end - start));
                 }
-                try
-                {
-                    onBatch(data.Labels[(int)start..(int)end], captured.Select(c => c!).ToList());
-                }
-                finally
-                {
-                    DisposeAll(captured);
-                }
+                onBatch(data.Labels[(int)start..(int)end], taps);
+                store.BoundResidentMemory();
                 task.Advance(end - start);
             }
             task.Complete();
@@ -70,13 +76,7 @@ public static class Activations
         finally
         {
             foreach (var remove in hooks) { remove(); }
-            DisposeAll(captured);
             model.train(wasTraining);
         }
-    }
-
-    private static void DisposeAll(Tensor?[] tensors)
-    {
-        for (int i = 0; i < tensors.Length; i++) { tensors[i]?.Dispose(); tensors[i] = null; }
     }
 }

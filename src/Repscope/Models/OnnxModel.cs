@@ -12,8 +12,9 @@ namespace Repscope.Models;
 
 /// <summary>
 /// An activation source over ONNX Runtime: a model file with chosen tensors (taps) exposed as graph outputs; batches of
-/// <see cref="OnnxInputs"/> in, one float32 tensor per tap out, in tap order, with the tensor's own shape
-/// ([b, ...]). Only one batch's taps are alive at a time. A model whose inputs have a fixed batch dimension of 1 is
+/// <see cref="OnnxInputs"/> in, one float32 tensor per tap out, in tap order, with the tensor's own shape and the
+/// examples as its first dimension ([b, ...]; a tap laid out [tokens, b, ...] is delivered [b, tokens, ...], see
+/// <see cref="Stream"/>). Only one batch's taps are alive at a time. A model whose inputs have a fixed batch dimension of 1 is
 /// run one example at a time and the examples of a batch are stacked.
 /// </summary>
 public sealed partial class OnnxModel : IDisposable
@@ -23,10 +24,17 @@ public sealed partial class OnnxModel : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _tapNames;
     private readonly Dictionary<string, TensorElementType> _inputTypes;
-    // Output buffers: after the first batch has shown every tap to be float32 with the examples as its first
-    // dimension, ONNX Runtime writes the taps of each later batch straight into these tensors' storage (rows
-    // [0, b) of a [batch size, ...] tensor), and the tensors handed on are views of them: no copy, no allocation.
-    private long[][]? _perExample;   // a tap's shape without its first dimension; null until learned, or never (not bindable)
+    // The dimension of each tap that holds the examples: from the shapes ONNX Runtime infers (the dimension named like
+    // the inputs' symbolic batch dimension), else learned from the first batch of two or more; null until known.
+    private readonly int?[] _exampleAxes;
+    // Each tap's dimensions as ONNX Runtime infers them (-1: not fixed); null where the shape is unknown. A fixed
+    // dimension does not hold the examples, whatever its size.
+    private readonly long[]?[] _inferredDims;
+    // Output buffers: after the first batch has shown every tap to be float32 with a dimension of examples, ONNX Runtime
+    // writes the taps of each later batch straight into these tensors' storage (the first elements of a flat tensor
+    // sized for the largest batch), and the tensors handed on are views of them: no copy, no allocation (a tap whose
+    // examples are not its first dimension is then copied once, examples first).
+    private long[][]? _shapes;   // each tap's shape in the batch that taught it; null until learned, or never (not bindable)
     private bool _bindable = true;
     private Tensor[]? _buffers;
     private long _bufferRows;
@@ -41,6 +49,26 @@ public sealed partial class OnnxModel : IDisposable
         _tapNames = taps.ToArray();
         _inputTypes = _inputNames.ToDictionary(n => n, n => session.InputMetadata[n].ElementDataType, StringComparer.Ordinal);
         FixedBatchOfOne = graph.Inputs.Any(i => i.Shape is { Count: > 0 } s && s[0] == "1");
+        _exampleAxes = InferredExampleAxes(graph, session, _tapNames);
+        _inferredDims = _tapNames.Select(t => session.OutputMetadata.TryGetValue(t, out var m) && m.IsTensor ? m.Dimensions.Select(d => (long)d).ToArray() : null).ToArray();
+    }
+
+    /// <summary>
+    /// For each tap, the one dimension of its inferred shape that carries the inputs' symbolic batch dimension ("batch"
+    /// in [tokens, batch, d]), or null where no dimension or several do (the shape is unknown, the batch dimension is
+    /// fixed, or a reshape merged it with another).
+    /// </summary>
+    private static int?[] InferredExampleAxes(OnnxGraph graph, InferenceSession session, string[] taps)
+    {
+        var symbols = graph.Inputs.Select(i => i.Shape is { Count: > 0 } s ? s[0] : null)
+                           .Where(d => d is not null && d != "?" && !long.TryParse(d, out _)).ToHashSet(StringComparer.Ordinal);
+        var meta = session.OutputMetadata;
+        return taps.Select(tap =>
+        {
+            if (symbols.Count == 0 || !meta.TryGetValue(tap, out var m) || !m.IsTensor) { return (int?)null; }
+            var at = m.SymbolicDimensions.Select((d, i) => (d, i)).Where(x => m.Dimensions[x.i] < 0 && symbols.Contains(x.d)).Select(x => x.i).ToList();
+            return at.Count == 1 ? at[0] : null;
+        }).ToArray();
     }
 
     public OnnxGraph Graph { get; }
@@ -182,16 +210,17 @@ public sealed partial class OnnxModel : IDisposable
         try
         {
             foreach (var name in _inputNames) { values.Add(Slice(inputs.Arrays[name], _inputTypes[name], start, count)); }
-            if (_perExample is not null)
+            if (_shapes is not null)
             {
                 var views = BindOutputs(count, outputs);
                 _session.Run(runOptions, _inputNames, values, _tapNames, outputs);
-                return views;
+                return ExamplesFirst(views, count);
             }
             using var allocated = _session.Run(runOptions, _inputNames, values, _tapNames);
             var taps = allocated.Select((o, i) => ToTensor(Taps[i], o)).ToList();
+            var delivered = ExamplesFirst(taps, count);
             LearnShapes(taps, count);
-            return taps;
+            return delivered;
         }
         catch (OnnxRuntimeException e)
         {
@@ -204,35 +233,76 @@ public sealed partial class OnnxModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Each tap of a batch of <paramref name="count"/> examples with its examples' dimension first (moved there, one
+    /// copy, where the model lays them out otherwise). Which dimension holds the examples: the one ONNX Runtime's shape
+    /// inference names like the inputs' batch dimension; else, among the dimensions with <paramref name="count"/> entries
+    /// that the inferred shape does not fix, the first dimension, or the only one. Anything else is a RepscopeException:
+    /// the examples cannot be told apart.
+    /// </summary>
+    private List<Tensor> ExamplesFirst(List<Tensor> taps, long count)
+    {
+        var delivered = new List<Tensor>(taps.Count);
+        for (int i = 0; i < taps.Count; i++)
+        {
+            int axis = ExampleAxis(i, taps[i].shape, count);
+            delivered.Add(axis == 0 ? taps[i] : taps[i].movedim([axis], [0]).contiguous());
+        }
+        return delivered;
+    }
+
+    private int ExampleAxis(int tap, long[] shape, long count)
+    {
+        if (_exampleAxes[tap] is int known)
+        {
+            if (known < shape.Length && shape[known] == count) { return known; }
+            throw NoExampleAxis(tap, shape, count, $"dimension {known} held the examples before");
+        }
+        // Candidates: the dimensions of this size that the inferred shape does not fix (to anything but the inputs' fixed batch of 1).
+        var inferred = _inferredDims[tap] is { } d && d.Length == shape.Length ? d : null;
+        var matching = Enumerable.Range(0, shape.Length)
+                                 .Where(k => shape[k] == count && (inferred is null || inferred[k] < 0 || (FixedBatchOfOne && inferred[k] == 1))).ToList();
+        if (matching.Count == 0) { throw NoExampleAxis(tap, shape, count, "no dimension that varies with the batch has that size"); }
+        if (matching[0] != 0 && matching.Count > 1) { throw NoExampleAxis(tap, shape, count, "several dimensions have that size"); }
+        int axis = matching[0];
+        if (count >= 2) { _exampleAxes[tap] = axis; }   // later batches must agree
+        return axis;
+    }
+
+    private RepscopeException NoExampleAxis(int tap, long[] shape, long count, string why) =>
+        new($"{Graph.Path}: tap '{_tapNames[tap]}' has shape {NdArray.ShapeText(shape)} for a batch of {count} example(s) and Repscope cannot tell " +
+            $"which dimension holds the examples ({why}); tap a tensor with one dimension of examples");
+
     /// <summary>After a batch of <paramref name="count"/> run the ordinary way: can later batches be written into buffers?</summary>
     private void LearnShapes(List<Tensor> taps, long count)
     {
-        if (!_bindable || _perExample is not null) { return; }
+        if (!_bindable || _shapes is not null) { return; }
         var meta = _session.OutputMetadata;
-        if (count < 2 || taps.Any(t => t.dim() == 0 || t.shape[0] != count) || _tapNames.Any(n => meta[n].ElementDataType != TensorElementType.Float))
+        if (count < 2 || _tapNames.Any(n => meta[n].ElementDataType != TensorElementType.Float))
         {
             _bindable = count < 2;   // a batch of one cannot tell the example dimension; decide on a later batch
             return;
         }
-        _perExample = taps.Select(t => t.shape[1..]).ToArray();
+        _shapes = taps.Select(t => t.shape).ToArray();
     }
 
-    /// <summary>OrtValues over rows [0, count) of the output buffers (grown when needed), and the matching tensor views.</summary>
+    /// <summary>OrtValues over the first elements of the output buffers (grown when needed) for a batch of
+    /// <paramref name="count"/>, and the matching tensor views, in the model's own layout.</summary>
     private List<Tensor> BindOutputs(long count, List<OrtValue> outputs)
     {
+        long[][] shapes = _shapes!.Select((s, i) => s.Select((d, k) => k == _exampleAxes[i] ? count : d).ToArray()).ToArray();
         if (_buffers is null || _bufferRows < count)
         {
             if (_buffers is not null) { foreach (var b in _buffers) { b.Dispose(); } }
-            _buffers = _perExample!.Select(s => torch.empty([count, .. s], ScalarType.Float32).DetachFromDisposeScope()).ToArray();
+            _buffers = shapes.Select(s => torch.empty(s.Aggregate(1L, (a, b) => a * b), ScalarType.Float32).DetachFromDisposeScope()).ToArray();
             _bufferRows = count;
         }
         var views = new List<Tensor>(_buffers.Length);
         for (int i = 0; i < _buffers.Length; i++)
         {
-            long[] shape = [count, .. _perExample![i]];
-            long bytes = shape.Aggregate(1L, (a, b) => a * b) * sizeof(float);
-            outputs.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape, DataPointer(_buffers[i]), bytes));
-            views.Add(_buffers[i].narrow(0, 0, count));
+            long elements = shapes[i].Aggregate(1L, (a, b) => a * b);
+            outputs.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shapes[i], DataPointer(_buffers[i]), elements * sizeof(float)));
+            views.Add(_buffers[i].narrow(0, 0, elements).view(shapes[i]));
         }
         return views;
     }

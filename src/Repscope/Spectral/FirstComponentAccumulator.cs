@@ -61,7 +61,10 @@ public sealed class FirstComponentAccumulator : IDisposable
     private Tensor? _sum;        // float64 [p] of (x - shift)
     private Tensor? _sumSquares; // float64 [p] of (x - shift)^2
     private Tensor? _omega;      // float32 [p, k]
-    private readonly List<Tensor> _yChunks = new(); // float64 [b, k]
+    // float64 [b, k] per batch, kept in managed memory: small blocks that live for the whole pass, which in the C heap
+    // would sit between each batch's large temporaries and keep the heap from reusing them (it grew with n).
+    private readonly List<double[]> _yChunks = new();
+    private long _yColumns;
 
     // Later passes.
     private Tensor? _mean;       // float32 [p]
@@ -115,7 +118,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             else
             {
                 var bt = _b!.to(ScalarType.Float32).t();
-                _yChunks.Add(xc.matmul(bt).to(ScalarType.Float64).DetachFromDisposeScope());
+                AddChunk(xc.matmul(bt).to(ScalarType.Float64));
             }
         }
         _rowsThisPass += b;
@@ -138,7 +141,23 @@ public sealed class FirstComponentAccumulator : IDisposable
         var d = x - _shift;
         _sum!.add_(d.sum([0L], type: ScalarType.Float64));
         _sumSquares!.add_(d.square().sum([0L], type: ScalarType.Float64));
-        _yChunks.Add(d.matmul(_omega!).to(ScalarType.Float64).DetachFromDisposeScope());
+        AddChunk(d.matmul(_omega!).to(ScalarType.Float64));
+    }
+
+    private void AddChunk(Tensor y)
+    {
+        _yColumns = y.shape[1];
+        _yChunks.Add(y.contiguous().data<double>().ToArray());
+    }
+
+    /// <summary>The chunks of this pass as one float64 [rows, k] tensor, in order.</summary>
+    private Tensor Chunks()
+    {
+        if (_yChunks.Count == 0) { return torch.zeros([0, 0], ScalarType.Float64); }
+        var all = new double[_yChunks.Sum(c => (long)c.Length)];
+        long at = 0;
+        foreach (var c in _yChunks) { Array.Copy(c, 0, all, at, c.Length); at += c.Length; }
+        return torch.tensor(all, [all.LongLength / _yColumns, _yColumns], ScalarType.Float64);
     }
 
     /// <summary>Ends the current pass; every pass must deliver the same examples in the same order.</summary>
@@ -158,7 +177,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             _totalVariance = Math.Max(_totalVariance, 0);
             _mean = (_shift! + meanShift.to(ScalarType.Float32)).DetachFromDisposeScope();
             // Y = (X - shift) Omega - 1 (mean - shift)^T Omega = Xc Omega.
-            var y = torch.cat(_yChunks, 0) - meanShift.to(ScalarType.Float32).matmul(_omega!).to(ScalarType.Float64).unsqueeze(0);
+            var y = Chunks() - meanShift.to(ScalarType.Float32).matmul(_omega!).to(ScalarType.Float64).unsqueeze(0);
             DisposeChunks();
             _omega!.Dispose(); _omega = null;
             _shift!.Dispose(); _shift = null;
@@ -184,7 +203,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             }
             else
             {
-                SetQ(torch.cat(_yChunks, 0));
+                SetQ(Chunks());
                 DisposeChunks();
             }
         }
@@ -227,11 +246,7 @@ public sealed class FirstComponentAccumulator : IDisposable
     public FirstComponent Result() =>
         _result ?? throw new InvalidOperationException($"layer '{_layer}': first component needs {_options.Passes} passes, {_pass} done");
 
-    private void DisposeChunks()
-    {
-        foreach (var t in _yChunks) { t.Dispose(); }
-        _yChunks.Clear();
-    }
+    private void DisposeChunks() => _yChunks.Clear();
 
     public void Dispose()
     {

@@ -10,6 +10,9 @@ namespace Repscope.Workflows;
 /// </summary>
 public sealed class RunSource : IActivationSource
 {
+    // The taps' memory, reused by every batch of every pass (Activations.Stream copies each batch's taps into it).
+    private readonly TapBuffers _buffers = new();
+
     private RunSource(string run, RunDirectory directory, ResNet model, ImageDataset data, TapSet taps)
     {
         Path = run;
@@ -47,22 +50,23 @@ public sealed class RunSource : IActivationSource
     {
         if (start == 0 && count == Data.Count)
         {
-            Activations.Stream(Model, Data, batchSize, Taps, onBatch, progress);
+            Activations.Stream(Model, Data, batchSize, Taps, onBatch, progress, _buffers);
             return;
         }
         using var part = Data.Subset(Enumerable.Range(0, (int)count).Select(i => start + i).ToArray());
-        Activations.Stream(Model, part, batchSize, Taps, onBatch, progress);
+        Activations.Stream(Model, part, batchSize, Taps, onBatch, progress, _buffers);
     };
 
     /// <summary>A pass over all the examples in the order of a shuffle drawn from <paramref name="seed"/>.</summary>
     public ActivationPass ShuffledPass(long seed, int batchSize, IProgressReporter progress) => onBatch =>
     {
         using var shuffled = Data.Subset(Subsets.Shuffled(Data.Count, seed));
-        Activations.Stream(Model, shuffled, batchSize, Taps, onBatch, progress);
+        Activations.Stream(Model, shuffled, batchSize, Taps, onBatch, progress, _buffers);
     };
 
     public void Dispose()
     {
+        _buffers.Dispose();
         Model.Dispose();
         Data.Dispose();
     }

@@ -39,6 +39,7 @@ public sealed class OnnxCommandTests : IDisposable
     [InlineData("cnn")]
     [InlineData("cnn_b")]
     [InlineData("transformer")]
+    [InlineData("tokens_first")]   // examples in the second dimension
     public void LayersCkaMapMatchesTheNumpyReference(string key)
     {
         int n = OnnxFixtures.Entry(key).GetProperty("cka").GetArrayLength();

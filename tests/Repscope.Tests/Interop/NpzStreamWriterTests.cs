@@ -62,4 +62,32 @@ public class NpzStreamWriterTests
         }
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
+
+    [Fact]
+    public void FoldersOfKilledWritersAreRemovedByTheNextAndOthersAreLeft()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("acts.npz");
+        // A process that has exited: its id names no running process (ids are not reused this soon).
+        using var gone = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!;
+        gone.WaitForExit();
+        string host = System.Text.RegularExpressions.Regex.Replace(Environment.MachineName, @"[^A-Za-z0-9_\-]", "_");
+        string Parts(string who, int pid) => Path.Combine(dir.Path, $".acts.npz.{who}.{pid}.{Guid.NewGuid():N}.parts");
+        string killed = Parts(host, gone.Id), running = Parts(host, Environment.ProcessId), otherHost = Parts("elsewhere", gone.Id),
+               otherFile = Path.Combine(dir.Path, $".other.npz.{host}.{gone.Id}.{Guid.NewGuid():N}.parts");
+        foreach (var d in new[] { killed, running, otherHost, otherFile })
+        {
+            Directory.CreateDirectory(d);
+            File.WriteAllBytes(Path.Combine(d, "0.bin"), new byte[16]);
+        }
+        using (var writer = new NpzStreamWriter(path))
+        {
+            writer.Append("x", NpyDType.Float32, [2], 1, new byte[8]);
+            writer.Complete();
+        }
+        Assert.False(Directory.Exists(killed));
+        Assert.True(Directory.Exists(running) && Directory.Exists(otherHost) && Directory.Exists(otherFile));
+        Assert.Equal(new[] { "acts.npz", Path.GetFileName(otherFile), Path.GetFileName(otherHost), Path.GetFileName(running) }.Order(StringComparer.Ordinal),
+                     Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
 }

@@ -32,6 +32,16 @@ public class OnnxErrorTests
     }
 
     [Fact]
+    public void ATapWhoseExamplesNoDimensionHoldsIsRefused()
+    {
+        // [batch, 3, 4] reshaped to [batch * 3, 4]: flattening it per example would mix examples.
+        using var model = OnnxModel.Open(OnnxFixtures.ModelPath("merged_batch"), OnnxFixtures.Taps("merged_batch"));
+        var e = Assert.Throws<RepscopeException>(() => model.Stream(OnnxFixtures.Inputs("merged_batch"), 4, (_, _) => { }));
+        Assert.Equal($"{OnnxFixtures.ModelPath("merged_batch")}: tap 'merged' has shape (12, 4) for a batch of 4 example(s) and Repscope cannot tell "
+                     + "which dimension holds the examples (no dimension that varies with the batch has that size); tap a tensor with one dimension of examples", e.Message);
+    }
+
+    [Fact]
     public void OperatorOnnxRuntimeCannotRun()
     {
         var e = Assert.Throws<RepscopeException>(() => OnnxModel.Open(OnnxFixtures.ModelPath("unsupported_op"), ["r"]));

@@ -14,6 +14,8 @@ public class OnnxModelTests
     [InlineData("cnn_names", 8)]      // tap names with '/', ':' and dots
     [InlineData("transformer", 10)]   // token ids and attention mask (int64), post-norm encoder, opset 17
     [InlineData("cast_inputs", 3)]    // float16 and int32 inputs
+    [InlineData("tokens_first", 8)]   // [tokens, batch, d] with as many tokens as examples: the inferred shapes tell the examples' dimension
+    [InlineData("tokens_first", 5)]   // the same, batches of 5 (the last one short), delivered examples first
     public void ActivationsMatchThePyTorchForwardPass(string key, int batchSize)
     {
         var taps = OnnxFixtures.Taps(key);

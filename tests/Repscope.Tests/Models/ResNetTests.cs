@@ -72,7 +72,7 @@ public class ResNetTests
         Assert.DoesNotContain("stage1.block1.shortcut.conv.weight", keys);
     }
 
-    private static ImageDataset RandomData(int n, int channels, int side, int classes = 10, int seed = 0)
+    internal static ImageDataset RandomData(int n, int channels, int side, int classes = 10, int seed = 0)
     {
         var rng = new Random(seed);
         var pixels = new byte[n * channels * side * side];

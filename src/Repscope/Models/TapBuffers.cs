@@ -1,0 +1,85 @@
+using static TorchSharp.torch;
+
+namespace Repscope.Models;
+
+/// <summary>
+/// One float32 [rows, features] tensor per tap, kept from batch to batch (and from pass to pass) by
+/// <see cref="Activations.Stream"/>: each batch's tap outputs are copied into rows [0, b) of these, so a pass allocates
+/// its taps once instead of once per batch. Without them every batch allocated and freed all its taps (hundreds of MB for
+/// a ResNet-56 with 55 taps), which glibc's heap either kept and fragmented (the process grew with the number of
+/// examples: 3.3 GiB at 1,024, 8.3 GiB at 10,000) or, with a low mmap threshold, mapped and faulted in again every batch
+/// (twice the time). Owned by whoever streams (a run source keeps one for all its passes); a second stream while one runs
+/// uses buffers of its own.
+/// </summary>
+public sealed class TapBuffers : IDisposable
+{
+    private readonly Dictionary<string, Tensor> _buffers = new(StringComparer.Ordinal);
+    private bool _inUse;
+
+    /// <summary>The bytes held now.</summary>
+    public long Bytes => _buffers.Values.Sum(t => t.NumberOfElements * sizeof(float));
+
+    /// <summary>Rows [0, <paramref name="rows"/>) of tap <paramref name="tap"/>'s buffer, [rows, features], made (or remade, when
+    /// too small or of another width) with at least <paramref name="capacity"/> rows. Not in any dispose scope.</summary>
+    internal Tensor Rows(string tap, long rows, long features, long capacity)
+    {
+        if (!_buffers.TryGetValue(tap, out var buffer) || buffer.shape[0] < rows || buffer.shape[1] != features)
+        {
+            buffer?.Dispose();
+            buffer = empty([Math.Max(rows, capacity), features], ScalarType.Float32).DetachFromDisposeScope();
+            _buffers[tap] = buffer;
+        }
+        return buffer.narrow(0, 0, rows);
+    }
+
+    /// <summary>Rows [0, <paramref name="rows"/>) of the buffer <see cref="Rows"/> made for <paramref name="tap"/>.</summary>
+    internal Tensor View(string tap, long rows) => _buffers[tap].narrow(0, 0, rows);
+
+    /// <summary>Where tap <paramref name="tap"/>'s buffer lies (native memory: it does not move).</summary>
+    internal unsafe IntPtr Address(string tap)
+    {
+        fixed (byte* p = _buffers[tap].bytes) { return (IntPtr)p; }
+    }
+
+    /// <summary>Claims the buffers for one stream; null when another stream holds them (that stream then uses its own).</summary>
+    internal IDisposable? TryUse()
+    {
+        lock (_buffers)
+        {
+            if (_inUse) { return null; }
+            _inUse = true;
+            return new Release(this);
+        }
+    }
+
+    /// <summary>How far the process may grow past its size after the first batch before freed C heap is given back.</summary>
+    internal const long ResidentSlack = 256L << 20;
+
+    private long _residentCeiling;
+
+    /// <summary>
+    /// Called after each batch: the first fixes a ceiling (the process's resident size then, plus
+    /// <see cref="ResidentSlack"/>); a later batch that leaves the process above it gives the C heap's free pages back
+    /// (<see cref="Interop.NativeHeap.ReturnFreeHeap"/>). The holes that each batch's temporaries (forward pass, CKA,
+    /// principal components) leave between longer-lived blocks then cannot add up over the batches and passes: memory
+    /// does not grow with the number of examples, and pages are faulted in again only after a trim, not every batch.
+    /// </summary>
+    internal void BoundResidentMemory()
+    {
+        long resident = Interop.NativeHeap.ResidentBytes();
+        if (resident < 0) { return; }
+        if (_residentCeiling == 0) { _residentCeiling = resident + ResidentSlack; }
+        else if (resident > _residentCeiling) { Interop.NativeHeap.ReturnFreeHeap(); }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _buffers.Values) { t.Dispose(); }
+        _buffers.Clear();
+    }
+
+    private sealed class Release(TapBuffers owner) : IDisposable
+    {
+        public void Dispose() { lock (owner._buffers) { owner._inUse = false; } }
+    }
+}
