@@ -7,6 +7,9 @@ loop (random crop pad 4 + flip as two gathers, cross-entropy, SGD momentum 0.9, 
 5e-4), batch 128, random data. Prints one JSON line per configuration.
 Usage: train_bench.py THREADS MIN_SECONDS WARMUP depth:width:size:channels ...
 (times whole steps after WARMUP warm-up steps until at least MIN_SECONDS have passed, at least 2 steps)
+or:    train_bench.py THREADS serve WARMUP depth:width:size:channels
+(lock-step mode for bench/train_lockstep.py, the same protocol as bench/TrainBench: "ready" after the warm-up
+steps, then per stdin line "run SECONDS" whole steps for at least SECONDS, answered "STEPS WALL_SECONDS CPU_SECONDS")
 """
 import json, sys, time
 import torch
@@ -66,37 +69,64 @@ def crop_flip(x, pad, g):
     return t.gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w)).contiguous()
 
 
-def bench(depth, width, size, ch, min_seconds, warmup, batch=128):
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    model = ResNet(depth, width, 10, ch)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    data = torch.randn(batch * 4, ch, size, size)
-    labels = torch.randint(0, 10, (batch * 4,))
-    model.train()
-    t0, i, steps = None, 0, 0
-    while True:
-        if i == warmup:
-            t0 = time.perf_counter()
-        if t0 is not None and steps >= 2 and time.perf_counter() - t0 >= min_seconds:
-            break
-        k = (i % 4) * batch
-        x = crop_flip(data[k:k + batch], 4, g)
-        loss = F.cross_entropy(model(x), labels[k:k + batch])
-        opt.zero_grad()
+class Loop:
+    def __init__(self, depth, width, size, ch, batch=128):
+        torch.manual_seed(0)
+        self.g = torch.Generator().manual_seed(0)
+        self.model = ResNet(depth, width, 10, ch)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        self.data = torch.randn(batch * 4, ch, size, size)
+        self.labels = torch.randint(0, 10, (batch * 4,))
+        self.batch, self.i = batch, 0
+        self.model.train()
+
+    def step(self):
+        k = (self.i % 4) * self.batch
+        self.i += 1
+        x = crop_flip(self.data[k:k + self.batch], 4, self.g)
+        loss = F.cross_entropy(self.model(x), self.labels[k:k + self.batch])
+        self.opt.zero_grad()
         loss.backward()
-        opt.step()
+        self.opt.step()
         loss.item()
-        if i >= warmup:
-            steps += 1
-        i += 1
-    dt = time.perf_counter() - t0
-    return steps * batch / dt
+
+
+def bench(depth, width, size, ch, min_seconds, warmup, batch=128):
+    loop = Loop(depth, width, size, ch, batch)
+    for _ in range(warmup):
+        loop.step()
+    t0, steps = time.perf_counter(), 0
+    while steps < 2 or time.perf_counter() - t0 < min_seconds:
+        loop.step()
+        steps += 1
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def serve(spec, warmup):
+    loop = Loop(*(int(v) if k != 1 else float(v) for k, v in enumerate(spec.split(":"))))
+    for _ in range(warmup):
+        loop.step()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if not line.startswith("run "):
+            break
+        window = float(line[4:])
+        c0, t0, n = time.process_time(), time.perf_counter(), 0
+        while True:
+            loop.step()
+            n += 1
+            if time.perf_counter() - t0 >= window:
+                break
+        print(f"{n} {time.perf_counter() - t0!r} {time.process_time() - c0!r}", flush=True)
 
 
 if __name__ == "__main__":
-    threads, min_seconds, warmup = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    threads = int(sys.argv[1])
     torch.set_num_threads(threads)
+    if sys.argv[2] == "serve":
+        serve(sys.argv[4], int(sys.argv[3]))
+        sys.exit(0)
+    min_seconds, warmup = float(sys.argv[2]), int(sys.argv[3])
     for spec in sys.argv[4:]:
         d, w, s, c = spec.split(":")
         ips = bench(int(d), float(w), int(s), int(c), min_seconds, warmup)
