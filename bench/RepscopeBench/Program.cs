@@ -110,6 +110,7 @@ static partial class Parts
         var plan = new BatchPlan(members[0].Rows, batchSize, null);
         void Report(string what, (double Wall, double Cpu) t) => Console.WriteLine($"{what,-40} wall {t.Wall,6:F3} s  cpu {t.Cpu,6:F3} s");
         Report("verify+hash", Time(() => Repscope.Interop.StoredArray.VerifyAndHash(npz, members)));
+        Report("sortedness check (CkaFiles.LooksSorted)", Time(() => CkaFiles.LooksSorted(members[0])));
         Report("stream read only", Time(() =>
         {
             using var s = new StreamedBatches(members, plan);

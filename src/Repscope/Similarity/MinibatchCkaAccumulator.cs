@@ -459,11 +459,18 @@ public sealed class MinibatchCkaAccumulator
         var mean = c.mean([0L], keepdim: true);
         c.sub_(mean);
         double meanSquares = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+        var flat = k.view(b * b);
         if (Kernel == KernelKind.Linear)
         {
             LinearGram(w, worker, c, k);
-            CheckFinite(k, name, type);
-            if (IsConstantBatch(k.diagonal().sum().item<double>(), meanSquares, b, type)) { k.zero_(); }
+            // Non-finite values (in the data, or from products too large for the precision) show up in the Gram: in its
+            // trace when on the diagonal, in the sum of squares of the rest otherwise (the data are at a safe scale, so
+            // finite values cannot overflow either). No separate pass.
+            double trace = k.diagonal().sum().item<double>();
+            k.diagonal().zero_();
+            selfDot = flat.dot(flat).item<double>();
+            if (!double.IsFinite(trace) || !double.IsFinite(selfDot)) { throw NonFinite(name, type); }
+            if (IsConstantBatch(trace, meanSquares, b, type)) { k.zero_(); selfDot = 0; }
         }
         else
         {
@@ -471,10 +478,9 @@ public sealed class MinibatchCkaAccumulator
             CheckFinite(dots, name, type);
             if (IsConstantBatch(dots.trace().to_type(ScalarType.Float64).item<double>(), meanSquares, b, type)) { k.zero_(); }
             else { k.copy_(Gram.RbfOfDots(dots, RbfThreshold, $"layer '{name}'")); }
+            k.diagonal().zero_();
+            selfDot = flat.dot(flat).item<double>();
         }
-        k.diagonal().zero_();
-        var flat = k.view(b * b);
-        selfDot = flat.dot(flat).item<double>();
         r.copy_(k.sum(1));
         // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
         return Kernel == KernelKind.Linear ? 2 * e : 0;
@@ -504,11 +510,11 @@ public sealed class MinibatchCkaAccumulator
 
     private static void CheckFinite(Tensor gram, string name, ScalarType type)
     {
-        if (!torch.isfinite(gram).all().item<bool>())
-        {
-            throw new RepscopeException($"layer '{name}': contains NaN or infinite values (or values too large for {(type == ScalarType.Float32 ? "float32" : "float64")} products)");
-        }
+        if (!torch.isfinite(gram).all().item<bool>()) { throw NonFinite(name, type); }
     }
+
+    private static RepscopeException NonFinite(string name, ScalarType type) =>
+        new($"layer '{name}': contains NaN or infinite values (or values too large for {(type == ScalarType.Float32 ? "float32" : "float64")} products)");
 
     /// <summary>
     /// A batch is constant when the centred activations are zero up to the rounding of the mean:
