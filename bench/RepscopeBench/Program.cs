@@ -7,15 +7,19 @@ using static TorchSharp.torch;
 // RepscopeBench naive IN.npz OUT.json [B]  all-pairs minibatch CKA the naive way: Cka.Minibatch for
 //                                          every pair (both Gram matrices recomputed for every pair)
 // RepscopeBench profile IN.npz [B]         time of the loading and of the all-pairs accumulator
+// RepscopeBench parts IN.npz [N] [T]       CPU and wall time of the heatmap's parts (min of N), T libtorch threads
+// RepscopeBench gram-routes [T]            one layer's Gram: full mm, mm into a kept buffer, by blocks
+// RepscopeBench wholedata-rbf L N P [T]    whole-data RBF map: each Gram once vs pair by pair
 string mode = args.Length > 0 ? args[0] : "sgemm";
 switch (mode)
 {
     case "sgemm": Sgemm(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount); break;
     case "naive": Naive(args[1], args[2], args.Length > 3 ? int.Parse(args[3]) : 256); break;
     case "profile": Profile(args[1], args.Length > 2 ? int.Parse(args[2]) : 256); break;
+    case "wholedata-rbf": torch.set_num_threads(args.Length > 4 ? int.Parse(args[4]) : 1); WholeDataRbf.Run(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3])); break;
     case "gram-routes": GramRoutes.Run(args.Length > 1 ? int.Parse(args[1]) : 1); break;
     case "parts": torch.set_num_threads(args.Length > 3 ? int.Parse(args[3]) : 1); Parts.Run(args[1], 256, args.Length > 2 ? int.Parse(args[2]) : 3); break;
-    default: Console.Error.WriteLine("usage: RepscopeBench sgemm [threads] | naive IN.npz OUT.json [B] | profile IN.npz [B]"); return 2;
+    default: Console.Error.WriteLine("usage: RepscopeBench sgemm [threads] | naive IN.npz OUT.json [B] | profile IN.npz [B] | parts IN.npz [N] [T] | gram-routes [T] | wholedata-rbf L N P [T]"); return 2;
 }
 return 0;
 
@@ -171,5 +175,38 @@ static partial class GramRoutes
             double tBlock = Best(() => { top.addmm_(x, x1.t(), beta: 0, alpha: 1); g22.addmm_(x2, x2.t(), beta: 0, alpha: 1); });
             Console.WriteLine($"p={p,5}: full mm {flops / tFull / 1e9,6:F1}  mm into a kept buffer {flops / tOut / 1e9,6:F1}  3/4 by blocks {flops / tBlock / 1e9,6:F1} GFLOP/s (full-product flops / time)");
         }
+    }
+}
+
+static partial class WholeDataRbf
+{
+    /// <summary>Whole-data RBF map of L layers: each layer's Gram once (AllPairsCka.WholeData) vs pair by pair (Cka.Compute).</summary>
+    public static void Run(int layers, int n, int features)
+    {
+        var xs = Enumerable.Range(0, layers).Select(i => torch.randn(n, features, generator: new torch.Generator((ulong)i + 1)).relu_()).ToArray();
+        var names = Enumerable.Range(0, layers).Select(i => $"l{i}").ToArray();
+        var options = new CkaOptions(KernelKind.Rbf, HsicEstimator.Biased, 0.5);
+        var proc = Process.GetCurrentProcess();
+        (double Wall, double Cpu, CkaMatrix M) Time(Func<CkaMatrix> f)
+        {
+            proc.Refresh();
+            var c0 = proc.TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            var m = f();
+            double wall = sw.Elapsed.TotalSeconds;
+            proc.Refresh();
+            return (wall, (proc.TotalProcessorTime - c0).TotalSeconds, m);
+        }
+        var reuse = Time(() => AllPairsCka.WholeData(xs, names, null, null, options));
+        var pairs = Time(() =>
+        {
+            var v = new double[layers, layers];
+            for (int i = 0; i < layers; i++) { for (int j = i; j < layers; j++) { v[i, j] = v[j, i] = Cka.Compute(xs[i], xs[j], options); } }
+            return new CkaMatrix(names, names, v);
+        });
+        double diff = 0;
+        for (int i = 0; i < layers; i++) { for (int j = 0; j < layers; j++) { diff = Math.Max(diff, Math.Abs(reuse.M[i, j] - pairs.M[i, j])); } }
+        Console.WriteLine($"RBF whole data, {layers} layers, n = {n}, {features} features, threads {torch.get_num_threads()}: "
+                          + $"each Gram once {reuse.Wall:F2} s wall ({reuse.Cpu:F2} s CPU), pair by pair {pairs.Wall:F2} s ({pairs.Cpu:F2} s CPU); max |diff| {diff:G2}");
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,13 +17,13 @@ internal sealed class GramWorkers : IDisposable
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _go;
     private readonly CountdownEvent _done;
-    private readonly int _callerThreads;
     private readonly Dictionary<(int Worker, string Use, ScalarType Type), Tensor> _scratch = [];
     private readonly Lock _scratchGate = new();
     private Action<int, int>? _job;
     private int _jobs;
     private int _next;
     private Exception? _error;
+    private Exception? _startError;
     private volatile bool _stop;
 
     /// <param name="count">Worker threads (1: the calling thread does the work).</param>
@@ -32,7 +33,6 @@ internal sealed class GramWorkers : IDisposable
         _done = new CountdownEvent(1);
         _go = Enumerable.Range(0, Count > 1 ? Count : 0).Select(_ => new SemaphoreSlim(0)).ToArray();
         _threads = new Thread[_go.Length];
-        _callerThreads = torch.get_num_threads();
         for (int w = 0; w < _threads.Length; w++)
         {
             int worker = w;
@@ -41,8 +41,48 @@ internal sealed class GramWorkers : IDisposable
         }
     }
 
-    /// <summary>As many workers as libtorch has intra-op threads on the calling thread (OMP_NUM_THREADS, set_num_threads).</summary>
-    public static GramWorkers ForCallingThread() => new(torch.get_num_threads());
+    /// <summary>
+    /// As many workers as libtorch has intra-op threads on the calling thread (OMP_NUM_THREADS, set_num_threads); one (the
+    /// calling thread) when a worker's libtorch cannot be made single-threaded on its own (see <see cref="OneThreadHere"/>).
+    /// </summary>
+    public static GramWorkers ForCallingThread() => new(ThreadLocalSettingsAvailable.Value ? torch.get_num_threads() : 1);
+
+    // libtorch's set_num_threads also changes the default of every thread that starts later (a process-wide value), which
+    // would change the thread count, and so the last bits, of unrelated work that starts meanwhile (reproduce trains and
+    // analyses on several threads at once). A worker sets only its own thread's counts: OpenMP's (per thread) and MKL's
+    // (mkl_set_num_threads_local), both exported by the libraries of the libtorch package this build ships.
+    private const string GompLibrary = "libgomp-98b21ff3.so.1";
+
+    [System.Runtime.InteropServices.DllImport(GompLibrary, EntryPoint = "omp_set_num_threads")]
+    private static extern void OmpSetNumThreads(int threads);
+
+    // The package's MKL exports this name at the address of its Fortran-style entry (MKL_SET_NUM_THREADS_LOCAL, the same
+    // function): the count is passed by reference.
+    [System.Runtime.InteropServices.DllImport("libtorch_cpu", EntryPoint = "mkl_set_num_threads_local")]
+    private static extern int MklSetNumThreadsLocal(ref int threads);
+
+    [System.Runtime.InteropServices.DllImport("libtorch_cpu", EntryPoint = "mkl_get_max_threads")]
+    private static extern int MklGetMaxThreads();
+
+    private static readonly Lazy<bool> ThreadLocalSettingsAvailable = new(() =>
+    {
+        var assembly = typeof(GramWorkers).Assembly;
+        return NativeLibrary.TryLoad(GompLibrary, assembly, null, out var gomp) && NativeLibrary.TryGetExport(gomp, "omp_set_num_threads", out _)
+               && NativeLibrary.TryLoad("libtorch_cpu", assembly, null, out var cpu) && NativeLibrary.TryGetExport(cpu, "mkl_set_num_threads_local", out _);
+    });
+
+    /// <summary>libtorch on this thread with one intra-op thread, and nothing else changed.</summary>
+    private static void OneThreadHere()
+    {
+        torch.get_num_threads();   // libtorch's lazy per-thread set-up first (it would set the counts again)
+        OmpSetNumThreads(1);
+        int one = 1;
+        MklSetNumThreadsLocal(ref one);
+        if (torch.get_num_threads() != 1 || MklGetMaxThreads() != 1)
+        {
+            throw new InvalidOperationException($"a CKA worker thread runs libtorch with {torch.get_num_threads()} threads (MKL {MklGetMaxThreads()}), expected 1");
+        }
+    }
 
     public int Count { get; }
 
@@ -69,13 +109,20 @@ internal sealed class GramWorkers : IDisposable
 
     private void Loop(int worker)
     {
-        torch.set_num_threads(1);
+        try { OneThreadHere(); }
+        catch (Exception e) { _startError = e; }
         while (true)
         {
             _go[worker].Wait();
-            if (_stop) { return; }
+            if (_stop)
+            {
+                // A worker's buffers were made on its thread: disposed there too (libtorch's per-thread counts stay balanced).
+                DisposeBuffers(worker);
+                return;
+            }
             try
             {
+                if (_startError is not null) { throw _startError; }
                 int i;
                 while ((i = Interlocked.Increment(ref _next)) < _jobs)
                 {
@@ -111,14 +158,25 @@ internal sealed class GramWorkers : IDisposable
         }
     }
 
+    /// <summary>Disposes the buffers of one worker (null: all that are left).</summary>
+    private void DisposeBuffers(int? worker)
+    {
+        lock (_scratchGate)
+        {
+            foreach (var key in _scratch.Keys.Where(k => worker is null || k.Worker == worker).ToList())
+            {
+                _scratch[key].Dispose();
+                _scratch.Remove(key);
+            }
+        }
+    }
+
     public void Dispose()
     {
         _stop = true;
         foreach (var g in _go) { g.Release(); }
         foreach (var t in _threads) { t.Join(); }
-        // The workers set libtorch's thread count to 1 (their own, and the default of threads started later): back to the caller's.
-        if (_threads.Length > 0) { torch.set_num_threads(_callerThreads); }
-        foreach (var t in _scratch.Values) { t.Dispose(); }
+        DisposeBuffers(null);
         foreach (var g in _go) { g.Dispose(); }
         _done.Dispose();
     }

@@ -5,10 +5,15 @@ using static TorchSharp.torch;
 
 namespace Repscope.Tests.Similarity;
 
+/// <summary>Setting libtorch's thread count changes the default of threads started meanwhile: these tests run alone.</summary>
+[CollectionDefinition("libtorch thread count", DisableParallelization = true)]
+public sealed class ThreadCountCollection;
+
 /// <summary>
 /// CKA maps do not depend on the number of threads: minibatch maps (within one model and across two, linear and RBF)
 /// and whole-data maps come out bit for bit the same with libtorch set to 1, 2 and 3 threads.
 /// </summary>
+[Collection("libtorch thread count")]
 public class ThreadCountTests
 {
     /// <summary>Runs <paramref name="compute"/> on a fresh thread that has set libtorch to <paramref name="threads"/> threads.</summary>
@@ -73,6 +78,28 @@ public class ThreadCountTests
             AssertBitIdentical(one.Within, other.Within, $"within, {threads} threads");
             AssertBitIdentical(one.Cross, other.Cross, $"across, {threads} threads");
         }
+    }
+
+    [Fact]
+    public void WorkersRunLibtorchSingleThreadedAndLeaveOtherThreadsAlone()
+    {
+        var (inWorkers, startedMeanwhile) = WithThreads(2, () =>
+        {
+            using var workers = GramWorkers.ForCallingThread();
+            Assert.Equal(2, workers.Count);
+            var seen = new int[4];
+            int later = 0;
+            workers.Run(4, (i, _) =>
+            {
+                seen[i] = torch.get_num_threads();
+                var t = new Thread(() => later = torch.get_num_threads());   // a thread started while the workers run
+                t.Start();
+                t.Join();
+            });
+            return (seen, later);
+        });
+        Assert.All(inWorkers, n => Assert.Equal(1, n));
+        Assert.Equal(2, startedMeanwhile);
     }
 
     [Fact]
