@@ -73,9 +73,7 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         long maxNpzBytes = NpzLimit.Parse(s.MaxNpzBytes);
         if (s.Measure != SimilarityMeasure.Cka && s.MaxNpzBytes is not null) { throw new RepscopeException($"{NpzLimit.Option} applies to --measure cka"); }
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
-        var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, layers,
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, LayerPatterns(s),
                                             maxNpzBytes);
         // The figure's renderer loads on another core while the map is computed. A failure there is left to the
         // real drawing below, which reports it.
@@ -87,13 +85,22 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
                      new Figure(s.Format, s.OriginBottomLeft), s.Strict);
     }
 
+    /// <summary>The names or patterns of --layers; null without it.</summary>
+    private static string[]? LayerPatterns(Settings s)
+    {
+        var layers = s.Layers?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (layers is { Length: 0 }) { throw new RepscopeException("--layers: no names given"); }
+        return layers;
+    }
+
     private int Shard(Settings s)
     {
         if (s.Out is not null) { throw new RepscopeException("--shard writes a state (--state), not a map: `repscope merge` of all the states writes --out"); }
         if (s.Measure != SimilarityMeasure.Cka) { throw new RepscopeException("--shard splits minibatch CKA only (--measure cka)"); }
         if (s.Estimator == HsicEstimator.Biased) { throw new RepscopeException("--shard needs the minibatch estimator (--estimator unbiased): the biased one needs every example at once"); }
         var shard = ShardArguments.Parse(s.Shard, s.State);
-        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed);
+        var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize ?? CkaPlan.DefaultBatchSize, HsicEstimator.Unbiased, s.Kernel, s.RbfThreshold, s.ShuffleSeed,
+                                            LayerPatterns(s), NpzLimit.Parse(s.MaxNpzBytes));
         var info = terminal.WithProgress(p => CkaShards.Accumulate(request, shard, s.State!, p));
         return ShardArguments.PrintShard(terminal, info, s.State!, new BatchPlan(info.Examples, info.BatchSize, info.ShuffleSeed).Count);
     }

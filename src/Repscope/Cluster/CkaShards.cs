@@ -92,10 +92,11 @@ public static class CkaShards
         int batchSize = r.BatchSize ?? CkaPlan.DefaultBatchSize;
         if (batchSize < 4) { throw new RepscopeException($"batch size must be at least 4 (the unbiased HSIC needs 4 rows per batch), got {batchSize}"); }
         new CkaOptions(r.Kernel, HsicEstimator.Unbiased, r.RbfThreshold).Validate();
+        if (Streamed(r, shard, statePath, batchSize, progress) is { } streamed) { return streamed; }
         var inputs = new List<ShardInput> { Describe(r.A) };
         if (r.B is not null) { inputs.Add(Describe(r.B)); }
-        var a = CkaFiles.LoadNpz(r.A);
-        var b = r.B is null ? null : CkaFiles.LoadNpz(r.B);
+        var a = CkaFiles.LoadNpz(r.A, r.Layers, [], [], r.MaxNpzBytes);
+        var b = r.B is null ? null : CkaFiles.LoadNpz(r.B, r.Layers, [], [], r.MaxNpzBytes);
         try
         {
             long n = a[0].Data.shape[0];
@@ -129,6 +130,47 @@ public static class CkaShards
             foreach (var l in a) { l.Data.Dispose(); }
             foreach (var l in b ?? []) { l.Data.Dispose(); }
         }
+    }
+
+    /// <summary>
+    /// <see cref="Accumulate"/> for .npz members (deflated ones inflated once into a temporary file first): the shard's batches are read from the files a
+    /// batch at a time (memory: two batches of every layer), as the unsharded heatmap reads them, while another thread
+    /// takes the files' SHA-256 and checks the members' CRC-32; null when an array cannot be streamed (then everything is
+    /// loaded, with the same choice of layers and any error message).
+    /// </summary>
+    private static CkaStateInfo? Streamed(CkaHeatmapRequest r, ShardSpec shard, string statePath, int batchSize, IProgressReporter? progress)
+    {
+        var a = CkaFiles.SelectStored(r.A, r.Layers, [], [], r.MaxNpzBytes);
+        var b = a is null || r.B is null ? null : CkaFiles.SelectStored(r.B, r.Layers, [], [], r.MaxNpzBytes);
+        if (a is null || (r.B is not null && b is null)) { return null; }
+        long n = a[0].Rows;
+        if (b is not null && b[0].Rows != n)
+        {
+            throw new RepscopeException($"{r.B} has {b[0].Rows} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
+        }
+        var plan = new BatchPlan(n, batchSize, r.ShuffleSeed);
+        var (first, end) = shard.Batches(plan.Count);
+        var rowNames = a.Select(l => l.Name).ToArray();
+        var colNames = b?.Select(l => l.Name).ToArray();
+        using var inflated = new TemporaryFiles();
+        a = CkaFiles.Inflate(a, inflated);
+        b = b is null ? null : CkaFiles.Inflate(b, inflated);
+        string[] files = r.B is null ? [r.A] : [r.A, r.B];
+        var (acc, verified) = CkaFiles.Verified(files, [.. a, .. b ?? []], () =>
+        {
+            if (end <= first)
+            {
+                return colNames is null ? new MinibatchCkaAccumulator(rowNames, r.Kernel, r.RbfThreshold)
+                                        : new MinibatchCkaAccumulator(rowNames, colNames, r.Kernel, r.RbfThreshold);
+            }
+            AllPairsCka.Minibatch(a, b, plan, r.Kernel, r.RbfThreshold, progress, out var sums, (int)first, (int)end);
+            return sums;
+        });
+        var inputs = verified.Select(f => new ShardInput(Path.GetFileName(f.Path), f.Bytes, f.Sha256)).ToList();
+        var info = new CkaStateInfo(Format, shard.Index, shard.Count, first, end, n, batchSize, r.Kernel, r.RbfThreshold,
+                                    b is not null, rowNames, colNames ?? rowNames, inputs, r.ShuffleSeed);
+        Write(statePath, info, acc.Sums());
+        return info;
     }
 
     /// <summary>

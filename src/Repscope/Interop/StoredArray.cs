@@ -8,7 +8,7 @@ namespace Repscope.Interop;
 /// A little-endian, C-order float32 or float64 array of rank 1 or more whose data lie uncompressed at a known place
 /// in a file: a .npy file, or a member of an .npz written by np.savez (stored, not deflated). Any rows can be read
 /// straight from the file into native memory (<see cref="ReadRows"/>), so a computation over minibatches holds a
-/// batch at a time instead of the whole array. The data's integrity is checked by <see cref="Verify"/>: a stored
+/// batch at a time instead of the whole array. A deflated member (np.savez_compressed) is one once <see cref="Inflate"/>d. The data's integrity is checked by <see cref="Verify"/>: a stored
 /// .npz member's CRC-32 (numpy checks it too), over one sequential pass of the file.
 /// </summary>
 /// <param name="File">The file that holds the data.</param>
@@ -24,6 +24,12 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
 {
     /// <summary>Whether <see cref="ReadRows"/> can read it: a float32/float64, little-endian, C-order array of rank 1 or more with rows.</summary>
     public bool Streamable { get; init; }
+
+    /// <summary>
+    /// A deflated .npz member (np.savez_compressed): its header is known (<see cref="DataOffset"/> is relative to the
+    /// member's first byte) but its rows cannot be read until <see cref="Inflate"/> makes a stored copy of it.
+    /// </summary>
+    public bool Deflated { get; init; }
 
     public long Rows => Shape.Length == 0 ? 1 : Shape[0];
 
@@ -42,8 +48,9 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
     }
 
     /// <summary>
-    /// Every member of an .npz as a stored array, in member order, or null when some member is deflated (the caller then
-    /// reads the archive as usual). Headers are read and checked; the data are not. Members of other layouts
+    /// Every member of an .npz as a stored array, in member order, or null when a member's header cannot be read or it
+    /// is neither stored nor deflated (the caller then reads the archive as usual, which gives any error message). Headers
+    /// are read and checked; the data are not. Deflated members are <see cref="Deflated"/> until <see cref="Inflate"/>d. Members of other layouts
     /// (integer labels, Fortran order) have <see cref="Streamable"/> false and are read whole by <see cref="ReadArray"/>.
     /// </summary>
     public static IReadOnlyList<StoredArray>? OfNpz(string path, long maxNpzBytes = Npz.DefaultMaxTotalBytes)
@@ -60,16 +67,28 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
             var arrays = new List<StoredArray>();
             foreach (var entry in zip.Entries)
             {
-                // A stored member's compressed length is its length; deflate adds at least a few bytes per block.
-                if (entry.FullName.EndsWith('/') || entry.CompressedLength != entry.Length || entry.Length == 0) { return null; }
+                if (entry.FullName.EndsWith('/') || entry.Length == 0) { return null; }
                 string name = entry.FullName.EndsWith(".npy", StringComparison.Ordinal) ? entry.FullName[..^4] : entry.FullName;
                 string source = $"{path}: array '{name}'";
-                using var stream = entry.Open();
-                long memberStart = fs.Position;   // opening a stored member seeks the archive to its first byte
+                // A stored member's compressed length is its length; deflate adds at least a few bytes per block.
+                bool deflated = entry.CompressedLength != entry.Length;
                 NpyHeader header;
-                long headerEnd;
-                try { (header, headerEnd) = Npy.ReadCheckedHeader(stream, entry.Length, source); }
-                catch (RepscopeException) { return null; }
+                long headerEnd, memberStart;
+                try
+                {
+                    using var stream = entry.Open();
+                    memberStart = fs.Position;   // opening a stored member seeks the archive to its first byte
+                    (header, headerEnd) = Npy.ReadCheckedHeader(stream, entry.Length, source);
+                }
+                catch (Exception e) when (e is RepscopeException or InvalidDataException or NotSupportedException) { return null; }
+                if (deflated)
+                {
+                    arrays.Add(new StoredArray(path, name, source, header.DType, header.Shape, headerEnd, -1, entry.Length, entry.Crc32, entry.FullName)
+                    {
+                        Streamable = Fits(header), Deflated = true,
+                    });
+                    continue;
+                }
                 if (!SameBytes(fs, memberStart, entry)) { return null; }
                 arrays.Add(new StoredArray(path, name, source, header.DType, header.Shape, memberStart + headerEnd, memberStart, entry.Length, entry.Crc32, entry.FullName)
                 {
@@ -78,6 +97,55 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
             }
             return arrays.Count == 0 ? null : arrays;
         }
+    }
+
+    /// <summary>
+    /// A deflated member as a stored array: inflated once, sequentially (a 1 MiB buffer), into an unlinked temporary file
+    /// of <paramref name="temporaries"/>, its CRC-32 checked on the way (the error of <see cref="Npz.Read"/>); then its rows
+    /// are read like a stored member's, so a minibatch computation gives the same bits as on np.savez or on loaded arrays.
+    /// Deflate can only be read in order, and shuffled minibatches need rows from everywhere in the member for every batch:
+    /// one inflation to disk serves every pass (the sortedness check, the batches, any order) instead of re-inflating the
+    /// member per pass or per batch. Disk: the member's decompressed size, which the archive declares and the caller's
+    /// limit on the total (<see cref="Npz.CheckTotalSize"/>) has bounded before anything is inflated; no more than that is
+    /// written. Any other array is returned as it is.
+    /// </summary>
+    public StoredArray Inflate(TemporaryFiles temporaries)
+    {
+        if (!Deflated) { return this; }
+        using var fs = Npy.OpenForReading(File);
+        using var zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true);
+        var entry = zip.Entries.First(e => e.FullName == Member);
+        var (handle, readPath) = temporaries.Create();
+        var crc = new System.IO.Hashing.Crc32();
+        var buffer = new byte[1 << 20];
+        long done = 0;
+        try
+        {
+            using var stream = entry.Open();
+            while (done < MemberLength)
+            {
+                int n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, MemberLength - done));
+                if (n == 0) { break; }
+                crc.Append(buffer.AsSpan(0, n));
+                try { RandomAccess.Write(handle, buffer.AsSpan(0, n), done); }
+                catch (IOException e)
+                {
+                    throw new RepscopeException($"{File}: member '{Member}' could not be inflated into a temporary file in {Path.GetTempPath()} "
+                                                + $"({e.Message}); it needs {MemberLength:N0} bytes free there (TMPDIR chooses the folder)");
+                }
+                done += n;
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw new RepscopeException($"{File}: member '{Member}' is corrupt: its compressed data cannot be decompressed ({e.Message})");
+        }
+        if (done < MemberLength)
+        {
+            throw new RepscopeException($"{File}: member '{Member}' is corrupt: it decompresses to {done:N0} bytes, the archive says {MemberLength:N0}");
+        }
+        CheckCrc(crc.GetCurrentHashAsUInt32());
+        return this with { File = readPath, MemberOffset = -1, Member = null, Deflated = false };
     }
 
     private static bool Fits(NpyHeader h)
@@ -102,6 +170,11 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
     /// <summary>The whole array, read as <see cref="Npy.Read(string)"/> reads it (for small members such as labels).</summary>
     public NdArray ReadArray()
     {
+        if (Deflated)
+        {
+            using var temporary = new TemporaryFiles();
+            return Inflate(temporary).ReadArray();
+        }
         using var fs = Npy.OpenForReading(File);
         long start = MemberOffset >= 0 ? MemberOffset : 0;
         fs.Seek(start, SeekOrigin.Begin);
@@ -150,37 +223,94 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
     /// <summary>
     /// One sequential pass over <paramref name="file"/>: its SHA-256 (what results record of their inputs) and the CRC-32 of
     /// every .npz member in <paramref name="members"/>, checked against the archive's (a mismatch is the same one-line
-    /// error as <see cref="Npz.Read"/> gives).
+    /// error as <see cref="Npz.Read"/> gives). <paramref name="cancel"/> stops it between reads.
     /// </summary>
-    public static InputFile VerifyAndHash(string file, IEnumerable<StoredArray> members)
+    public static InputFile VerifyAndHash(string file, IEnumerable<StoredArray> members, CancellationToken cancel = default)
     {
         var checks = members.Where(a => a.File == file && a.MemberOffset >= 0).OrderBy(a => a.MemberOffset)
                             .Select(a => (Array: a, Crc: new System.IO.Hashing.Crc32())).ToList();
-        var buffer = new byte[1 << 20];
         using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        using var handle = System.IO.File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-        long length = RandomAccess.GetLength(handle);
-        for (long off = 0; off < length;)
+        long length = Pass(file, 0, long.MaxValue, cancel, (off, chunk) =>
         {
-            int n = RandomAccess.Read(handle, buffer, off);
-            if (n == 0) { break; }
-            var chunk = buffer.AsSpan(0, n);
             sha.AppendData(chunk);
             foreach (var (a, crc) in checks)
             {
-                long from = Math.Max(off, a.MemberOffset), to = Math.Min(off + n, a.MemberOffset + a.MemberLength);
+                long from = Math.Max(off, a.MemberOffset), to = Math.Min(off + chunk.Length, a.MemberOffset + a.MemberLength);
                 if (from < to) { crc.Append(chunk.Slice((int)(from - off), (int)(to - from))); }
             }
-            off += n;
-        }
-        foreach (var (a, crc) in checks)
-        {
-            uint value = crc.GetCurrentHashAsUInt32();
-            if (value != a.MemberCrc)
-            {
-                throw new RepscopeException($"{a.File}: member '{a.Member}' is corrupt: its CRC-32 is {value:x8}, the archive says {a.MemberCrc:x8}");
-            }
-        }
+        });
+        foreach (var (a, crc) in checks) { a.CheckCrc(crc.GetCurrentHashAsUInt32()); }
         return new InputFile(file, length, Convert.ToHexStringLower(sha.GetHashAndReset()));
     }
+
+    /// <summary>
+    /// Checks this .npz member's CRC-32 alone (one sequential pass over its bytes, not the whole file): the error of
+    /// <see cref="VerifyAndHash"/> when it is corrupt. Nothing to check for a .npy file.
+    /// </summary>
+    public void VerifyMember(CancellationToken cancel = default)
+    {
+        if (MemberOffset < 0) { return; }
+        var crc = new System.IO.Hashing.Crc32();
+        Pass(File, MemberOffset, MemberLength, cancel, (_, chunk) => crc.Append(chunk));
+        CheckCrc(crc.GetCurrentHashAsUInt32());
+    }
+
+    private void CheckCrc(uint value)
+    {
+        if (value != MemberCrc)
+        {
+            throw new RepscopeException($"{File}: member '{Member}' is corrupt: its CRC-32 is {value:x8}, the archive says {MemberCrc:x8}");
+        }
+    }
+
+    /// <summary>Reads up to <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="start"/> in 1 MiB chunks; returns the file's length.</summary>
+    private static long Pass(string file, long start, long count, CancellationToken cancel, Action<long, ReadOnlySpan<byte>> chunk)
+    {
+        var buffer = new byte[1 << 20];
+        using var handle = System.IO.File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        long length = RandomAccess.GetLength(handle), end = count == long.MaxValue ? length : Math.Min(length, start + count);
+        for (long off = start; off < end;)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - off)), off);
+            if (n == 0) { break; }
+            chunk(off, buffer.AsSpan(0, n));
+            off += n;
+        }
+        return length;
+    }
+}
+
+/// <summary>
+/// Temporary files that live as long as this object: on Linux unlinked as soon as they are made (read through
+/// /proc/self/fd), so that nothing is left behind even when the process is killed; elsewhere deleted when disposed.
+/// </summary>
+public sealed class TemporaryFiles : IDisposable
+{
+    private readonly List<SafeFileHandle> _handles = [];
+
+    /// <summary>A new empty file open for writing, and the path to open it again for reading.</summary>
+    public (SafeFileHandle Handle, string ReadPath) Create()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"repscope-inflated-{Guid.NewGuid():N}.npy");
+        bool unlink = OperatingSystem.IsLinux() && Directory.Exists("/proc/self/fd");
+        var handle = System.IO.File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read,
+                                               unlink ? FileOptions.None : FileOptions.DeleteOnClose);
+        _handles.Add(handle);
+        if (!unlink) { return (handle, path); }
+        System.IO.File.Delete(path);
+        return (handle, $"/proc/self/fd/{handle.DangerousGetHandle()}");
+    }
+
+    public void Dispose()
+    {
+        foreach (var h in _handles) { h.Dispose(); }
+        _handles.Clear();
+    }
+}
+
+/// <summary>A stored array's data hold a NaN or an infinity (the one-line error names the array); the array is kept so a caller can check its CRC.</summary>
+public sealed class NonFiniteDataException(StoredArray array) : RepscopeException($"{array.Source}: contains NaN or infinite values")
+{
+    public StoredArray Array { get; } = array;
 }

@@ -41,6 +41,7 @@ public static class CkaFiles
     /// <summary>CKA of two .npy files.</summary>
     public static CkaPairResult Pair(CkaPairRequest r, IProgressReporter? progress = null)
     {
+        if (ManagedPair(r) is { } small) { return small; }
         if (StreamedPair(r, progress) is { } streamed) { return streamed; }
         var x = LoadNpy(r.X);
         var y = LoadNpy(r.Y);
@@ -79,6 +80,34 @@ public static class CkaFiles
         {
             x.Data.Dispose();
             y.Data.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Whole-data linear CKA (biased HSIC) of two .npy files small enough for <see cref="ManagedLinearCka"/>, without
+    /// loading libtorch; null when the request or the files call for libtorch (the other paths give any error message).
+    /// </summary>
+    private static CkaPairResult? ManagedPair(CkaPairRequest r)
+    {
+        if (r.Kernel != KernelKind.Linear || r.BatchSize is not null || r.Estimator == HsicEstimator.Unbiased) { return null; }
+        var xi = Npy.ReadInfo(r.X);
+        var yi = Npy.ReadInfo(r.Y);
+        if (xi.Shape.Length == 0 || yi.Shape.Length == 0 || xi.Rows != yi.Rows
+            || !ManagedLinearCka.Fits(xi.Rows, xi.FeaturesPerRow, yi.FeaturesPerRow)) { return null; }
+        var plan = CkaPlan.Choose(xi.Rows, null, r.Estimator, r.ShuffleSeed);
+        if (plan is not { Batches: null, Estimator: HsicEstimator.Biased }) { return null; }
+        var x = Npy.Read(r.X);
+        CheckLayer(x, r.X);
+        var y = Npy.Read(r.Y);
+        CheckLayer(y, r.Y);
+        try
+        {
+            double v = ManagedLinearCka.Compute(x.ToFloat64(), x.FeaturesPerRow, y.ToFloat64(), y.FeaturesPerRow, r.X, r.Y);
+            return new CkaPairResult(v, r.Kernel, plan.Estimator, null, x.Rows, null, 1, 0, [], null, plan);
+        }
+        catch (UndefinedResultException e)
+        {
+            return new CkaPairResult(double.NaN, r.Kernel, plan.Estimator, null, x.Rows, null, 0, 0, [], e.Message, plan);
         }
     }
 
@@ -162,10 +191,11 @@ public static class CkaFiles
     }
 
     /// <summary>
-    /// The minibatch map of arrays stored uncompressed (np.savez), read a batch at a time straight from the files
-    /// (memory: two batches of every layer, not the arrays) while another thread checks the members' CRC-32 and takes
-    /// the files' SHA-256; null when the request is for whole data or an array is deflated or of another layout (then
-    /// everything is loaded first).
+    /// The minibatch map of .npz members, read a batch at a time straight from the files (memory: two batches of every
+    /// layer, not the arrays) while another thread checks the stored members' CRC-32 and takes the files' SHA-256; a
+    /// deflated member (np.savez_compressed) is first inflated once into an unlinked temporary file (its CRC-32 checked on
+    /// the way; <see cref="StoredArray.Inflate"/>). Null when the request is for whole data or an array is of another
+    /// layout (then everything is loaded first).
     /// </summary>
     private static CkaHeatmapResult? Streamed(CkaHeatmapRequest r, List<string> notes, List<string> warnings, IProgressReporter progress)
     {
@@ -179,23 +209,46 @@ public static class CkaFiles
         }
         var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
         if (plan.Batches is not { } batches || n < 4) { return null; }
+        using var inflated = new TemporaryFiles();
+        a = Inflate(a, inflated);
+        b = b is null ? null : Inflate(b, inflated);
         var files = new[] { r.A }.Concat(r.B is null ? [] : [r.B]).ToArray();
-        var all = a.Concat(b ?? []).ToArray();
-        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, all)).ToList());
-        try
+        var (result, inputs) = Verified(files, [.. a, .. b ?? []], () =>
         {
             if (batches.ShuffleSeed is null && LooksSorted(a[0])) { warnings.Add(SortedWarning(r.A)); }
             var mb = AllPairsCka.Minibatch(a, b, batches, r.Kernel, r.RbfThreshold, progress, out var acc);
-            var inputs = verify.GetAwaiter().GetResult();
             return new CkaHeatmapResult(mb, n, acc.Batches, acc.DroppedRows, [.. warnings, .. acc.Warnings],
-                                        Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes) { Inputs = inputs };
-        }
-        catch
+                                        Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
+        });
+        return result with { Inputs = inputs };
+    }
+
+    /// <summary>Deflated members inflated into <paramref name="temporaries"/> (<see cref="StoredArray.Inflate"/>), the others as they are.</summary>
+    internal static IReadOnlyList<StoredArray> Inflate(IReadOnlyList<StoredArray> arrays, TemporaryFiles temporaries) =>
+        [.. arrays.Select(m => m.Inflate(temporaries))];
+
+    /// <summary>
+    /// Runs <paramref name="compute"/> (which streams <paramref name="arrays"/> from their files) while another thread takes
+    /// one sequential pass over each file: its SHA-256 and the CRC-32 of its stored members (<see cref="StoredArray.VerifyAndHash"/>).
+    /// A failure of the computation is reported at once and stops the pass; a corrupt member wins over what the computation
+    /// ran into when the pass already found it, and bad values in a member have that member's CRC-32 checked (its bytes
+    /// only) before they are reported.
+    /// </summary>
+    internal static (T Result, IReadOnlyList<InputFile> Inputs) Verified<T>(IReadOnlyList<string> files, IReadOnlyList<StoredArray> arrays, Func<T> compute)
+    {
+        using var stop = new CancellationTokenSource();
+        var verify = Task.Run(() => files.Select(f => StoredArray.VerifyAndHash(f, arrays, stop.Token)).ToList());
+        try
         {
-            // A corrupt member explains bad data better than what the computation ran into.
-            try { verify.GetAwaiter().GetResult(); }
-            catch (RepscopeException) { throw; }
-            catch (IOException) { }
+            var result = compute();
+            return (result, verify.GetAwaiter().GetResult());
+        }
+        catch (Exception e)
+        {
+            stop.Cancel();
+            try { verify.Wait(); } catch (AggregateException) { }
+            if (verify.Exception?.InnerException is RepscopeException corrupt && corrupt != e) { throw corrupt; }
+            if (e is NonFiniteDataException bad) { bad.Array.VerifyMember(); }
             throw;
         }
     }
@@ -203,9 +256,9 @@ public static class CkaFiles
     /// <summary>
     /// The arrays of an .npz chosen as <see cref="LoadNpz(string, IReadOnlyList{string}?, List{string}, List{string}, long)"/>
     /// chooses them, as stored arrays; null when the archive is deflated or a chosen array cannot be streamed
-    /// (the loading path then gives the same choice and any error message).
+    /// (the loading path then gives the same choice and any error message). Deflated members are not inflated yet.
     /// </summary>
-    private static IReadOnlyList<StoredArray>? SelectStored(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
+    internal static IReadOnlyList<StoredArray>? SelectStored(string path, IReadOnlyList<string>? patterns, List<string> notes, List<string> warnings,
                                                             long maxNpzBytes)
     {
         var members = StoredArray.OfNpz(path, maxNpzBytes);
@@ -387,16 +440,22 @@ public static class CkaFiles
 
     internal static Tensor ToLayerTensor(NdArray array, string source)
     {
-        if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
-        if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
-        if (array.Rows < 2) { throw new RepscopeException($"{source}: {array.Rows} row; CKA needs at least 2 examples"); }
-        if (array.HasNonFinite()) { throw new RepscopeException($"{source}: contains NaN or infinite values"); }
+        CheckLayer(array, source);
         return array.DType switch
         {
             NpyDType.Float32 => CopyToNative<float>(array, ScalarType.Float32),
             NpyDType.Float64 => CopyToNative<double>(array, ScalarType.Float64),
             _ => array.ToTensor(ScalarType.Float32),
         };
+    }
+
+    /// <summary>The checks of a layer: rows of values, at least 2 of them, all finite (the one-line errors).</summary>
+    private static void CheckLayer(NdArray array, string source)
+    {
+        if (array.Rank == 0) { throw new RepscopeException($"{source}: a single number (0-d array), expected one row per example"); }
+        if (array.Length == 0) { throw new RepscopeException($"{source}: empty array of shape {NdArray.ShapeText(array.Shape)}"); }
+        if (array.Rows < 2) { throw new RepscopeException($"{source}: {array.Rows} row; CKA needs at least 2 examples"); }
+        if (array.HasNonFinite()) { throw new RepscopeException($"{source}: contains NaN or infinite values"); }
     }
 
     /// <summary>

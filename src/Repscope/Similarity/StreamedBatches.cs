@@ -77,7 +77,7 @@ internal sealed class StreamedBatches : IDisposable
                     var bytes = _buffers[slot][i].bytes[..(int)(len * a.RowBytes)];
                     if (_order is null) { a.ReadRange(handles[a.File], start, len, bytes); }
                     else { a.ReadRows(handles[a.File], _order.AsSpan((int)start, (int)len), bytes); }
-                    if (a.HasNonFinite(bytes)) { throw new RepscopeException($"{a.Source}: contains NaN or infinite values"); }
+                    if (a.HasNonFinite(bytes)) { throw new NonFiniteDataException(a); }
                 }
                 _filled[slot].Release();
             }

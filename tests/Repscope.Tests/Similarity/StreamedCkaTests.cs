@@ -54,23 +54,62 @@ public sealed class StreamedCkaTests : IDisposable
         }
     }
 
+    /// <summary>The loading path's map: every layer loaded whole as a tensor (<see cref="CkaFiles.LoadNpz(string)"/>), then minibatches of the tensors.</summary>
+    private static CkaMatrix Loaded(string a, string? b, BatchPlan plan, KernelKind kernel, out MinibatchCkaAccumulator acc, int first = 0, int end = -1)
+    {
+        var la = CkaFiles.LoadNpz(a);
+        var lb = b is null ? null : CkaFiles.LoadNpz(b);
+        try
+        {
+            return AllPairsCka.Minibatch([.. la.Select(l => l.Data)], [.. la.Select(l => l.Name)], lb?.Select(l => l.Data).ToArray(),
+                                         lb?.Select(l => l.Name).ToArray(), plan, kernel, 0.5, null, out acc, first, end);
+        }
+        finally
+        {
+            foreach (var l in la.Concat(lb ?? [])) { l.Data.Dispose(); }
+        }
+    }
+
+    private static int InflatedFilesLeft() => Directory.GetFiles(Path.GetTempPath(), "repscope-inflated-*").Length;
+
     [Theory]
-    [InlineData(0L, KernelKind.Linear)]
-    [InlineData(null, KernelKind.Linear)]
-    [InlineData(5L, KernelKind.Rbf)]
-    public void A_stored_npz_streams_to_the_same_map_as_loading_it(long? shuffle, KernelKind kernel)
+    [InlineData(false, 0L, KernelKind.Linear)]
+    [InlineData(false, null, KernelKind.Linear)]
+    [InlineData(false, 5L, KernelKind.Rbf)]
+    [InlineData(true, 0L, KernelKind.Linear)]
+    [InlineData(true, null, KernelKind.Linear)]
+    [InlineData(true, 5L, KernelKind.Rbf)]
+    public void An_npz_streams_to_the_same_map_as_loading_it(bool deflated, long? shuffle, KernelKind kernel)
     {
         var arrays = Layers(700, 1, 12, 30, 7);
-        string stored = Write("stored.npz", arrays, compress: false);
-        string deflated = Write("deflated.npz", arrays, compress: true);
-        var streamed = CkaFiles.Heatmap(new CkaHeatmapRequest(stored, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
-        var loaded = CkaFiles.Heatmap(new CkaHeatmapRequest(deflated, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
-        AssertIdentical(loaded.Matrix, streamed.Matrix);
+        string path = Write("acts.npz", arrays, compress: deflated);
+        Assert.Equal(deflated, StoredArray.OfNpz(path)!.All(m => m.Deflated));
+        int left = InflatedFilesLeft();
+        var streamed = CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64, Kernel: kernel, ShuffleSeed: shuffle));
+        var loaded = Loaded(path, null, new BatchPlan(700, 64, shuffle), kernel, out var acc);
+        AssertIdentical(loaded, streamed.Matrix);
         Assert.InRange(streamed.Matrix[0, 2], 0.05, 0.98);
-        Assert.Equal((loaded.Batches, loaded.Description), (streamed.Batches, streamed.Description));
-        // Only the streamed run took the checksum on the way; it is the file's SHA-256.
-        Assert.Null(loaded.Inputs);
-        Assert.Equal(InputFile.Of(stored), Assert.Single(streamed.Inputs!));
+        Assert.Equal(acc.Batches, streamed.Batches);
+        // The checksum was taken on the way; it is the file's SHA-256. No inflated copy is left behind.
+        Assert.Equal(InputFile.Of(path), Assert.Single(streamed.Inputs!));
+        Assert.Equal(left, InflatedFilesLeft());
+    }
+
+    [Fact]
+    public void A_corrupt_deflated_member_is_refused_before_any_batch()
+    {
+        string path = Write("corrupt.npz", Layers(300, 12, 10, 4), compress: true);
+        long offset;
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(path)) { offset = zip.Entries[0].CompressedLength / 2; }
+        using (var f = File.Open(path, FileMode.Open))
+        {
+            f.Position = 100 + offset;   // inside layer0's deflated data (its local header is about 100 bytes)
+            int v = f.ReadByte();
+            f.Position--;
+            f.WriteByte((byte)(v ^ 0x5A));
+        }
+        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
+        Assert.StartsWith($"{path}: member 'layer0.npy' is corrupt: ", e.Message);
     }
 
     [Fact]
@@ -110,8 +149,31 @@ public sealed class StreamedCkaTests : IDisposable
         bad[390 * 8 + 3] = float.NaN;   // in the last batch
         arrays[1] = NdArray.FromFloat32("layer1", bad, 400, 8);
         string path = Write("nan.npz", arrays, compress: false);
-        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
+        var e = Assert.Throws<NonFiniteDataException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64)));
         Assert.Equal($"{path}: array 'layer1': contains NaN or infinite values", e.Message);
+    }
+
+    /// <summary>
+    /// A NaN that corruption put into a member is reported as the corrupt member (its CRC-32 is checked as soon as the
+    /// bad value is seen, not after a pass over the whole file); the whole-file pass is stopped on any failure.
+    /// </summary>
+    [Fact]
+    public void A_nan_from_corruption_is_reported_as_the_corrupt_member()
+    {
+        string path = Write("corrupt-nan.npz", Layers(400, 8, 6, 8), compress: false);
+        var member = Assert.Single(StoredArray.OfNpz(path)!, m => m.Name == "layer1");
+        using (var f = File.Open(path, FileMode.Open))
+        {
+            f.Position = member.DataOffset + 4 * 8 * 3;   // row 3: the first batch in file order
+            f.Write(BitConverter.GetBytes(float.NaN));
+        }
+        var e = Assert.Throws<RepscopeException>(() => CkaFiles.Heatmap(new CkaHeatmapRequest(path, null, BatchSize: 64, ShuffleSeed: null)));
+        Assert.StartsWith($"{path}: member 'layer1.npy' is corrupt: its CRC-32 is ", e.Message);
+        Assert.Throws<RepscopeException>(() => member.VerifyMember());
+        Assert.Single(StoredArray.OfNpz(path)!, m => m.Name == "layer0").VerifyMember();   // an intact member passes
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => StoredArray.VerifyAndHash(path, [member], cancelled.Token));
     }
 
     [Fact]
@@ -131,11 +193,59 @@ public sealed class StreamedCkaTests : IDisposable
     }
 
     /// <summary>
-    /// `repscope heatmap` as a separate process on a 256 MB stored .npz peaks within 96 MB of the same command on a
-    /// 2 MB one (the loading path held the whole input: +256 MB and more).
+    /// `heatmap --shard` streams stored and deflated members too: each shard's sums are those of the loading path to the
+    /// last bit (the same batches, read instead of loaded), and the merged shards give the unsharded map.
     /// </summary>
-    [SkippableFact]
-    public void The_heatmap_of_a_large_stored_npz_holds_a_few_batches_not_the_input()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Shards_of_an_npz_stream_to_the_loaded_shards_and_merge_to_the_unsharded_map(bool twoModels)
+    {
+        var a = Layers(600, 9, 10, 24, 5);
+        var b = Layers(600, 9, 7, 13);   // the same latent factor as a (seed 9): related models
+        var stored = new CkaHeatmapRequest(Write("sa.npz", a, false), twoModels ? Write("sb.npz", b, false) : null, BatchSize: 50);
+        var deflated = stored with { A = Write("da.npz", a, true), B = twoModels ? Write("db.npz", b, true) : null };
+        var states = new List<string>();
+        for (int k = 1; k <= 3; k++)
+        {
+            foreach (var request in new[] { stored, deflated })
+            {
+                string state = Path.Combine(_dir, $"state-{k}-{Path.GetFileName(request.A)}");
+                Repscope.Cluster.CkaShards.Accumulate(request, new Repscope.Cluster.ShardSpec(k, 3), state);
+                var (info, sums) = Repscope.Cluster.CkaShards.Read(state);
+                Loaded(request.A, request.B, new BatchPlan(600, 50, CkaPlan.DefaultShuffleSeed), KernelKind.Linear, out var acc,
+                       (int)info.FirstBatch, (int)info.EndBatch);
+                var expected = acc.Sums();
+                Assert.Equal(expected.Cross.Cast<double>(), sums.Cross.Cast<double>());
+                Assert.Equal(expected.RowSelf, sums.RowSelf);
+                Assert.Equal(expected.ColumnSelf, sums.ColumnSelf);
+                Assert.Equal(InputFile.Of(request.A).Sha256, info.Inputs[0].Sha256);
+                if (request == stored) { states.Add(state); }
+            }
+        }
+        var (merged, _) = Repscope.Cluster.CkaShards.Merge(states);
+        var whole = CkaFiles.Heatmap(stored);
+        Assert.Equal(whole.Batches, merged.Batches);
+        for (int i = 0; i < whole.Matrix.Rows.Count; i++)
+        {
+            for (int j = 0; j < whole.Matrix.Columns.Count; j++) { Assert.Equal(whole.Matrix[i, j], merged.Matrix[i, j], 1e-12); }
+        }
+        Assert.InRange(whole.Matrix[0, 1], 0.05, 0.98);
+        // --layers chooses the arrays of a shard as of the unsharded map
+        string chosen = Path.Combine(_dir, "chosen.npz");
+        var picked = Repscope.Cluster.CkaShards.Accumulate(stored with { Layers = ["layer0", "layer2"] }, new Repscope.Cluster.ShardSpec(1, 1), chosen);
+        Assert.Equal(["layer0", "layer2"], picked.Rows);
+    }
+
+    /// <summary>
+    /// `repscope heatmap` as a separate process on a 256 MB stored or deflated .npz peaks within 96 MB of the same command
+    /// on a 2 MB one (the loading path held the whole input: +256 MB and more; a deflated member is inflated to a
+    /// temporary file, not to memory).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_heatmap_of_a_large_npz_holds_a_few_batches_not_the_input(bool deflated)
     {
         Skip.IfNot(File.Exists("/usr/bin/time"), "needs /usr/bin/time for the peak memory of a child process");
         string Big(string name, int n)
@@ -147,7 +257,7 @@ public sealed class StreamedCkaTests : IDisposable
                 for (int i = 0; i < x.Length; i++) { x[i] = (float)rng.NextDouble(); }
                 return NdArray.FromFloat32($"layer{l}", x, n, 4096);
             });
-            return Write(name, arrays, compress: false);
+            return Write(name, arrays, compress: deflated);
         }
         long Peak(string npz)
         {
