@@ -94,11 +94,14 @@ public static class AllPairsCka
             : new MinibatchCkaAccumulator(rowNames, columnNames, kernel, rbfThreshold);
         using var task = progress.Start("minibatch CKA", batches);
         int r = rowNames.Count;
+        // Layers shared among as many threads as libtorch has (each running libtorch single-threaded: the same numbers
+        // whatever the count), with the buffers kept from batch to batch.
+        using var workers = GramWorkers.ForCallingThread();
         foreach (var batch in source)
         {
             using var scope = torch.NewDisposeScope();
-            if (columnNames is null) { accumulator.Add(batch, overwrite); }
-            else { accumulator.Add(batch[..r], batch[r..], overwrite); }
+            if (columnNames is null) { accumulator.Add(batch, overwrite, workers); }
+            else { accumulator.Add(batch[..r], batch[r..], overwrite, workers); }
             task.Advance(1);
         }
         task.Complete($"{accumulator.Batches} batches");
@@ -106,13 +109,21 @@ public static class AllPairsCka
     }
 
     /// <summary>
-    /// CKA on the whole data (no minibatches) for every pair, any kernel and estimator; NaN where
-    /// a layer is constant. Pairs are computed one by one (linear: in feature space or Gram space,
-    /// whichever is cheaper), so memory stays at the inputs plus two layers.
+    /// CKA on the whole data (no minibatches) for every pair, any kernel and estimator; NaN where a layer is constant (or
+    /// its RBF bandwidth is undefined). Each layer's centred Gram matrix is computed once per group of layers that fits
+    /// <see cref="GramBudgetBytes"/> and every pair of a group comes from one matrix product (linear CKA with narrow
+    /// layers: pair by pair in feature space, which is cheaper). The layers are shared among as many threads as libtorch
+    /// has, each running libtorch single-threaded, so the map does not depend on the thread count.
     /// </summary>
     public static CkaMatrix WholeData(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
                                       IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
                                       CkaOptions options, IProgressReporter? progress = null)
+        => WholeData(rows, rowNames, columns, columnNames, options, progress, GramBudgetBytes);
+
+    /// <summary><see cref="WholeData(IReadOnlyList{Tensor}, IReadOnlyList{string}, IReadOnlyList{Tensor}?, IReadOnlyList{string}?, CkaOptions, IProgressReporter?)"/> with another memory budget for the Grams held at once.</summary>
+    internal static CkaMatrix WholeData(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
+                                        IReadOnlyList<Tensor>? columns, IReadOnlyList<string>? columnNames,
+                                        CkaOptions options, IProgressReporter? progress, long gramBudgetBytes)
     {
         progress ??= ProgressReporter.None;
         options.Validate();
@@ -123,26 +134,23 @@ public static class AllPairsCka
         var v = new double[rows.Count, cols.Count];
         long pairs = within ? rows.Count * (rows.Count + 1L) / 2 : (long)rows.Count * cols.Count;
         using var task = progress.Start("whole-data CKA", pairs);
+        using var workers = GramWorkers.ForCallingThread();
+        long n = rows[0].shape[0];
+        // Layers of different precisions are all taken in float64 (a pair of them would be).
+        bool float64 = rows.Concat(cols).Select(t => Gram.WorkingType(t.dtype)).Distinct().Count() > 1;
         if (options is { Kernel: KernelKind.Linear, Estimator: HsicEstimator.Biased })
         {
-            long n = rows[0].shape[0];
             bool gramSpace = rows.Concat(cols).Any(t => t.numel() / Math.Max(1, n) >= n);
-            if (gramSpace) { LinearWholeDataGrams(rows, rowNames, cols, colNames, within, v, task); }
-            else { LinearWholeData(rows, rowNames, cols, colNames, within, v, task); }
-            task.Complete();
-            return new CkaMatrix(rowNames.ToArray(), colNames.ToArray(), v);
+            if (gramSpace) { WholeDataGrams(rows, rowNames, cols, colNames, within, float64, options, gramBudgetBytes, v, task, workers); }
+            else { LinearWholeData(rows, rowNames, cols, colNames, within, v, task, workers); }
         }
-        for (int i = 0; i < rows.Count; i++)
+        else
         {
-            for (int j = within ? i : 0; j < cols.Count; j++)
+            if (options.Estimator == HsicEstimator.Unbiased && n < 4)
             {
-                double value;
-                try { value = Cka.Compute(rows[i], cols[j], options, $"layer '{rowNames[i]}'", $"layer '{colNames[j]}'"); }
-                catch (UndefinedResultException) { value = double.NaN; }
-                v[i, j] = value;
-                if (within) { v[j, i] = value; }
-                task.Advance(1);
+                foreach (int i in Enumerable.Range(0, rows.Count)) { foreach (int j in Enumerable.Range(0, cols.Count)) { v[i, j] = double.NaN; } }
             }
+            else { WholeDataGrams(rows, rowNames, cols, colNames, within, float64, options, gramBudgetBytes, v, task, workers); }
         }
         task.Complete();
         return new CkaMatrix(rowNames.ToArray(), colNames.ToArray(), v);
@@ -154,62 +162,83 @@ public static class AllPairsCka
     /// layers have fewer features than examples, Gram space otherwise). NaN for a constant layer.
     /// </summary>
     private static void LinearWholeData(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames, IReadOnlyList<Tensor> cols,
-                                        IReadOnlyList<string> colNames, bool within, double[,] v, IProgressTask task)
+                                        IReadOnlyList<string> colNames, bool within, double[,] v, IProgressTask task, GramWorkers workers)
     {
-        double[] SelfNorms(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names) => layers.Select((t, i) =>
+        double[] SelfNorms(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names)
         {
-            using var scope = torch.NewDisposeScope();
-            var c = Centred(t, names[i]);
-            return c is null ? double.NaN : Math.Sqrt(SquaredCross(c, c));
-        }).ToArray();
+            var norms = new double[layers.Count];
+            workers.Run(layers.Count, (i, _) =>
+            {
+                var c = Centred(layers[i], names[i]);
+                norms[i] = c is null ? double.NaN : Math.Sqrt(SquaredCross(c, c));
+            });
+            return norms;
+        }
         double[] rowSelf = SelfNorms(rows, rowNames);
         double[] colSelf = within ? rowSelf : SelfNorms(cols, colNames);
+        var todo = new List<(int I, int J)>();
         for (int i = 0; i < rows.Count; i++)
         {
-            using var rowScope = torch.NewDisposeScope();
-            var ci = Centred(rows[i], rowNames[i]);
-            for (int j = within ? i : 0; j < cols.Count; j++)
-            {
-                using var scope = torch.NewDisposeScope();
-                var cj = within && j == i ? ci : Centred(cols[j], colNames[j]);
-                double value = ci is null || cj is null ? double.NaN
-                    : within && j == i ? 1.0
-                    : SquaredCross(ci, cj) / (rowSelf[i] * colSelf[j]);
-                v[i, j] = value;
-                if (within) { v[j, i] = value; }
-                task.Advance(1);
-            }
+            for (int j = within ? i : 0; j < cols.Count; j++) { todo.Add((i, j)); }
         }
+        workers.Run(todo.Count, (k, _) =>
+        {
+            var (i, j) = todo[k];
+            var ci = Centred(rows[i], rowNames[i]);
+            var cj = within && j == i ? ci : Centred(cols[j], colNames[j]);
+            double value = ci is null || cj is null ? double.NaN
+                : within && j == i ? 1.0
+                : SquaredCross(ci, cj) / (rowSelf[i] * colSelf[j]);
+            v[i, j] = value;
+            if (within) { v[j, i] = value; }
+        });
+        task.Advance(todo.Count);
     }
 
-    /// <summary>Memory for the centred Gram matrices held at once by <see cref="LinearWholeDataGrams"/>.</summary>
-    private const long GramBudgetBytes = 1L << 30;
+    /// <summary>
+    /// Memory for the centred Gram matrices held at once by <see cref="WholeDataGrams"/> (n^2 x 8 bytes each: 128 MiB at
+    /// n = 4,096, so 4 layers per group; at n = 11,585 one Gram alone is past it and the groups hold one layer each).
+    /// </summary>
+    internal const long GramBudgetBytes = 1L << 30;
 
     /// <summary>
-    /// Linear biased CKA for every pair when layers are wide (features >= examples): each layer's
-    /// centred Gram matrix Xc Xc' is computed once per group of layers that fits the memory budget,
-    /// flattened into a row of G, and G_r G_c' gives &lt;Kc_i, Kc_j&gt; for a whole block of pairs in one
-    /// matrix product (the per-pair way recomputes both Grams for every pair). NaN for a constant layer.
+    /// CKA for every pair from each layer's centred Gram matrix G (flattened; one row of a stack per layer):
+    /// &lt;G_i, G_j&gt; / (||G_i|| ||G_j||), with G = Xc Xc' for linear biased CKA, H K H for the biased HSIC of another
+    /// kernel and the U-centred K (Szekely and Rizzo 2014) for the unbiased one (&lt;U(K), U(L)&gt; = n(n-3) HSIC1).
+    /// The Grams are computed once per group of layers that fits <see cref="GramBudgetBytes"/> (each layer on one worker)
+    /// and G_r G_c' gives a whole block of pairs in one matrix product (on one worker); the per-pair way recomputes
+    /// both Grams for every pair. NaN for a constant layer (or an RBF bandwidth that is undefined).
     /// </summary>
-    private static void LinearWholeDataGrams(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames, IReadOnlyList<Tensor> cols,
-                                             IReadOnlyList<string> colNames, bool within, double[,] v, IProgressTask task)
+    private static void WholeDataGrams(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames, IReadOnlyList<Tensor> cols,
+                                       IReadOnlyList<string> colNames, bool within, bool float64, CkaOptions options, long budgetBytes, double[,] v,
+                                       IProgressTask task, GramWorkers workers)
     {
         long n = rows[0].shape[0];
-        int group = (int)Math.Max(1, GramBudgetBytes / 2 / (n * n * sizeof(double)));
+        int group = (int)Math.Max(1, budgetBytes / 2 / (n * n * sizeof(double)));
+        bool linearBiased = options is { Kernel: KernelKind.Linear, Estimator: HsicEstimator.Biased };
+        Tensor? CentredGram(Tensor layer, string name)
+        {
+            var c = Centred(layer, name);
+            if (c is null) { return null; }
+            if (float64) { c = c.to_type(ScalarType.Float64); }
+            if (linearBiased) { return c.mm(c.t()).to_type(ScalarType.Float64); }   // Xc Xc' is already H K H
+            Tensor k;
+            try { k = options.Kernel == KernelKind.Linear ? c.mm(c.t()).to_type(ScalarType.Float64) : Gram.RbfOfCentred(c, options.RbfThreshold, $"layer '{name}'"); }
+            catch (UndefinedResultException) { return null; }
+            return options.Estimator == HsicEstimator.Biased ? Hsic.DoubleCentre(k) : Hsic.UCentreInPlace(k);
+        }
         (Tensor G, double[] Norms) Stack(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names, int from, int count)
         {
-            var flat = new Tensor[count];
+            var stacked = torch.zeros(count, n * n, dtype: ScalarType.Float64);
             var norms = new double[count];
-            for (int k = 0; k < count; k++)
+            workers.Run(count, (k, _) =>
             {
-                using var scope = torch.NewDisposeScope();
-                var c = Centred(layers[from + k], names[from + k]);
-                var g = c is null ? torch.zeros(n * n, ScalarType.Float64) : c.mm(c.t()).to_type(ScalarType.Float64).reshape(-1);
-                norms[k] = c is null ? double.NaN : Math.Sqrt(g.dot(g).item<double>());
-                flat[k] = g.MoveToOuterDisposeScope();
-            }
-            var stacked = torch.stack(flat);
-            foreach (var f in flat) { f.Dispose(); }
+                var g = CentredGram(layers[from + k], names[from + k]);
+                if (g is null) { norms[k] = double.NaN; return; }
+                using var row = stacked[k];
+                row.copy_(g.reshape(-1));
+                norms[k] = row.dot(row).item<double>();
+            });
             return (stacked, norms);
         }
         for (int r0 = 0; r0 < rows.Count; r0 += group)
@@ -222,8 +251,8 @@ public static class AllPairsCka
                 {
                     int cc = Math.Min(group, cols.Count - c0);
                     var (gc, nc) = within && c0 == r0 ? (gr, nr) : Stack(cols, colNames, c0, cc);
-                    using var products = gr.mm(gc.t());
-                    var p = products.data<double>().ToArray();
+                    double[] p = [];
+                    workers.Run(1, (_, _) => { using var products = gr.mm(gc.t()); p = products.data<double>().ToArray(); });
                     if (!ReferenceEquals(gc, gr)) { gc.Dispose(); }
                     for (int a = 0; a < rc; a++)
                     {
@@ -232,8 +261,9 @@ public static class AllPairsCka
                             int i = r0 + a, j = c0 + b;
                             if (within && j < i) { continue; }
                             double value = double.IsNaN(nr[a]) || double.IsNaN(nc[b]) ? double.NaN
-                                : within && i == j ? 1.0
-                                : p[a * cc + b] / (nr[a] * nc[b]);
+                                : linearBiased && within && i == j ? 1.0
+                                : linearBiased ? p[a * cc + b] / (Math.Sqrt(nr[a]) * Math.Sqrt(nc[b]))
+                                : LinearCka.Ratio(p[a * cc + b], nr[a], nc[b]);
                             v[i, j] = value;
                             if (within) { v[j, i] = value; }
                             task.Advance(1);

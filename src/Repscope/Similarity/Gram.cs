@@ -28,6 +28,9 @@ public static class Gram
         return m;
     }
 
+    /// <summary>The precision a representation of <paramref name="type"/> is worked in: float64 stays float64, anything else is float32.</summary>
+    internal static ScalarType WorkingType(ScalarType type) => type == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
     /// <summary>
     /// Data whose largest magnitude lies in [2^-SafeExponent, 2^SafeExponent] are used as they are: their Gram
     /// products and HSIC sums stay far from float32's and float64's overflow and underflow.
@@ -103,7 +106,14 @@ public static class Gram
     internal static Tensor RbfOfCentred(Tensor c, double threshold, string name)
     {
         using var scope = torch.NewDisposeScope();
-        var dots = c.mm(c.t()).to_type(ScalarType.Float64);
+        return RbfOfDots(c.mm(c.t()), threshold, name).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>RBF Gram (float64) from the dot products c c' of a column-centred matrix (left unchanged).</summary>
+    internal static Tensor RbfOfDots(Tensor products, double threshold, string name)
+    {
+        using var scope = torch.NewDisposeScope();
+        var dots = products.to_type(ScalarType.Float64, copy: true);
         var sq = dots.diagonal().clone();
         var d = dots.mul_(-2).add_(sq.unsqueeze(1)).add_(sq.unsqueeze(0));
         d.diagonal().zero_();

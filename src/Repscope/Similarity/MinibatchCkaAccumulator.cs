@@ -88,16 +88,21 @@ public sealed class MinibatchCkaAccumulator
 
     /// <summary>
     /// Like <see cref="Add(IReadOnlyList{Tensor})"/>; with <paramref name="overwrite"/> the batch's tensors (contiguous
-    /// buffers that the caller refills) are centred in place instead of copied first.
+    /// buffers that the caller refills) are centred in place instead of copied first. <paramref name="workers"/> (kept
+    /// over many batches) share the layers among threads and keep the buffers; null: as many as libtorch has threads, for this batch.
     /// </summary>
-    internal void Add(IReadOnlyList<Tensor> batch, bool overwrite)
+    internal void Add(IReadOnlyList<Tensor> batch, bool overwrite, GramWorkers? workers = null)
     {
         if (_crossModel) { throw new InvalidOperationException("this accumulator compares two models: use Add(rowBatch, columnBatch)"); }
         long b = CheckBatch(batch, _rows, -1);
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
-        var g = Grams(batch, _rows, overwrite, out int[] shifts);
-        AddProducts(g.Products(g, b), null, null, shifts, shifts);
+        using var own = workers is null ? GramWorkers.ForCallingThread() : null;
+        var w = workers ?? own!;
+        var g = Grams(w, Side.Rows, batch, _rows, overwrite);
+        double[] cross = [];
+        w.Run(1, (_, _) => cross = g.Products(g, b));
+        AddProducts(cross, null, null, g.Shifts, g.Shifts);
         Finish(b);
     }
 
@@ -105,16 +110,20 @@ public sealed class MinibatchCkaAccumulator
     public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch) => Add(rowBatch, columnBatch, overwrite: false);
 
     /// <summary>Like <see cref="Add(IReadOnlyList{Tensor}, IReadOnlyList{Tensor})"/>, centring refillable buffers in place with <paramref name="overwrite"/>.</summary>
-    internal void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch, bool overwrite)
+    internal void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch, bool overwrite, GramWorkers? workers = null)
     {
         if (!_crossModel) { throw new InvalidOperationException("this accumulator is within one model: use Add(batch)"); }
         long b = CheckBatch(rowBatch, _rows, -1);
         CheckBatch(columnBatch, _columns, b);
         if (!UsableBatch(b)) { return; }
         using var scope = torch.NewDisposeScope();
-        var ga = Grams(rowBatch, _rows, overwrite, out int[] rowShifts);
-        var gb = Grams(columnBatch, _columns, overwrite, out int[] columnShifts);
-        AddProducts(ga.Products(gb, b), ga.SelfProducts(b), gb.SelfProducts(b), rowShifts, columnShifts);
+        using var own = workers is null ? GramWorkers.ForCallingThread() : null;
+        var w = workers ?? own!;
+        var ga = Grams(w, Side.Rows, rowBatch, _rows, overwrite);
+        var gb = Grams(w, Side.Columns, columnBatch, _columns, overwrite);
+        double[] cross = [];
+        w.Run(1, (_, _) => cross = ga.Products(gb, b));
+        AddProducts(cross, ga.SelfProducts(b), gb.SelfProducts(b), ga.Shifts, gb.Shifts);
         Finish(b);
     }
 
@@ -288,7 +297,7 @@ public sealed class MinibatchCkaAccumulator
         for (int i = 0; i < self.Length; i++) { self[i] = Math.ScaleB(self[i], 2 * shift[i]); }
     }
 
-    private void AddProducts(Tensor cross, Tensor? rowSelf, Tensor? columnSelf, int[] rowShifts, int[] columnShifts)
+    private void AddProducts(double[] c, double[]? rowSelf, double[]? columnSelf, int[] rowShifts, int[] columnShifts)
     {
         // This batch's values are relative to its own shifts: bring them to the accumulator's (fixed by the first batch).
         int[] Delta(int[] batch, int?[] fixedShift)
@@ -304,7 +313,6 @@ public sealed class MinibatchCkaAccumulator
         int[] dr = Delta(rowShifts, _rowShift);
         int[] dc = _crossModel ? Delta(columnShifts, _columnShift) : dr;
         bool shifted = dr.Any(d => d != 0) || dc.Any(d => d != 0);
-        double[] c = cross.contiguous().data<double>().ToArray();
         if (shifted)
         {
             for (int i = 0; i < _rows.Length; i++)
@@ -313,7 +321,7 @@ public sealed class MinibatchCkaAccumulator
             }
         }
         int nc = _columns.Length;
-        var batchRowSelf = _crossModel ? rowSelf!.contiguous().data<double>().ToArray() : new double[_rows.Length];
+        var batchRowSelf = _crossModel ? rowSelf! : new double[_rows.Length];
         if (_crossModel && shifted) { Scale(batchRowSelf, dr); }
         for (int i = 0; i < _rows.Length; i++)
         {
@@ -324,7 +332,7 @@ public sealed class MinibatchCkaAccumulator
         double[]? batchColumnSelf = null;
         if (columnSelf is not null)
         {
-            batchColumnSelf = columnSelf.contiguous().data<double>().ToArray();
+            batchColumnSelf = columnSelf;
             if (shifted) { Scale(batchColumnSelf, dc); }
             AddTo(_columnSelf, batchColumnSelf);
         }
@@ -357,123 +365,156 @@ public sealed class MinibatchCkaAccumulator
         return b;
     }
 
+    private enum Side { Rows, Columns }
+
     /// <summary>
-    /// One batch's Grams of every layer in the form the unbiased HSIC needs (Song et al. 2012, the paper's Eq. 2):
-    /// <paramref name="K"/> [layers, b*b] float64, each layer's Gram with a zero diagonal, flattened (a zero row for a
-    /// layer constant in the batch); <paramref name="R"/> [layers, b] their row sums; <paramref name="S"/> [layers] their totals.
+    /// Whether a linear Gram is formed by blocks: with X = [X1; X2] (the batch's two halves of rows), X X1' and X2 X2'
+    /// give the whole symmetric matrix for 3/4 of the multiplications of X X' (BLAS has a symmetric rank-k product,
+    /// but the libtorch package exports none). Internal so that the benchmark can compare the two.
     /// </summary>
-    private sealed record BatchGrams(Tensor K, Tensor R, Tensor S)
+    internal static bool GramByBlocks { get; set; } = true;
+
+    /// <summary>
+    /// One batch's Grams of every layer in the form the unbiased HSIC needs (Song et al. 2012, the paper's Eq. 2), in
+    /// buffers kept by the workers: <paramref name="K"/> [layers, b*b] float64, each layer's Gram with a zero diagonal,
+    /// flattened (a zero row for a layer constant in the batch); <paramref name="R"/> [layers, b] their row sums;
+    /// <paramref name="SelfDots"/> each row of K with itself; <paramref name="Shifts"/> each layer's power-of-two shift.
+    /// </summary>
+    private sealed record BatchGrams(Tensor K, Tensor R, double[] SelfDots, int[] Shifts)
     {
         /// <summary>
-        /// [rows, columns] HSIC1 of every pair: (tr(K~L~) + (1'K~1)(1'L~1)/((b-1)(b-2)) - 2/(b-2) 1'K~L~1) / (b(b-3)), i.e.
-        /// &lt;U(K), U(L)&gt; / (b(b-3)) with the U-centred Grams never formed: three matrix products, no pass over the Grams.
+        /// [rows x columns] HSIC1 of every pair (row-major): (tr(K~L~) + (1'K~1)(1'L~1)/((b-1)(b-2)) - 2/(b-2) 1'K~L~1) / (b(b-3)),
+        /// i.e. &lt;U(K), U(L)&gt; / (b(b-3)) with the U-centred Grams never formed: three matrix products, no pass over the Grams.
         /// </summary>
-        public Tensor Products(BatchGrams other, long b) =>
-            K.mm(other.K.t())
-             .add_(S.unsqueeze(1).mul(other.S.unsqueeze(0)), alpha: 1.0 / ((b - 1.0) * (b - 2.0)))
-             .add_(R.mm(other.R.t()), alpha: -2.0 / (b - 2.0))
-             .div_(b * (b - 3.0));
+        public double[] Products(BatchGrams other, long b)
+        {
+            using var scope = torch.NewDisposeScope();
+            var s = R.sum(-1);
+            var os = ReferenceEquals(other, this) ? s : other.R.sum(-1);
+            return K.mm(other.K.t())
+                    .add_(s.unsqueeze(1).mul(os.unsqueeze(0)), alpha: 1.0 / ((b - 1.0) * (b - 2.0)))
+                    .add_(R.mm(other.R.t()), alpha: -2.0 / (b - 2.0))
+                    .div_(b * (b - 3.0))
+                    .data<double>().ToArray();
+        }
 
         /// <summary>[layers] HSIC1 of each layer with itself (the diagonal of <see cref="Products"/> with itself).</summary>
-        public Tensor SelfProducts(long b) =>
-            K.pow(2).sum(1)
-             .add_(S.pow(2), alpha: 1.0 / ((b - 1.0) * (b - 2.0)))
-             .add_(R.pow(2).sum(1), alpha: -2.0 / (b - 2.0))
-             .div_(b * (b - 3.0));
+        public double[] SelfProducts(long b)
+        {
+            double[] rows = R.data<double>().ToArray();
+            long layers = R.shape[0];
+            var v = new double[layers];
+            for (int i = 0; i < layers; i++)
+            {
+                double total = 0, squares = 0;
+                for (long j = 0; j < b; j++)
+                {
+                    double r = rows[i * b + j];
+                    total += r;
+                    squares += r * r;
+                }
+                v[i] = (SelfDots[i] + total * total / ((b - 1.0) * (b - 2.0)) - 2.0 / (b - 2.0) * squares) / (b * (b - 3.0));
+            }
+            return v;
+        }
     }
 
     /// <summary>
-    /// The <see cref="BatchGrams"/> of a batch. Per layer: one pass for the scale, one for the column means, one for
-    /// the centred copy (none for a refillable buffer), the Gram product. The O(b^2) rest (checks, diagonal, row
-    /// sums) runs once for all layers on a [layers, b, b] stack, so a batch costs a handful of tensor operations, not
-    /// a handful per layer (each one a parallel region: that matters on a busy machine). No separate passes over the
-    /// activations for the checks: non-finite values show up in the Gram, constancy in its trace.
+    /// The <see cref="BatchGrams"/> of a batch, one job per layer on the workers (largest first): the scale, the column
+    /// means, the centring (in place for a refillable buffer, else in a kept copy), the Gram product, the checks (non-finite
+    /// values show up in the Gram, constancy in its trace), the zero diagonal and the row sums. No separate passes over the
+    /// activations for the checks; nothing large is allocated.
     /// </summary>
-    private BatchGrams Grams(IReadOnlyList<Tensor> batch, string[] names, bool overwrite, out int[] shifts)
-    {
-        long b = batch[0].shape[0];
-        var k = ZeroDiagonalGrams(batch, names, overwrite, out shifts);
-        var r = k.sum(-1);
-        return new BatchGrams(k.view(batch.Count, b * b), r, r.sum(-1));
-    }
-
-    /// <summary>[layers, b, b] float64: each layer's Gram with a zero diagonal, all zero for a layer constant in the batch.</summary>
-    private Tensor ZeroDiagonalGrams(IReadOnlyList<Tensor> batch, string[] names, bool overwrite, out int[] shifts)
+    private BatchGrams Grams(GramWorkers w, Side side, IReadOnlyList<Tensor> batch, string[] names, bool overwrite)
     {
         long b = batch[0].shape[0];
         int layers = batch.Count;
-        var k = torch.empty(layers, b, b, dtype: ScalarType.Float64);
-        var meanSquares = new double[layers];
-        var types = new ScalarType[layers];
-        var keep = new double[layers];
-        shifts = new int[layers];
-        // One scratch buffer per precision for the centred copies, reused by every layer of the
-        // batch: no per-layer allocation of b x p (which would also let the C allocator's heap grow).
-        long widest = batch.Max(t => t.dim() == 0 ? 1 : t.numel() / Math.Max(b, 1));
-        var scratch = new Dictionary<ScalarType, Tensor>();
-        try
+        string use = side == Side.Rows ? "rows" : "columns";
+        var k = w.Buffer(-1, use + " K", ScalarType.Float64, layers * b * b).view(layers, b, b);
+        var r = w.Buffer(-1, use + " R", ScalarType.Float64, layers * b).view(layers, b);
+        var shifts = new int[layers];
+        var selfDots = new double[layers];
+        var order = Enumerable.Range(0, layers).OrderByDescending(i => batch[i].numel()).ThenBy(i => i).ToArray();
+        w.Run(layers, (job, worker) =>
         {
-            for (int i = 0; i < layers; i++)
-            {
-                using var scope = torch.NewDisposeScope();
-                var m = batch[i].dim() == 2 ? batch[i] : batch[i].reshape(b, -1);
-                if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); }
-                types[i] = m.dtype;
-                Tensor c;
-                if (overwrite && m.is_contiguous()) { c = m; }   // a refillable buffer: centred in place
-                else
-                {
-                    if (!scratch.TryGetValue(m.dtype, out var buffer))
-                    {
-                        buffer = torch.empty(b * widest, dtype: m.dtype).DetachFromDisposeScope();
-                        scratch[m.dtype] = buffer;
-                    }
-                    c = buffer.narrow(0, 0, m.numel()).view(m.shape).copy_(m);
-                }
-                int e = Gram.ScaleExponent(c);
-                if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
-                // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
-                shifts[i] = Kernel == KernelKind.Linear ? 2 * e : 0;
-                var mean = c.mean([0L], keepdim: true);
-                c.sub_(mean);
-                meanSquares[i] = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
-                keep[i] = 1.0;
-                if (Kernel == KernelKind.Linear) { k[i].copy_(c.mm(c.t())); }
-                else
-                {
-                    var gram = c.mm(c.t());
-                    CheckFinite(gram, names[i], m.dtype);
-                    if (IsConstantBatch(gram.trace().to_type(ScalarType.Float64).item<double>(), meanSquares[i], b, m.dtype)) { keep[i] = 0.0; k[i].zero_(); }
-                    else { k[i].copy_(Gram.RbfOfCentred(c, RbfThreshold, $"layer '{names[i]}'")); }
-                }
-            }
-        }
-        finally
-        {
-            foreach (var buffer in scratch.Values) { buffer.Dispose(); }
-        }
-        if (!torch.isfinite(k).all().item<bool>())
-        {
-            for (int i = 0; i < layers; i++) { CheckFinite(k[i], names[i], types[i]); }
-        }
-        var diagonal = k.diagonal(0, 1, 2);
+            int i = order[job];
+            using var ki = k[i];
+            using var ri = r[i];
+            shifts[i] = LayerGram(w, worker, batch[i], names[i], b, overwrite, ki, ri, out selfDots[i]);
+        });
+        return new BatchGrams(k.view(layers, b * b), r, selfDots, shifts);
+    }
+
+    /// <summary>One layer's Gram with a zero diagonal into <paramref name="k"/> [b, b] and its row sums into <paramref name="r"/>; returns its shift.</summary>
+    private int LayerGram(GramWorkers w, int worker, Tensor input, string name, long b, bool overwrite, Tensor k, Tensor r, out double selfDot)
+    {
+        var m = input.dim() == 2 ? input : input.reshape(b, -1);
+        bool own = false;
+        if (m.dtype != ScalarType.Float64 && m.dtype != ScalarType.Float32) { m = m.to_type(ScalarType.Float32); own = true; }
+        var type = m.dtype;
+        // A refillable buffer (or a converted copy) is centred in place; anything else in a kept per-worker copy.
+        var c = own || (overwrite && m.is_contiguous()) ? m : w.Buffer(worker, "centred", type, m.numel()).view(m.shape).copy_(m);
+        int e = Gram.ScaleExponent(c);
+        if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
+        var mean = c.mean([0L], keepdim: true);
+        c.sub_(mean);
+        double meanSquares = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+        var flat = k.view(b * b);
         if (Kernel == KernelKind.Linear)
         {
-            double[] traces = diagonal.sum(-1).data<double>().ToArray();
-            for (int i = 0; i < layers; i++) { keep[i] = IsConstantBatch(traces[i], meanSquares[i], b, types[i]) ? 0.0 : 1.0; }
+            LinearGram(w, worker, c, k);
+            // Non-finite values (in the data, or from products too large for the precision) show up in the Gram: in its
+            // trace when on the diagonal, in the sum of squares of the rest otherwise (the data are at a safe scale, so
+            // finite values cannot overflow either). No separate pass.
+            double trace = k.diagonal().sum().item<double>();
+            k.diagonal().zero_();
+            selfDot = flat.dot(flat).item<double>();
+            if (!double.IsFinite(trace) || !double.IsFinite(selfDot)) { throw NonFinite(name, type); }
+            if (IsConstantBatch(trace, meanSquares, b, type)) { k.zero_(); selfDot = 0; }
         }
-        diagonal.zero_();
-        if (keep.Any(x => x == 0)) { k.mul_(torch.tensor(keep, dtype: ScalarType.Float64).view(layers, 1, 1)); }
-        return k;
+        else
+        {
+            var dots = c.mm(c.t());
+            CheckFinite(dots, name, type);
+            if (IsConstantBatch(dots.trace().to_type(ScalarType.Float64).item<double>(), meanSquares, b, type)) { k.zero_(); }
+            else { k.copy_(Gram.RbfOfDots(dots, RbfThreshold, $"layer '{name}'")); }
+            k.diagonal().zero_();
+            selfDot = flat.dot(flat).item<double>();
+        }
+        r.copy_(k.sum(1));
+        // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
+        return Kernel == KernelKind.Linear ? 2 * e : 0;
+    }
+
+    /// <summary>c c' (c: [b, p], centred) into the float64 <paramref name="k"/> [b, b], in c's precision, by blocks when <see cref="GramByBlocks"/>.</summary>
+    private static void LinearGram(GramWorkers w, int worker, Tensor c, Tensor k)
+    {
+        long b = c.shape[0], h = b / 2;
+        if (!GramByBlocks || h < 2)
+        {
+            var full = w.Buffer(worker, "gram", c.dtype, b * b).view(b, b);
+            k.copy_(full.addmm_(c, c.t(), beta: 0, alpha: 1));
+            return;
+        }
+        // G = [[X1 X1', X1 X2'], [X2 X1', X2 X2']]: the first block column from one product, the last block from another,
+        // the remaining block as the transpose of X2 X1' (so G is exactly symmetric).
+        var left = w.Buffer(worker, "gram left", c.dtype, b * h).view(b, h);
+        left.addmm_(c, c.narrow(0, 0, h).t(), beta: 0, alpha: 1);
+        var c2 = c.narrow(0, h, b - h);
+        var corner = w.Buffer(worker, "gram corner", c.dtype, (b - h) * (b - h)).view(b - h, b - h);
+        corner.addmm_(c2, c2.t(), beta: 0, alpha: 1);
+        k.narrow(1, 0, h).copy_(left);
+        k.narrow(0, h, b - h).narrow(1, h, b - h).copy_(corner);
+        k.narrow(0, 0, h).narrow(1, h, b - h).copy_(left.narrow(0, h, b - h).t());
     }
 
     private static void CheckFinite(Tensor gram, string name, ScalarType type)
     {
-        if (!torch.isfinite(gram).all().item<bool>())
-        {
-            throw new RepscopeException($"layer '{name}': contains NaN or infinite values (or values too large for {(type == ScalarType.Float32 ? "float32" : "float64")} products)");
-        }
+        if (!torch.isfinite(gram).all().item<bool>()) { throw NonFinite(name, type); }
     }
+
+    private static RepscopeException NonFinite(string name, ScalarType type) =>
+        new($"layer '{name}': contains NaN or infinite values (or values too large for {(type == ScalarType.Float32 ? "float32" : "float64")} products)");
 
     /// <summary>
     /// A batch is constant when the centred activations are zero up to the rounding of the mean:

@@ -98,6 +98,47 @@ public class MinibatchCkaTests
         Assert.Equal(1.0, cross[1, 0], 12);
     }
 
+    [Theory]
+    [InlineData(KernelKind.Rbf, HsicEstimator.Biased)]
+    [InlineData(KernelKind.Rbf, HsicEstimator.Unbiased)]
+    [InlineData(KernelKind.Linear, HsicEstimator.Unbiased)]
+    [InlineData(KernelKind.Linear, HsicEstimator.Biased)]
+    public void WholeDataGramsComputedOncePerLayerEqualPairByPair(KernelKind kernel, HsicEstimator estimator)
+    {
+        // Float32 and wide layers (features > examples) too; one constant layer; budgets of 1, 2 and all Grams at once.
+        var layers = new[] { Randn(90, 40, 6), Randn(91, 40, 70), Randn(92, 40, 9), torch.ones(40, 3, dtype: ScalarType.Float64), Randn(93, 40, 11) };
+        layers[2] = Related(layers[0], 94, 9, noise: 0.6);
+        layers[4] = Related(layers[1], 95, 11, noise: 1.5);
+        string[] names = ["a", "b", "c", "dead", "e"];
+        var options = new CkaOptions(kernel, estimator, 0.8);
+        var other = new[] { Related(layers[2], 96, 5, noise: 0.4), Randn(97, 40, 45) };
+        foreach (long budget in new long[] { 2 * 40 * 40 * 8, 4 * 40 * 40 * 8, AllPairsCka.GramBudgetBytes })
+        {
+            var m = AllPairsCka.WholeData(layers, names, null, null, options, null, budget);
+            var cross = AllPairsCka.WholeData(layers, names, other, ["p", "q"], options, null, budget);
+            for (int i = 0; i < layers.Length; i++)
+            {
+                for (int j = 0; j < layers.Length; j++)
+                {
+                    if (i == 3 || j == 3) { Assert.True(double.IsNaN(m[i, j]), $"{names[i]} vs {names[j]}: {m[i, j]}"); continue; }
+                    Assert.Equal(Cka.Compute(layers[i], layers[j], options), m[i, j], 12);
+                }
+                for (int j = 0; j < other.Length; j++)
+                {
+                    if (i == 3) { Assert.True(double.IsNaN(cross[i, j])); continue; }
+                    Assert.Equal(Cka.Compute(layers[i], other[j], options), cross[i, j], 12);
+                }
+            }
+            Assert.True(m[0, 2] > 0.3 && m[1, 4] > 0.05 && m[1, 4] < 0.99, $"{m[0, 2]}, {m[1, 4]}");   // related layers are similar, not identical
+            // Float32 layers: the same Grams in float32 products agree with their float64 map.
+            var m32 = AllPairsCka.WholeData(layers.Select(t => t.to_type(ScalarType.Float32)).ToArray(), names, null, null, options, null, budget);
+            for (int i = 0; i < layers.Length; i++)
+            {
+                for (int j = 0; j < layers.Length; j++) { if (i != 3 && j != 3) { Assert.Equal(m[i, j], m32[i, j], 5); } }
+            }
+        }
+    }
+
     [Fact]
     public void MergedAccumulatorsEqualTheWhole()
     {
