@@ -66,8 +66,6 @@ public static class LayerSimilarity
         pcOptions ??= FirstComponentOptions.Default;
         var cka = new MinibatchCkaAccumulator(layers) { KeepBatches = true };
         var pcs = layers.Select(l => new FirstComponentAccumulator(l, pcOptions)).ToList();
-        // The CKA workers and their buffers kept over every batch of every pass (not made again per batch).
-        using var workers = GramWorkers.ForCallingThread();
         try
         {
             for (int e = 0; e < ckaPasses.Count; e++)
@@ -75,7 +73,7 @@ public static class LayerSimilarity
                 bool withPc = e == 0;
                 ckaPasses[e]((_, taps) =>
                 {
-                    cka.Add(taps, overwrite: false, workers);
+                    cka.Add(taps);
                     if (withPc) { FirstComponents.AddBatch(pcs, taps); }
                 });
                 if (withPc) { FirstComponents.EndPass(pcs); }
@@ -115,8 +113,7 @@ public static class LayerSimilarity
         Action<Action<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>>> pass, out IReadOnlyList<string> warnings, out CkaBatchState batches)
     {
         var cka = new MinibatchCkaAccumulator(rows, columns) { KeepBatches = true };
-        using var workers = GramWorkers.ForCallingThread();
-        pass((a, b) => cka.Add(a, b, overwrite: false, workers));
+        pass((a, b) => cka.Add(a, b));
         warnings = cka.Warnings.Distinct().ToList();
         batches = cka.BatchState();
         return cka.Result();
@@ -134,7 +131,6 @@ public static class LayerSimilarity
         var removed = new MinibatchCkaAccumulator(layers) { KeepBatches = true };
         var means = components.Select(c => torch.tensor(c.Mean)).ToList();
         var directions = components.Select(c => torch.tensor(c.Direction)).ToList();
-        using var workers = GramWorkers.ForCallingThread();
         try
         {
             pass((_, taps) =>
@@ -146,7 +142,7 @@ public static class LayerSimilarity
                     // A layer without a defined component (constant) stays as it is: CKA is undefined for it either way.
                     stripped[i] = double.IsNaN(components[i].Fraction) ? taps[i] : FirstComponents.RemoveFirstComponent(taps[i], means[i], directions[i]);
                 }
-                removed.Add(stripped, overwrite: false, workers);
+                removed.Add(stripped);
             });
         }
         finally

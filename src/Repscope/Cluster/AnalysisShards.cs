@@ -28,11 +28,7 @@ public static class AnalysisShards
         var blocks = (blockOptions ?? BlockStructureOptions.Default).Validated();
         var (start, count, first, end) = Slice(source.Examples, options.BatchSize, shard);
         var acc = new MinibatchCkaAccumulator(source.Layers) { KeepBatches = true };
-        if (count > 0)
-        {
-            using var workers = GramWorkers.ForCallingThread();
-            source.Pass(start, count, options.BatchSize, progress ?? ProgressReporter.None)((_, taps) => acc.Add(taps, overwrite: false, workers));
-        }
+        if (count > 0) { source.Pass(start, count, options.BatchSize, progress ?? ProgressReporter.None)((_, taps) => acc.Add(taps)); }
         var info = new CkaStateInfo(CkaShards.Format, shard.Index, shard.Count, first, end, source.Examples, options.BatchSize, acc.Kernel, acc.RbfThreshold,
                                     CrossModel: false, source.Layers, source.Layers, [.. Identity(source)])
         {
