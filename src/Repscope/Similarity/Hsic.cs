@@ -30,15 +30,11 @@ public static class Hsic
         var lt = ZeroDiagonal(l);
         var kr = kt.sum(1);
         var lr = lt.sum(1);
-        return UnbiasedFromSums(kt.mul(lt).sum().item<double>(), kr.sum().item<double>(), lr.sum().item<double>(), kr.dot(lr).item<double>(), n);
+        double trace = kt.mul(lt).sum().item<double>();
+        double sums = kr.sum().item<double>() * lr.sum().item<double>() / ((n - 1.0) * (n - 2.0));
+        double cross = 2.0 / (n - 2.0) * kr.dot(lr).item<double>();
+        return (trace + sums - cross) / (n * (n - 3.0));
     }
-
-    /// <summary>
-    /// The unbiased HSIC from its four sums over the zero-diagonal Grams K~, L~ of <paramref name="n"/> rows: tr(K~L~),
-    /// 1'K~1, 1'L~1 and the dot product of their row sums 1'K~L~1.
-    /// </summary>
-    internal static double UnbiasedFromSums(double trace, double totalK, double totalL, double rowSumsDot, long n) =>
-        (trace + totalK * totalL / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * rowSumsDot) / (n * (n - 3.0));
 
     /// <summary>H K H: subtract row and column means, add back the grand mean.</summary>
     internal static Tensor DoubleCentre(Tensor k)

@@ -413,7 +413,7 @@ public sealed class MinibatchCkaAccumulator
                     total += r;
                     squares += r * r;
                 }
-                v[i] = Hsic.UnbiasedFromSums(SelfDots[i], total, total, squares, b);
+                v[i] = (SelfDots[i] + total * total / ((b - 1.0) * (b - 2.0)) - 2.0 / (b - 2.0) * squares) / (b * (b - 3.0));
             }
             return v;
         }
