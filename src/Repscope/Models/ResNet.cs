@@ -143,16 +143,30 @@ public sealed class ResNet : Module<Tensor, Tensor>
         {
             throw new RepscopeException($"{Architecture} expects input [batch, {InChannels}, H, W], got [{string.Join(", ", x.shape)}]");
         }
+        if (!training) { return EvalForward(x); }
         using var scope = NewDisposeScope();
         // While training, the batch goes in channels-last (NHWC) memory order, which every layer then keeps: oneDNN's
         // convolutions skip their per-call reorders of activations. The same values (the trained weights are
         // byte-identical, tested); eval mode keeps NCHW, which the taps and exports expect.
         if (training) { x = ChannelsLast(x); }
         var h = stem.call(x);
-        // Block by block, each residual block's output freed as soon as the next block has made its own: an eval pass
-        // (analyses, exports) holds two block outputs at a time instead of all of them (ResNet-56 on a batch of 256
-        // CIFAR images: about 250 MB less; taps are copied out by their hooks). While training, autograd keeps what
-        // the backward pass needs.
+        h = stage1.call(h);
+        h = stage2.call(h);
+        h = stage3.call(h);
+        h = pool.call(h).flatten(1);
+        return fc.call(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Eval mode (analyses and exports): the same operations as training's path in NCHW, with each residual block's
+    /// output freed as soon as the next block has made its own, so that a forward pass holds two block outputs at a
+    /// time instead of all of them (ResNet-56 on a batch of 256 CIFAR images: about 250 MB less; taps are copied out by
+    /// their hooks).
+    /// </summary>
+    private Tensor EvalForward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = stem.call(x);
         foreach (var stage in new[] { stage1, stage2, stage3 })
         {
             foreach (var block in stage.children().Cast<Module<Tensor, Tensor>>())
