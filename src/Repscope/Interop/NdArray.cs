@@ -307,6 +307,27 @@ public sealed class NdArray
         return false;
     }
 
+    /// <summary>
+    /// The largest of the values' bits with the sign bit cleared (<paramref name="magnitudeMask"/>): IEEE floats of one
+    /// format order like these integers, so this is the bit pattern of the largest magnitude, and it is at least the
+    /// exponent mask exactly when some value is NaN or infinite. Zero for no values.
+    /// </summary>
+    internal static TBits LargestMagnitudeBits<TBits>(ReadOnlySpan<TBits> bits, TBits magnitudeMask)
+        where TBits : unmanaged, IBinaryInteger<TBits>, IUnsignedNumber<TBits>
+    {
+        var mask = new Vector<TBits>(magnitudeMask);
+        var largest = Vector<TBits>.Zero;
+        int i = 0;
+        for (; i + Vector<TBits>.Count <= bits.Length; i += Vector<TBits>.Count)
+        {
+            largest = Vector.Max(largest, Vector.BitwiseAnd(new Vector<TBits>(bits.Slice(i, Vector<TBits>.Count)), mask));
+        }
+        TBits result = TBits.Zero;
+        for (int k = 0; k < Vector<TBits>.Count; k++) { result = TBits.Max(result, largest[k]); }
+        for (; i < bits.Length; i++) { result = TBits.Max(result, bits[i] & magnitudeMask); }
+        return result;
+    }
+
     /// <summary>Same dtype, shape and bytes (NaNs with the same bits compare equal). Names are not compared.</summary>
     public bool ContentEquals(NdArray other)
     {
