@@ -290,6 +290,7 @@ public sealed class NdArray
     }
 
     /// <summary>A value is NaN or infinite exactly when all its exponent bits are set.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool HasNonFinite<TBits>(ReadOnlySpan<TBits> bits, TBits exponentMask)
         where TBits : unmanaged, IBinaryInteger<TBits>
     {
@@ -312,6 +313,9 @@ public sealed class NdArray
     /// format order like these integers, so this is the bit pattern of the largest magnitude, and it is at least the
     /// exponent mask exactly when some value is NaN or infinite. Zero for no values.
     /// </summary>
+    /// <remarks>Compiled optimised at its first call: ReadyToRun cannot precompile Vector&lt;T&gt; code (its width is the
+    /// machine's), and the unoptimised first tier of a vector loop is many times slower.</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static TBits LargestMagnitudeBits<TBits>(ReadOnlySpan<TBits> bits, TBits magnitudeMask)
         where TBits : unmanaged, IBinaryInteger<TBits>, IUnsignedNumber<TBits>
     {
