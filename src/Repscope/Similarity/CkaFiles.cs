@@ -199,21 +199,12 @@ public static class CkaFiles
     /// </summary>
     private static CkaHeatmapResult? Streamed(CkaHeatmapRequest r, List<string> notes, List<string> warnings, IProgressReporter progress)
     {
-        var a = SelectStored(r.A, r.Layers, notes, warnings, r.MaxNpzBytes);
-        var b = a is null || r.B is null ? null : SelectStored(r.B, r.Layers, notes, warnings, r.MaxNpzBytes);
-        if (a is null || (r.B is not null && b is null)) { return null; }
+        if (StoredPair(r, notes, warnings) is not { } pair) { return null; }
+        var (a, b) = pair;
         long n = a[0].Rows;
-        if (b is not null && b[0].Rows != n)
-        {
-            throw new RepscopeException($"{r.B} has {b[0].Rows} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
-        }
         var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
         if (plan.Batches is not { } batches || n < 4) { return null; }
-        using var inflated = new TemporaryFiles();
-        a = Inflate(a, inflated);
-        b = b is null ? null : Inflate(b, inflated);
-        var files = new[] { r.A }.Concat(r.B is null ? [] : [r.B]).ToArray();
-        var (result, inputs) = Verified(files, [.. a, .. b ?? []], () =>
+        var (result, inputs) = InflatedAndVerified(r, a, b, (a, b) =>
         {
             if (batches.ShuffleSeed is null && LooksSorted(a[0])) { warnings.Add(SortedWarning(r.A)); }
             var mb = AllPairsCka.Minibatch(a, b, batches, r.Kernel, r.RbfThreshold, progress, out var acc);
@@ -221,6 +212,37 @@ public static class CkaFiles
                                         Description(r.Kernel, r.RbfThreshold, plan, n), plan, notes);
         });
         return result with { Inputs = inputs };
+    }
+
+    /// <summary>
+    /// The arrays of a request's file (and second file) that a streamed map reads, chosen as
+    /// <see cref="SelectStored"/> chooses them and with the same number of rows in both; null when either file cannot be
+    /// streamed (the loading path then reads it).
+    /// </summary>
+    internal static (IReadOnlyList<StoredArray> A, IReadOnlyList<StoredArray>? B)? StoredPair(CkaHeatmapRequest r, List<string> notes, List<string> warnings)
+    {
+        var a = SelectStored(r.A, r.Layers, notes, warnings, r.MaxNpzBytes);
+        var b = a is null || r.B is null ? null : SelectStored(r.B, r.Layers, notes, warnings, r.MaxNpzBytes);
+        if (a is null || (r.B is not null && b is null)) { return null; }
+        if (b is not null && b[0].Rows != a[0].Rows)
+        {
+            throw new RepscopeException($"{r.B} has {b[0].Rows} examples (rows) per array but {r.A} has {a[0].Rows}; CKA needs the same examples in the same order");
+        }
+        return (a, b);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="compute"/> on the arrays of <see cref="StoredPair"/> with deflated members inflated into
+    /// temporary files (removed afterwards), while the request's files are checked and hashed (<see cref="Verified"/>).
+    /// </summary>
+    internal static (T Result, IReadOnlyList<InputFile> Inputs) InflatedAndVerified<T>(CkaHeatmapRequest r, IReadOnlyList<StoredArray> a,
+        IReadOnlyList<StoredArray>? b, Func<IReadOnlyList<StoredArray>, IReadOnlyList<StoredArray>?, T> compute)
+    {
+        using var inflated = new TemporaryFiles();
+        var ia = Inflate(a, inflated);
+        var ib = b is null ? null : Inflate(b, inflated);
+        string[] files = r.B is null ? [r.A] : [r.A, r.B];
+        return Verified(files, [.. ia, .. ib ?? []], () => compute(ia, ib));
     }
 
     /// <summary>Deflated members inflated into <paramref name="temporaries"/> (<see cref="StoredArray.Inflate"/>), the others as they are.</summary>
