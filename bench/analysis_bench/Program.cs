@@ -30,8 +30,9 @@ var layers = model.TapNames(selection);
 long baseline = Process.GetCurrentProcess().WorkingSet64;
 Console.WriteLine($"{model.Architecture}, {layers.Count} taps ({selection}), {examples} examples, batch {batch}, {threads} threads; working set before: {baseline / 1048576} MiB");
 
-long peak = 0;
-using var sampler = new Timer(_ => { long ws = Process.GetCurrentProcess().WorkingSet64; if (ws > peak) { peak = ws; } }, null, 0, 200);
+long peak = 0, batchPeak = 0;
+using var sampler = new Timer(_ => { long ws = Repscope.Interop.NativeHeap.ResidentBytes(); if (ws > peak) { peak = ws; } if (ws > Interlocked.Read(ref batchPeak)) { Interlocked.Exchange(ref batchPeak, ws); } }, null, 0, 200);
+static long Mib(long bytes) => bytes / 1048576;
 var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
 int passes = 0;
@@ -39,7 +40,9 @@ var progress = new LineProgressReporter(Console.Error, TimeSpan.FromSeconds(30))
 // As `repscope layers` (Workflows.RunSource): every pass captures into the same tap buffers.
 using var buffers = new TapBuffers();
 bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { onBatch(l, t); if (perBatch) { Console.Error.WriteLine($"pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
+// RSS_PER_BATCH=1: per batch, the resident size after the forward pass (the taps in their buffers), after the analysis's
+// work on the batch, and the highest sample (every 0.2 s) since the previous batch: where the peak is reached.
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); onBatch(l, t); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
 double seconds = clock.Elapsed.TotalSeconds;
 // A forward pass alone, for scale.
