@@ -79,8 +79,10 @@ public class NativeHeapTests
             // come from older free chunks elsewhere, and then the freed blocks merge with the top of the heap, which free()
             // itself gives back (the case the trim is not for).
             Skip.If(pages < (long)count * (size / Environment.SystemPageSize - 1) / 2, $"only {pages} of the freed blocks' pages are still mapped after free(): they were not held between live blocks");
-            // About 290 MB were freed between live blocks. free() alone keeps them resident; the trim gives them back.
-            Assert.True(residentBefore > pages * 9 / 10, $"{residentBefore} of {pages} freed pages resident before the trim");
+            // The same when free() gave most back itself (a thread's arena shrinks the top of each of its 64 MB heaps: with
+            // other tests' blocks about, 1/8 of the pages went that way).
+            Skip.If(residentBefore <= pages / 2, $"free() itself gave {pages - residentBefore} of {pages} freed pages back: nothing left for the trim to show");
+            // About 290 MB were freed between live blocks. free() alone keeps most of them resident; the trim gives them back.
             Assert.True(residentAfter < pages / 10, $"{residentAfter} of {pages} freed pages still resident after the trim");
         }
         finally
