@@ -30,24 +30,44 @@ var layers = model.TapNames(selection);
 long baseline = Process.GetCurrentProcess().WorkingSet64;
 Console.WriteLine($"{model.Architecture}, {layers.Count} taps ({selection}), {examples} examples, batch {batch}, {threads} threads; working set before: {baseline / 1048576} MiB");
 
-long peak = 0;
-using var sampler = new Timer(_ => { long ws = Process.GetCurrentProcess().WorkingSet64; if (ws > peak) { peak = ws; } }, null, 0, 200);
+long peak = 0, batchPeak = 0;
+using var sampler = new Timer(_ => { long ws = Repscope.Interop.NativeHeap.ResidentBytes(); if (ws > peak) { peak = ws; } if (ws > Interlocked.Read(ref batchPeak)) { Interlocked.Exchange(ref batchPeak, ws); } }, null, 0, 200);
+static long Mib(long bytes) => bytes / 1048576;
 var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
+var cpu = Process.GetCurrentProcess().TotalProcessorTime;
 int passes = 0;
 var progress = new LineProgressReporter(Console.Error, TimeSpan.FromSeconds(30));
 // As `repscope layers` (Workflows.RunSource): every pass captures into the same tap buffers.
-using var buffers = new TapBuffers();
+var buffers = new TapBuffers();
 bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { onBatch(l, t); if (perBatch) { Console.Error.WriteLine($"pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Process.GetCurrentProcess().WorkingSet64 / 1048576} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
+// RSS_PER_BATCH=1: per batch, the resident size after the forward pass (the taps in their buffers), after the analysis's
+// work on the batch, and the highest sample (every 0.2 s) since the previous batch: where the peak is reached.
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); onBatch(l, t); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
 double seconds = clock.Elapsed.TotalSeconds;
-// A forward pass alone, for scale.
+double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+// The analysis's peak: the OS's high-water mark now, before anything else runs (the floor below would add to it).
+long analysisPeak = Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64);
+long bufferBytes = buffers.Bytes;
+int trims = Repscope.Interop.NativeHeap.Trims;
+buffers.Dispose();
+// The floor: one forward pass of the same model over the same data in eval mode, no taps, no hooks.
 clock.Restart();
-Activations.Pass(model, data, batch, TapSet.Blocks)((_, _) => { });
+cpu = Process.GetCurrentProcess().TotalProcessorTime;
+model.eval();
+using (torch.no_grad())
+{
+    for (long start = 0; start < examples; start += batch)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var logits = model.call(data.Images[torch.TensorIndex.Slice(start, Math.Min(start + batch, examples))]);
+    }
+}
 double forward = clock.Elapsed.TotalSeconds;
-Console.WriteLine($"within-model analysis: {seconds:F1} s ({passes} passes over the data: 1 CKA + PC1, {pcOptions.Passes - 1} more for PC1; one plain forward pass: {forward:F1} s)");
-Console.WriteLine($"peak working set: {Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64) / 1048576} MiB (sampled every 0.2 s and the OS peak); data set in memory: {data.Images.NumberOfElements * 4 / 1048576} MiB float32; tap buffers {buffers.Bytes / 1048576} MiB; free C heap given back {Repscope.Interop.NativeHeap.Trims} time(s)");
+double forwardCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+Console.WriteLine($"within-model analysis: {seconds:F1} s, {cpuSeconds:F1} s CPU ({passes} passes over the data: 1 CKA + PC1, {pcOptions.Passes - 1} more for PC1); one forward pass alone (no taps): {forward:F1} s, {forwardCpu:F1} s CPU; analysis / {passes} forward passes: {seconds / (passes * forward):F2} wall, {cpuSeconds / (passes * forwardCpu):F2} CPU");
+Console.WriteLine($"analysis's peak working set: {Mib(analysisPeak)} MiB (the OS's high-water mark at its end); data set in memory: {data.Images.NumberOfElements * 4 / 1048576} MiB float32; tap buffers {Mib(bufferBytes)} MiB; free C heap given back {trims} time(s)");
 Console.WriteLine($"all activations of all taps would be: {layers.Count} taps, {EstimateBytes(model, selection, examples) / 1048576} MiB float32");
 Console.WriteLine($"block structure (random weights): {r.BlockStructure.Spans.Count} span(s), level {r.BlockStructure.Level:F3}");
 

@@ -274,14 +274,15 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
             return (shortcut is null ? x.alias() : shortcut.call(x)).MoveToOuterDisposeScope();
         }
         var h = branch.call(x);
-        // In place while training: the same values with two fewer activation-sized tensors per block (batch norm's
-        // backward needs its input, not its output). Not in eval mode, where a tap may hold bn2's output.
+        // In place: the same values with two fewer activation-sized tensors per block. While training, batch norm's
+        // backward needs its input, not its output; in eval mode (no autograd) the branch's output is a fresh tensor that
+        // nothing else holds: a tap's hook has copied it out (Activations.Stream) before the addition overwrites it.
         if (Residual)
         {
             var s = shortcut is null ? x : shortcut.call(x);
-            h = training ? h.add_(s, TorchScalars.One) : h.add(s, TorchScalars.One);
+            h = h.add_(s, TorchScalars.One);
         }
-        return (training ? h.relu_() : functional.relu(h)).MoveToOuterDisposeScope();
+        return h.relu_().MoveToOuterDisposeScope();
     }
 }
 

@@ -58,18 +58,26 @@ public sealed class TapBuffers : IDisposable
     private long _residentCeiling;
 
     /// <summary>
-    /// Called after each batch: the first fixes a ceiling (the process's resident size then, plus
-    /// <see cref="ResidentSlack"/>); a later batch that leaves the process above it gives the C heap's free pages back
-    /// (<see cref="Interop.NativeHeap.ReturnFreeHeap"/>). The holes that each batch's temporaries (forward pass, CKA,
-    /// principal components) leave between longer-lived blocks then cannot add up over the batches and passes: memory
-    /// does not grow with the number of examples, and pages are faulted in again only after a trim, not every batch.
+    /// Called after each batch: the first gives the C heap's free pages back and then fixes a ceiling (the process's
+    /// resident size after that trim, plus <see cref="ResidentSlack"/>), so that the ceiling holds what lives on (tap
+    /// buffers, data, the analyses' state) but not the first batch's freed temporaries; a later batch that leaves the
+    /// process above it gives the free pages back again (<see cref="Interop.NativeHeap.ReturnFreeHeap"/>). The holes
+    /// that each batch's temporaries (forward pass, CKA, principal components) leave between longer-lived blocks then
+    /// cannot add up over the batches and passes: memory does not grow with the number of examples, and pages are
+    /// faulted in again only after a trim, not every batch.
     /// </summary>
     internal void BoundResidentMemory()
     {
+        if (_residentCeiling == 0)
+        {
+            Interop.NativeHeap.ReturnFreeHeap();
+            long after = Interop.NativeHeap.ResidentBytes();
+            _residentCeiling = after < 0 ? -1 : after + ResidentSlack;
+            return;
+        }
+        if (_residentCeiling < 0) { return; }
         long resident = Interop.NativeHeap.ResidentBytes();
-        if (resident < 0) { return; }
-        if (_residentCeiling == 0) { _residentCeiling = resident + ResidentSlack; }
-        else if (resident > _residentCeiling) { Interop.NativeHeap.ReturnFreeHeap(); }
+        if (resident > _residentCeiling) { Interop.NativeHeap.ReturnFreeHeap(); }
     }
 
     public void Dispose()

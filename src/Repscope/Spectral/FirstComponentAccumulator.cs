@@ -51,6 +51,7 @@ public sealed class FirstComponentAccumulator : IDisposable
 {
     private readonly string _layer;
     private readonly FirstComponentOptions _options;
+    private readonly long _sumColumns;
     private long _features = -1;
     private int _pass;
     private long _rowsThisPass;
@@ -73,8 +74,13 @@ public sealed class FirstComponentAccumulator : IDisposable
     private double _totalVariance;
     private FirstComponent? _result;
 
-    public FirstComponentAccumulator(string layer, FirstComponentOptions? options = null)
+    public FirstComponentAccumulator(string layer, FirstComponentOptions? options = null) : this(layer, options, SumColumns) { }
+
+    /// <summary>With the first pass's sums taken <paramref name="sumColumns"/> columns at a time (tests: the slabs change no bit).</summary>
+    internal FirstComponentAccumulator(string layer, FirstComponentOptions? options, long sumColumns)
     {
+        if (sumColumns < 1) { throw new ArgumentOutOfRangeException(nameof(sumColumns), "must be at least 1"); }
+        _sumColumns = sumColumns;
         _layer = layer;
         _options = options ?? FirstComponentOptions.Default;
         if (_options.Rank < 1) { throw new ArgumentOutOfRangeException(nameof(options), "Rank must be at least 1"); }
@@ -124,6 +130,9 @@ public sealed class FirstComponentAccumulator : IDisposable
         _rowsThisPass += b;
     }
 
+    /// <summary>Columns per slab of the first pass's float64 sums (a [b, 1024] float64 copy: 2 MB at b = 256).</summary>
+    internal const long SumColumns = 1024;
+
     // Passes 1, 3, 5, ... accumulate B = Q^T Xc; passes 2, 4, ... accumulate Y = Xc B^T.
     private bool IsBPass => _pass % 2 == 1;
 
@@ -139,8 +148,16 @@ public sealed class FirstComponentAccumulator : IDisposable
             _omega = torch.randn([_features, k], ScalarType.Float32, generator: gen).DetachFromDisposeScope();
         }
         var d = x - _shift;
-        _sum!.add_(d.sum([0L], type: ScalarType.Float64));
-        _sumSquares!.add_(d.square().sum([0L], type: ScalarType.Float64));
+        // The float64 sums over examples, a slab of columns at a time: libtorch converts a float32 tensor to float64 before
+        // summing it in float64, which for the whole [b, p] made two float64 copies (twice the tap's own size) per tap and
+        // batch. Each column's sum is the same reduction over the same b values either way, so the bits do not change.
+        for (long c = 0; c < _features; c += _sumColumns)
+        {
+            using var slabScope = torch.NewDisposeScope();
+            var slab = d.narrow(1, c, Math.Min(_sumColumns, _features - c));
+            _sum!.narrow(0, c, slab.shape[1]).add_(slab.sum([0L], type: ScalarType.Float64));
+            _sumSquares!.narrow(0, c, slab.shape[1]).add_(slab.square().sum([0L], type: ScalarType.Float64));
+        }
         AddChunk(d.matmul(_omega!).to(ScalarType.Float64));
     }
 

@@ -260,4 +260,29 @@ public class ResNetTests
             Assert.True(grads[k].allclose(expectedGrads[k], rtol: 1e-4, atol: 1e-5 * scale), $"gradient of {p.Keys.ElementAt(k)}: max diff {(grads[k] - expectedGrads[k]).abs().max().item<float>()}, max {scale}");
         }
     }
+
+    [Fact]
+    public void EvalForwardEqualsTheBlocksComputedOutOfPlaceBitForBit()
+    {
+        // Eval mode adds the shortcut and applies the last ReLU in place on the branch's output (issue 14's analyses
+        // memory); a second formulation with the same modules, every step out of place, must give the same bits.
+        using var model = ResNet.Cifar(14, 1, true, 10, 3);   // two blocks per stage, with projections
+        model.Initialise(new Generator(7));
+        using var data = RandomData(9, 3, 16, seed: 4);
+        model.eval();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var x = data.Images;
+        var expected = model.TapModule("stem").call(x);
+        foreach (var name in model.BlockNames)
+        {
+            var branch = model.TapModule($"{name}.branch").call(expected);
+            var shortcut = model.TapNames(TapSet.All).Contains($"{name}.shortcut") ? model.TapModule($"{name}.shortcut").call(expected) : expected;
+            expected = nn.functional.relu(branch.add(shortcut));
+        }
+        expected = model.TapModule("fc").call(model.TapModule("pool").call(expected).flatten(1));
+        var actual = model.call(x);
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.True(actual.equal(expected).all().item<bool>(), $"max difference {(actual - expected).abs().max().item<float>()}");
+    }
 }

@@ -93,6 +93,40 @@ public class FirstComponentTests
         Assert.Equal(Svd(x).Fraction, c.Fraction, 1e-4);
     }
 
+    [Theory]
+    [InlineData(256, 1)]
+    [InlineData(77, 1000)]
+    public void SumsTakenASlabOfColumnsAtATimeChangeNoBit(int batch, float offset)
+    {
+        // The first pass sums in float64 a slab of columns at a time (no float64 copy of a whole batch); against the same
+        // accumulator summing all columns at once, every number of the result must be the same, bit for bit.
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(600, 2500, 0.8, 0, seed: 21) + offset;   // 2,500 columns: two full slabs of 1,024 and a short one
+        var options = new FirstComponentOptions(Rank: 6, PowerIterations: 1, Seed: 3);
+        FirstComponent Run(long sumColumns)
+        {
+            using var acc = new FirstComponentAccumulator("x", options, sumColumns);
+            while (!acc.Done)
+            {
+                for (long s = 0; s < x.shape[0]; s += batch) { acc.Add(x.narrow(0, s, Math.Min(batch, x.shape[0] - s))); }
+                acc.EndPass();
+            }
+            return acc.Result();
+        }
+        var whole = Run(long.MaxValue);
+        var slabs = Run(FirstComponentAccumulator.SumColumns);
+        var odd = Run(333);
+        Assert.True(whole.TotalVariance > 0);
+        foreach (var other in new[] { slabs, odd })
+        {
+            Assert.Equal(BitConverter.DoubleToInt64Bits(whole.TotalVariance), BitConverter.DoubleToInt64Bits(other.TotalVariance));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(whole.Variance), BitConverter.DoubleToInt64Bits(other.Variance));
+            Assert.Equal(whole.Mean, other.Mean);
+            Assert.Equal(whole.ExampleVector, other.ExampleVector);
+            Assert.Equal(whole.Direction, other.Direction);
+        }
+    }
+
     [Fact]
     public void SameSeedSameResult()
     {
