@@ -82,8 +82,10 @@ public class NativeHeapTests
             // The same when free() gave most back itself (a thread's arena shrinks the top of each of its 64 MB heaps: with
             // other tests' blocks about, 1/8 of the pages went that way).
             Skip.If(residentBefore <= pages / 2, $"free() itself gave {pages - residentBefore} of {pages} freed pages back: nothing left for the trim to show");
-            // About 290 MB were freed between live blocks. free() alone keeps most of them resident; the trim gives them back.
-            Assert.True(residentAfter < pages / 10, $"{residentAfter} of {pages} freed pages still resident after the trim");
+            // About 290 MB were freed between live blocks. free() alone keeps most of them resident; the trim gives most of
+            // what stayed resident back (without it nothing changes). Not all: in a thread's arena glibc trims the free
+            // chunks in its bins but not the arena's top, and in the whole suite 23 % of the pages were seen to stay.
+            Assert.True(residentAfter < residentBefore / 2, $"{residentAfter} of {pages} freed pages still resident after the trim ({residentBefore} before)");
         }
         finally
         {
