@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -113,7 +114,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             if (IsBPass)
             {
                 var qb = _q!.narrow(0, _rowsThisPass, b).to(ScalarType.Float32);
-                _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64));
+                _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64), TorchScalars.One);
             }
             else
             {
@@ -139,8 +140,8 @@ public sealed class FirstComponentAccumulator : IDisposable
             _omega = torch.randn([_features, k], ScalarType.Float32, generator: gen).DetachFromDisposeScope();
         }
         var d = x - _shift;
-        _sum!.add_(d.sum([0L], type: ScalarType.Float64));
-        _sumSquares!.add_(d.square().sum([0L], type: ScalarType.Float64));
+        _sum!.add_(d.sum([0L], type: ScalarType.Float64), TorchScalars.One);
+        _sumSquares!.add_(d.pow(TorchScalars.Two).sum([0L], type: ScalarType.Float64), TorchScalars.One);
         AddChunk(d.matmul(_omega!).to(ScalarType.Float64));
     }
 
@@ -172,10 +173,11 @@ public sealed class FirstComponentAccumulator : IDisposable
             {
                 throw new UndefinedResultException($"layer '{_layer}': the first principal component needs at least 2 examples, got {_examples}");
             }
-            var meanShift = _sum! / _examples;
+            using var examples = _examples.ToScalar();
+            var meanShift = _sum!.div(examples);
             _totalVariance = (_sumSquares! - _sum! * meanShift).sum().item<double>();
             _totalVariance = Math.Max(_totalVariance, 0);
-            _mean = (_shift! + meanShift.to(ScalarType.Float32)).DetachFromDisposeScope();
+            _mean = _shift!.add(meanShift.to(ScalarType.Float32), TorchScalars.One).DetachFromDisposeScope();
             // Y = (X - shift) Omega - 1 (mean - shift)^T Omega = Xc Omega.
             var y = Chunks() - meanShift.to(ScalarType.Float32).matmul(_omega!).to(ScalarType.Float64).unsqueeze(0);
             DisposeChunks();
@@ -236,8 +238,9 @@ public sealed class FirstComponentAccumulator : IDisposable
         double sign = Math.Abs(sum) > 1e-6 ? Math.Sign(sum) : Math.Sign(v[v.abs().argmax()].item<double>());
         if (sign == 0) { sign = 1; }
         double variance = Math.Min(sigma1 * sigma1, _totalVariance);
+        using var signScalar = sign.ToScalar();
         _result = new FirstComponent(_layer, _examples, _features, _totalVariance, variance, variance / _totalVariance,
-                                     (u * sign).data<double>().ToArray(), (v * sign).to(ScalarType.Float32).data<float>().ToArray(),
+                                     u.mul(signScalar).data<double>().ToArray(), v.mul(signScalar).to(ScalarType.Float32).data<float>().ToArray(),
                                      _mean!.data<float>().ToArray());
         _q!.Dispose(); _q = null;
         _b!.Dispose(); _b = null;
