@@ -140,23 +140,14 @@ public static class CkaShards
     /// </summary>
     private static CkaStateInfo? Streamed(CkaHeatmapRequest r, ShardSpec shard, string statePath, int batchSize, IProgressReporter? progress)
     {
-        var a = CkaFiles.SelectStored(r.A, r.Layers, [], [], r.MaxNpzBytes);
-        var b = a is null || r.B is null ? null : CkaFiles.SelectStored(r.B, r.Layers, [], [], r.MaxNpzBytes);
-        if (a is null || (r.B is not null && b is null)) { return null; }
+        if (CkaFiles.StoredPair(r, [], []) is not { } pair) { return null; }
+        var (a, b) = pair;
         long n = a[0].Rows;
-        if (b is not null && b[0].Rows != n)
-        {
-            throw new RepscopeException($"{r.B} has {b[0].Rows} examples (rows) per array but {r.A} has {n}; CKA needs the same examples in the same order");
-        }
         var plan = new BatchPlan(n, batchSize, r.ShuffleSeed);
         var (first, end) = shard.Batches(plan.Count);
         var rowNames = a.Select(l => l.Name).ToArray();
         var colNames = b?.Select(l => l.Name).ToArray();
-        using var inflated = new TemporaryFiles();
-        a = CkaFiles.Inflate(a, inflated);
-        b = b is null ? null : CkaFiles.Inflate(b, inflated);
-        string[] files = r.B is null ? [r.A] : [r.A, r.B];
-        var (acc, verified) = CkaFiles.Verified(files, [.. a, .. b ?? []], () =>
+        var (acc, verified) = CkaFiles.InflatedAndVerified(r, a, b, (a, b) =>
         {
             if (end <= first)
             {

@@ -290,6 +290,7 @@ public sealed class NdArray
     }
 
     /// <summary>A value is NaN or infinite exactly when all its exponent bits are set.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool HasNonFinite<TBits>(ReadOnlySpan<TBits> bits, TBits exponentMask)
         where TBits : unmanaged, IBinaryInteger<TBits>
     {
@@ -305,6 +306,30 @@ public sealed class NdArray
             if ((bits[i] & exponentMask) == exponentMask) { return true; }
         }
         return false;
+    }
+
+    /// <summary>
+    /// The largest of the values' bits with the sign bit cleared (<paramref name="magnitudeMask"/>): IEEE floats of one
+    /// format order like these integers, so this is the bit pattern of the largest magnitude, and it is at least the
+    /// exponent mask exactly when some value is NaN or infinite. Zero for no values.
+    /// </summary>
+    /// <remarks>Compiled optimised at its first call: ReadyToRun cannot precompile Vector&lt;T&gt; code (its width is the
+    /// machine's), and the unoptimised first tier of a vector loop is many times slower.</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal static TBits LargestMagnitudeBits<TBits>(ReadOnlySpan<TBits> bits, TBits magnitudeMask)
+        where TBits : unmanaged, IBinaryInteger<TBits>, IUnsignedNumber<TBits>
+    {
+        var mask = new Vector<TBits>(magnitudeMask);
+        var largest = Vector<TBits>.Zero;
+        int i = 0;
+        for (; i + Vector<TBits>.Count <= bits.Length; i += Vector<TBits>.Count)
+        {
+            largest = Vector.Max(largest, Vector.BitwiseAnd(new Vector<TBits>(bits.Slice(i, Vector<TBits>.Count)), mask));
+        }
+        TBits result = TBits.Zero;
+        for (int k = 0; k < Vector<TBits>.Count; k++) { result = TBits.Max(result, largest[k]); }
+        for (; i < bits.Length; i++) { result = TBits.Max(result, bits[i] & magnitudeMask); }
+        return result;
     }
 
     /// <summary>Same dtype, shape and bytes (NaNs with the same bits compare equal). Names are not compared.</summary>

@@ -215,10 +215,20 @@ public sealed record StoredArray(string File, string Name, string Source, NpyDTy
         }
     }
 
-    /// <summary>Whether the bytes hold a NaN or an infinity (all exponent bits set).</summary>
-    public bool HasNonFinite(ReadOnlySpan<byte> data) => DType == NpyDType.Float32
-        ? NdArray.HasNonFinite(MemoryMarshal.Cast<byte, uint>(data), 0x7F80_0000u)
-        : NdArray.HasNonFinite(MemoryMarshal.Cast<byte, ulong>(data), 0x7FF0_0000_0000_0000ul);
+    /// <summary>
+    /// The largest magnitude among the float32 or float64 values in <paramref name="data"/> (0 for none), or NaN when
+    /// one of them is NaN or infinite: one pass that serves both the finite check and the scale of the Grams.
+    /// </summary>
+    public double LargestMagnitude(ReadOnlySpan<byte> data)
+    {
+        if (DType == NpyDType.Float32)
+        {
+            uint bits = NdArray.LargestMagnitudeBits(MemoryMarshal.Cast<byte, uint>(data), 0x7FFF_FFFFu);
+            return bits >= 0x7F80_0000u ? double.NaN : BitConverter.UInt32BitsToSingle(bits);
+        }
+        ulong wide = NdArray.LargestMagnitudeBits(MemoryMarshal.Cast<byte, ulong>(data), 0x7FFF_FFFF_FFFF_FFFFul);
+        return wide >= 0x7FF0_0000_0000_0000ul ? double.NaN : BitConverter.UInt64BitsToDouble(wide);
+    }
 
     /// <summary>
     /// One sequential pass over <paramref name="file"/>: its SHA-256 (what results record of their inputs) and the CRC-32 of

@@ -59,7 +59,7 @@ public static class AllPairsCka
         }
         using var stream = new StreamedBatches([.. rows, .. columns ?? []], plan, firstBatch, endBatch);
         return Accumulate(rows.Select(a => a.Name).ToArray(), columns?.Select(a => a.Name).ToArray(), kernel, rbfThreshold, progress,
-                          (endBatch < 0 ? plan.Count : endBatch) - firstBatch, stream.Batches(), overwrite: true, out accumulator);
+                          (endBatch < 0 ? plan.Count : endBatch) - firstBatch, stream.Batches().Select(x => (x.Layers, (int[]?)x.Scales)), overwrite: true, out accumulator);
     }
 
     private static CkaMatrix Accumulate(IReadOnlyList<Tensor> rows, IReadOnlyList<string> rowNames,
@@ -68,7 +68,7 @@ public static class AllPairsCka
                                         long batches, Func<long, (long Start, long Length)> range, long[]? order,
                                         out MinibatchCkaAccumulator accumulator)
     {
-        IEnumerable<Tensor[]> Batches()
+        IEnumerable<(Tensor[], int[]?)> Batches()
         {
             for (long k = 0; k < batches; k++)
             {
@@ -76,16 +76,19 @@ public static class AllPairsCka
                 using var index = order is null ? null : torch.tensor(order[(int)start..(int)(start + len)]);
                 Tensor Take(Tensor t) => index is null ? t.narrow(0, start, len) : t.index_select(0, index);
                 var batch = rows.Concat(columns ?? []).Select(Take).ToArray();
-                try { yield return batch; }
+                try { yield return (batch, null); }
                 finally { foreach (var t in batch) { t.Dispose(); } }
             }
         }
         return Accumulate(rowNames, columnNames, kernel, rbfThreshold, progress, batches, Batches(), overwrite: false, out accumulator);
     }
 
-    /// <summary>The loop behind every minibatch map: each batch holds the row layers, then the column layers (if any).</summary>
+    /// <summary>
+    /// The loop behind every minibatch map: each batch holds the row layers, then the column layers (if any), with their
+    /// power-of-two scales when the source knows them (null: found from the tensors).
+    /// </summary>
     private static CkaMatrix Accumulate(IReadOnlyList<string> rowNames, IReadOnlyList<string>? columnNames, KernelKind kernel, double rbfThreshold,
-                                        IProgressReporter? progress, long batches, IEnumerable<Tensor[]> source, bool overwrite,
+                                        IProgressReporter? progress, long batches, IEnumerable<(Tensor[] Layers, int[]? Scales)> source, bool overwrite,
                                         out MinibatchCkaAccumulator accumulator)
     {
         progress ??= ProgressReporter.None;
@@ -97,11 +100,11 @@ public static class AllPairsCka
         // Layers shared among as many threads as libtorch has (each running libtorch single-threaded: the same numbers
         // whatever the count), with the buffers kept from batch to batch.
         using var workers = GramWorkers.ForCallingThread();
-        foreach (var batch in source)
+        foreach (var (batch, scales) in source)
         {
             using var scope = torch.NewDisposeScope();
-            if (columnNames is null) { accumulator.Add(batch, overwrite, workers); }
-            else { accumulator.Add(batch[..r], batch[r..], overwrite, workers); }
+            if (columnNames is null) { accumulator.Add(batch, overwrite, workers, scales); }
+            else { accumulator.Add(batch[..r], batch[r..], overwrite, workers, scales?[..r], scales?[r..]); }
             task.Advance(1);
         }
         task.Complete($"{accumulator.Batches} batches");

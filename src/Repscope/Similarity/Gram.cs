@@ -50,7 +50,12 @@ public static class Gram
         double hi, lo;
         using (min) { lo = Math.Abs(min.to_type(ScalarType.Float64).item<double>()); }
         using (max) { hi = Math.Abs(max.to_type(ScalarType.Float64).item<double>()); }
-        double largest = Math.Max(hi, lo);
+        return ScaleExponentOfLargest(Math.Max(hi, lo));
+    }
+
+    /// <summary><see cref="ScaleExponent"/> of data whose largest magnitude is <paramref name="largest"/> (known from another pass).</summary>
+    internal static int ScaleExponentOfLargest(double largest)
+    {
         if (!(largest > 0) || double.IsInfinity(largest)) { return 0; }
         int e = Math.ILogB(largest) + 1;
         return Math.Abs(e) <= SafeExponent ? 0 : e;

@@ -91,8 +91,10 @@ public sealed class MinibatchCkaAccumulator
     /// Like <see cref="Add(IReadOnlyList{Tensor})"/>; with <paramref name="overwrite"/> the batch's tensors (contiguous
     /// buffers that the caller refills) are centred in place instead of copied first. <paramref name="workers"/> (kept
     /// over many batches) share the layers among threads and keep the buffers; null: as many as libtorch has threads, for this batch.
+    /// <paramref name="scales"/>: each layer's <see cref="Gram.ScaleExponent"/> when the caller already knows it (a reader
+    /// that passed over the data), else null.
     /// </summary>
-    internal void Add(IReadOnlyList<Tensor> batch, bool overwrite, GramWorkers? workers = null)
+    internal void Add(IReadOnlyList<Tensor> batch, bool overwrite, GramWorkers? workers = null, int[]? scales = null)
     {
         if (_crossModel) { throw new InvalidOperationException("this accumulator compares two models: use Add(rowBatch, columnBatch)"); }
         long b = CheckBatch(batch, _rows, -1);
@@ -100,7 +102,7 @@ public sealed class MinibatchCkaAccumulator
         using var scope = torch.NewDisposeScope();
         using var own = workers is null ? GramWorkers.ForCallingThread() : null;
         var w = workers ?? own!;
-        var g = Grams(w, Side.Rows, batch, _rows, overwrite);
+        var g = Grams(w, Side.Rows, batch, _rows, overwrite, scales);
         double[] cross = [];
         w.Run(1, (_, _) => cross = g.Products(g, b));
         AddProducts(cross, null, null, g.Shifts, g.Shifts);
@@ -111,7 +113,8 @@ public sealed class MinibatchCkaAccumulator
     public void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch) => Add(rowBatch, columnBatch, overwrite: false);
 
     /// <summary>Like <see cref="Add(IReadOnlyList{Tensor}, IReadOnlyList{Tensor})"/>, centring refillable buffers in place with <paramref name="overwrite"/>.</summary>
-    internal void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch, bool overwrite, GramWorkers? workers = null)
+    internal void Add(IReadOnlyList<Tensor> rowBatch, IReadOnlyList<Tensor> columnBatch, bool overwrite, GramWorkers? workers = null,
+                      int[]? rowScales = null, int[]? columnScales = null)
     {
         if (!_crossModel) { throw new InvalidOperationException("this accumulator is within one model: use Add(batch)"); }
         long b = CheckBatch(rowBatch, _rows, -1);
@@ -120,8 +123,8 @@ public sealed class MinibatchCkaAccumulator
         using var scope = torch.NewDisposeScope();
         using var own = workers is null ? GramWorkers.ForCallingThread() : null;
         var w = workers ?? own!;
-        var ga = Grams(w, Side.Rows, rowBatch, _rows, overwrite);
-        var gb = Grams(w, Side.Columns, columnBatch, _columns, overwrite);
+        var ga = Grams(w, Side.Rows, rowBatch, _rows, overwrite, rowScales);
+        var gb = Grams(w, Side.Columns, columnBatch, _columns, overwrite, columnScales);
         double[] cross = [];
         w.Run(1, (_, _) => cross = ga.Products(gb, b));
         AddProducts(cross, ga.SelfProducts(b), gb.SelfProducts(b), ga.Shifts, gb.Shifts);
@@ -427,7 +430,7 @@ public sealed class MinibatchCkaAccumulator
     /// values show up in the Gram, constancy in its trace), the zero diagonal and the row sums. No separate passes over the
     /// activations for the checks; nothing large is allocated.
     /// </summary>
-    private BatchGrams Grams(GramWorkers w, Side side, IReadOnlyList<Tensor> batch, string[] names, bool overwrite)
+    private BatchGrams Grams(GramWorkers w, Side side, IReadOnlyList<Tensor> batch, string[] names, bool overwrite, int[]? scales)
     {
         long b = batch[0].shape[0];
         int layers = batch.Count;
@@ -442,13 +445,13 @@ public sealed class MinibatchCkaAccumulator
             int i = order[job];
             using var ki = k[i];
             using var ri = r[i];
-            shifts[i] = LayerGram(w, worker, batch[i], names[i], b, overwrite, ki, ri, out selfDots[i]);
+            shifts[i] = LayerGram(w, worker, batch[i], names[i], b, overwrite, scales?[i], ki, ri, out selfDots[i]);
         });
         return new BatchGrams(k.view(layers, b * b), r, selfDots, shifts);
     }
 
     /// <summary>One layer's Gram with a zero diagonal into <paramref name="k"/> [b, b] and its row sums into <paramref name="r"/>; returns its shift.</summary>
-    private int LayerGram(GramWorkers w, int worker, Tensor input, string name, long b, bool overwrite, Tensor k, Tensor r, out double selfDot)
+    private int LayerGram(GramWorkers w, int worker, Tensor input, string name, long b, bool overwrite, int? scale, Tensor k, Tensor r, out double selfDot)
     {
         var m = input.dim() == 2 ? input : input.reshape(b, -1);
         bool own = false;
@@ -456,7 +459,7 @@ public sealed class MinibatchCkaAccumulator
         var type = m.dtype;
         // A refillable buffer (or a converted copy) is centred in place; anything else in a kept per-worker copy.
         var c = own || (overwrite && m.is_contiguous()) ? m : w.Buffer(worker, "centred", type, m.numel()).view(m.shape).copy_(m);
-        int e = Gram.ScaleExponent(c);
+        int e = own ? Gram.ScaleExponent(c) : scale ?? Gram.ScaleExponent(c);   // a converted copy: its own scale
         if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
         var mean = c.mean([0L], keepdim: true);
         c.sub_(mean);

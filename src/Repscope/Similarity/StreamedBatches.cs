@@ -9,7 +9,9 @@ namespace Repscope.Similarity;
 /// The minibatches of a <see cref="BatchPlan"/> read straight from files (<see cref="StoredArray"/>: .npy files or
 /// stored .npz members), one batch of every layer at a time, by a reader thread that fills the next batch while the
 /// caller computes on the current one (two buffers per layer). Memory: two batches of every layer, whatever the
-/// number of rows. Each batch is checked for NaN and infinite values as it is read (the error names the array).
+/// number of rows. Each batch is checked for NaN and infinite values as it is read (the error names the array), and the
+/// same pass finds each layer's largest magnitude, from which the Grams' power-of-two scale follows
+/// (<see cref="Gram.ScaleExponentOfLargest"/>): the computing thread does not take that pass over the data again.
 /// </summary>
 internal sealed class StreamedBatches : IDisposable
 {
@@ -17,6 +19,7 @@ internal sealed class StreamedBatches : IDisposable
     private readonly BatchPlan _plan;
     private readonly long[]? _order;
     private readonly Tensor[][] _buffers;             // [slot][layer]: LargestBatch x features
+    private readonly int[][] _scales;                 // [slot][layer]: the power-of-two scale of the batch in the slot
     private readonly SemaphoreSlim[] _filled = [new(0), new(0)];
     private readonly SemaphoreSlim[] _free = [new(1), new(1)];
     private readonly CancellationTokenSource _stop = new();
@@ -32,6 +35,7 @@ internal sealed class StreamedBatches : IDisposable
         _first = firstBatch;
         _end = endBatch < 0 ? plan.Count : endBatch;
         _buffers = new Tensor[2][];
+        _scales = [new int[_arrays.Length], new int[_arrays.Length]];
         for (int s = 0; s < 2; s++)
         {
             _buffers[s] = _arrays.Select(a => torch.empty([plan.LargestBatch, a.FeaturesPerRow],
@@ -41,8 +45,11 @@ internal sealed class StreamedBatches : IDisposable
         _reader.Start();
     }
 
-    /// <summary>Batches in plan order: one [rows, features] tensor per array, valid until the next one is taken.</summary>
-    public IEnumerable<Tensor[]> Batches()
+    /// <summary>
+    /// Batches in plan order: one [rows, features] tensor per array, valid until the next one is taken, and each one's
+    /// power-of-two scale (<see cref="Gram.ScaleExponent"/> of that tensor).
+    /// </summary>
+    public IEnumerable<(Tensor[] Layers, int[] Scales)> Batches()
     {
         for (int k = _first; k < _end; k++)
         {
@@ -51,7 +58,7 @@ internal sealed class StreamedBatches : IDisposable
             if (_error is not null) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_error); }
             long len = _plan.Length(k);
             var batch = _buffers[slot].Select(t => t.narrow(0, 0, len)).ToArray();
-            try { yield return batch; }
+            try { yield return (batch, _scales[slot]); }
             finally
             {
                 foreach (var t in batch) { t.Dispose(); }
@@ -77,7 +84,9 @@ internal sealed class StreamedBatches : IDisposable
                     var bytes = _buffers[slot][i].bytes[..(int)(len * a.RowBytes)];
                     if (_order is null) { a.ReadRange(handles[a.File], start, len, bytes); }
                     else { a.ReadRows(handles[a.File], _order.AsSpan((int)start, (int)len), bytes); }
-                    if (a.HasNonFinite(bytes)) { throw new NonFiniteDataException(a); }
+                    double largest = a.LargestMagnitude(bytes);
+                    if (double.IsNaN(largest)) { throw new NonFiniteDataException(a); }
+                    _scales[slot][i] = Gram.ScaleExponentOfLargest(largest);
                 }
                 _filled[slot].Release();
             }
