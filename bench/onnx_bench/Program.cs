@@ -7,20 +7,23 @@ using Repscope.Models;
 using Repscope.Similarity;
 using TorchSharp;
 
-// OnnxBench MODEL.onnx X.npy [examples] [batch] [threads] [reps]
+// OnnxBench MODEL.onnx X.npy [examples] [batch] [threads] [reps] ["seq:2:2 pipe:1:1 ..."]
 // Within-model minibatch CKA over the model's default taps, three ways, each timed end to end (best of `reps`):
 //   ort       ONNX Runtime alone: a session over the model with the taps already exposed as outputs (the edited bytes
 //             are made before the clock starts, as if the file had those outputs), same SessionOptions as Repscope's
 //             (OnnxModel.SessionSettings), every batch run, outputs left in ONNX Runtime's memory
 //   cka       the CKA engine alone: MinibatchCkaAccumulator over the same activations, already in TorchSharp tensors
 //   repscope  Repscope's path: OnnxModel.Open (read the file, edit the graph, session) + stream + accumulator, as
-//             `repscope layers MODEL --taps ...` does for its CKA map
-// Prints one line with the phases and the ratio repscope / (ort + cka). X.npy's rows are repeated up to `examples`.
+//             `repscope layers MODEL --taps ...` does for its CKA map (pipelined from 2 threads on: OnnxModel.Pipelined);
+//             also other thread splits for reference (7th argument)
+// Prints one line with the baseline's phases, then one per way of running Repscope's path with its ratio
+// repscope / (ort + cka), its CPU seconds and its map's max|diff| from the baseline's. X.npy's rows are repeated up to `examples`.
 string model = args[0], xPath = args[1];
 int examples = args.Length > 2 ? int.Parse(args[2]) : 4096;
 int batch = args.Length > 3 ? int.Parse(args[3]) : 256;
 int threads = args.Length > 4 ? int.Parse(args[4]) : 2;
 int reps = args.Length > 5 ? int.Parse(args[5]) : 3;
+string also = args.Length > 6 ? args[6] : "";
 torch.set_num_threads(threads);
 var graph = OnnxGraph.Read(model);
 var taps = OnnxModel.DefaultTaps(graph);
@@ -39,8 +42,11 @@ byte[] edited = graph.WithOutputs(taps);
 var tapNames = taps.ToArray();
 float[] data = inputs.Arrays[inputName].ToFloat32();
 double ortSession = double.MaxValue;
+double ortCpu = double.MaxValue, ckaCpu = double.MaxValue;
+double Cpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 double Ort(bool spinning)
 {
+    double cpu0 = Cpu();
     var sw = Stopwatch.StartNew();
     using var options = OnnxModel.SessionSettings(threads, spinning);
     using var session = new InferenceSession(edited, options);
@@ -55,6 +61,7 @@ double Ort(bool spinning)
         using var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(data, (int)(s * per), (int)(n * per)), shape);
         using var outs = session.Run(runOptions, [inputName], [value], tapNames);
     }
+    ortCpu = Math.Min(ortCpu, Cpu() - cpu0);
     return sw.Elapsed.TotalSeconds;
 }
 
@@ -67,44 +74,62 @@ using (var m = OnnxModel.Open(model, taps, threads))
 double[,]? expected = null;
 double Cka()
 {
+    double cpu0 = Cpu();
     var sw = Stopwatch.StartNew();
     var acc = new MinibatchCkaAccumulator(taps);
     foreach (var b in kept) { acc.Add(b); }
     expected = acc.Result().Values;
+    ckaCpu = Math.Min(ckaCpu, Cpu() - cpu0);
     return sw.Elapsed.TotalSeconds;
 }
 
-double[,]? values = null;
-double open = double.MaxValue, inAdd = double.MaxValue;
-double Repscope()
+// Repscope's path as shipped (OnnxModel.Open with `threads`), and, for reference, the thread splits of `also`:
+// "seq:O:C" batch by batch, ONNX Runtime on O threads, CKA engine on C; "pipe:O:C" pipelined (OnnxModel.Pipelined).
+var variants = new List<string> { "shipped" };
+variants.AddRange(also.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+var best = variants.ToDictionary(v => v, _ => double.MaxValue);
+var bestOpen = variants.ToDictionary(v => v, _ => double.MaxValue);
+var bestAdd = variants.ToDictionary(v => v, _ => double.MaxValue);
+var bestCpu = variants.ToDictionary(v => v, _ => double.MaxValue);
+var diffs = variants.ToDictionary(v => v, _ => 0.0);
+double Repscope(string variant)
 {
+    var parts = variant.Split(':');
+    int ckaThreads = parts.Length == 3 ? int.Parse(parts[2]) : threads;
+    torch.set_num_threads(ckaThreads);
+    double cpu0 = Cpu();
     var sw = Stopwatch.StartNew();
-    using var m = OnnxModel.Open(model, taps, threads);
-    open = Math.Min(open, sw.Elapsed.TotalSeconds);
+    using var m = parts.Length == 3 ? OnnxModel.Open(model, taps, parts[0] == "pipe", int.Parse(parts[1])) : OnnxModel.Open(model, taps, threads);
+    bestOpen[variant] = Math.Min(bestOpen[variant], sw.Elapsed.TotalSeconds);
     using var source = new OnnxSource(m, inputs, true);
     var acc = new MinibatchCkaAccumulator(taps);
     var add = new Stopwatch();
     source.Pass(0, examples, batch, ProgressReporter.None)((_, t) => { add.Start(); acc.Add(t); add.Stop(); });
-    values = acc.Result().Values;
-    inAdd = Math.Min(inAdd, add.Elapsed.TotalSeconds);
-    return sw.Elapsed.TotalSeconds;
+    var values = acc.Result().Values;
+    double wall = sw.Elapsed.TotalSeconds;
+    bestCpu[variant] = Math.Min(bestCpu[variant], Cpu() - cpu0);
+    torch.set_num_threads(threads);
+    bestAdd[variant] = Math.Min(bestAdd[variant], add.Elapsed.TotalSeconds);
+    for (int i = 0; i < taps.Count; i++) { for (int j = 0; j < taps.Count; j++) { diffs[variant] = Math.Max(diffs[variant], Math.Abs(values[i, j] - expected![i, j])); } }
+    return wall;
 }
 
 // ONNX Runtime alone at its best: with its worker threads spin-waiting between runs (its default) or not (Repscope's setting)
-double ortSpin = double.MaxValue, ortNoSpin = double.MaxValue, cka = double.MaxValue, repscope = double.MaxValue;
+double ortSpin = double.MaxValue, ortNoSpin = double.MaxValue, cka = double.MaxValue;
 for (int r = 0; r < reps; r++)
 {
     ortSpin = Math.Min(ortSpin, Ort(true));
     ortNoSpin = Math.Min(ortNoSpin, Ort(false));
     cka = Math.Min(cka, Cka());
-    repscope = Math.Min(repscope, Repscope());
+    foreach (var v in variants) { best[v] = Math.Min(best[v], Repscope(v)); }
 }
 double ort = Math.Min(ortSpin, ortNoSpin);
 foreach (var b in kept) { foreach (var t in b) { t.Dispose(); } }
-double diff = 0;
-for (int i = 0; i < taps.Count; i++) { for (int j = 0; j < taps.Count; j++) { diff = Math.Max(diff, Math.Abs(values![i, j] - expected![i, j])); } }
 string load1 = File.ReadAllText("/proc/loadavg").Trim();
 Console.WriteLine($"{Path.GetFileName(model)} taps {taps.Count} examples {examples} batch {batch} threads {threads} best of {reps}: "
-                  + $"ort {ort:F3}s (spinning {ortSpin:F3}s, not {ortNoSpin:F3}s; session {ortSession:F3}s)  cka {cka:F3}s  ort+cka {ort + cka:F3}s  "
-                  + $"repscope {repscope:F3}s (open {open:F3}s, in CKA {inAdd:F3}s)  ratio {repscope / (ort + cka):F2}  "
-                  + $"max|diff| {diff:0.0e+0}  load before {load0}  after {load1}");
+                  + $"ort {ort:F3}s (spinning {ortSpin:F3}s, not {ortNoSpin:F3}s; session {ortSession:F3}s; CPU {ortCpu:F3}s)  cka {cka:F3}s (CPU {ckaCpu:F3}s)  ort+cka {ort + cka:F3}s  "
+                  + $"load before {load0}  after {load1}");
+foreach (var v in variants)
+{
+    Console.WriteLine($"  repscope {v}: {best[v]:F3}s (open {bestOpen[v]:F3}s, in CKA {bestAdd[v]:F3}s, CPU {bestCpu[v]:F3}s)  ratio {best[v] / (ort + cka):F2}  max|diff| {diffs[v]:0.0e+0}");
+}

@@ -36,11 +36,12 @@ public sealed partial class OnnxModel : IDisposable
     // examples are not its first dimension is then copied once, examples first).
     private long[][]? _shapes;   // each tap's shape in the batch that taught it; null until learned, or never (not bindable)
     private bool _bindable = true;
-    private Tensor[]? _buffers;
+    private Tensor[][]? _buffers;   // one set of output buffers, or two when pipelined (ONNX Runtime fills one while the caller reads the other)
     private long _bufferRows;
 
-    private OnnxModel(OnnxGraph graph, IReadOnlyList<string> taps, InferenceSession session, bool ownsSession = true)
+    private OnnxModel(OnnxGraph graph, IReadOnlyList<string> taps, InferenceSession session, bool ownsSession = true, bool pipelined = false)
     {
+        Pipelined = pipelined;
         Graph = graph;
         Taps = taps;
         _session = session;
@@ -79,6 +80,15 @@ public sealed partial class OnnxModel : IDisposable
     /// <summary>The model's inputs fix the batch dimension to 1: examples run one at a time.</summary>
     public bool FixedBatchOfOne { get; }
 
+    /// <summary>
+    /// ONNX Runtime runs batch k + 1 on a thread of its own while the caller's callback has batch k (see <see cref="Stream"/>).
+    /// Chosen by <see cref="Open"/>: with two threads or more.
+    /// </summary>
+    public bool Pipelined { get; }
+
+    /// <summary>Batches delivered by the pipeline so far (the others ran batch by batch on the calling thread).</summary>
+    internal long PipelinedBatches { get; private set; }
+
     /// <summary>A short name for reports: the file name without ".onnx".</summary>
     public string Architecture => System.IO.Path.GetFileNameWithoutExtension(Graph.Path);
 
@@ -88,12 +98,22 @@ public sealed partial class OnnxModel : IDisposable
     /// </summary>
     public static OnnxModel Open(string path, IReadOnlyList<string>? taps = null, int threads = 0)
     {
+        if (threads <= 0) { threads = torch.get_num_threads(); }
+        return Open(path, taps, threads >= 2, threads >= 2 ? PipelineSessionThreads(threads) : 1);
+    }
+
+    /// <summary>ONNX Runtime's intra-op threads in a pipelined model on <paramref name="threads"/> cores.</summary>
+    internal static int PipelineSessionThreads(int threads) => threads;
+
+    /// <summary><see cref="Open(string, IReadOnlyList{string}?, int)"/> with the thread split given (benchmarks and tests).</summary>
+    internal static OnnxModel Open(string path, IReadOnlyList<string>? taps, bool pipelined, int sessionThreads)
+    {
         var graph = OnnxGraph.Read(path);
         taps ??= DefaultTaps(graph);
         if (taps.Count == 0) { throw new RepscopeException($"{path}: no taps chosen and the graph has no default taps; name some (`repscope taps {path}` lists them)"); }
         graph.CheckTaps(taps);
         if (taps.Distinct().Count() != taps.Count) { throw new RepscopeException($"{path}: a tap is named twice"); }
-        return new OnnxModel(graph, taps, CreateSession(graph, taps, threads));
+        return new OnnxModel(graph, taps, CreateSession(graph, taps, sessionThreads), pipelined: pipelined);
     }
 
     /// <summary>
@@ -169,18 +189,30 @@ public sealed partial class OnnxModel : IDisposable
 
     /// <summary>
     /// Runs the examples of <paramref name="inputs"/> in order, in batches of <paramref name="batchSize"/>; for each
-    /// batch calls <paramref name="onBatch"/>(first example's index, taps). The tensors are disposed when the callback
-    /// returns.
+    /// batch calls <paramref name="onBatch"/>(first example's index, taps), always on the calling thread and in order.
+    /// The tensors are disposed (or refilled) when the callback returns. A <see cref="Pipelined"/> model runs the next
+    /// batch in ONNX Runtime on a thread of its own while the callback has this one, once the first batch has shown that
+    /// the taps can be written into preallocated buffers (two sets, used in turn): the same tensors, in the same order.
     /// </summary>
     public void Stream(OnnxInputs inputs, int batchSize, Action<long, IReadOnlyList<Tensor>> onBatch, IProgressReporter? progress = null)
     {
         if (batchSize < 1) { throw new RepscopeException($"batch size must be positive, got {batchSize}"); }
         using var task = (progress ?? ProgressReporter.None).Start($"activations of {Architecture}", inputs.Examples);
         using var runOptions = new RunOptions();
-        for (long start = 0; start < inputs.Examples; start += batchSize)
+        long start = 0;
+        // Batch by batch on this thread until the outputs can be bound (the first batch teaches the taps' shapes); then,
+        // pipelined, the rest when two batches or more are left. The batch that taught the shapes is handed to the callback
+        // once ONNX Runtime has started on the next one.
+        while (start < inputs.Examples)
         {
-            using var scope = NewDisposeScope();
             long count = Math.Min(batchSize, inputs.Examples - start);
+            if (Pipelined && _shapes is not null && count < inputs.Examples - start)
+            {
+                StreamPipelined(inputs, start, batchSize, onBatch, task, lead: null);
+                break;
+            }
+            using var scope = NewDisposeScope();
+            bool learning = _shapes is null;
             List<Tensor> taps;
             if (!FixedBatchOfOne)
             {
@@ -191,31 +223,103 @@ public sealed partial class OnnxModel : IDisposable
                 var parts = Enumerable.Range(0, (int)count).Select(i => Run(runOptions, inputs, start + i, 1)).ToList();
                 taps = Enumerable.Range(0, Taps.Count).Select(t => torch.cat(parts.Select(p => p[t]).ToList(), 0)).ToList();
             }
-            onBatch(start, taps);
+            long at = start;
+            start += count;
+            if (Pipelined && learning && _shapes is not null && start < inputs.Examples)
+            {
+                // These taps are tensors of their own (not in the buffers the pipeline fills).
+                StreamPipelined(inputs, start, batchSize, onBatch, task, lead: () => { onBatch(at, taps); task.Advance(count); });
+                break;
+            }
+            onBatch(at, taps);
             task.Advance(count);
         }
         task.Complete();
     }
 
+    /// <summary>A batch that ONNX Runtime has written into buffer set <paramref name="Set"/>, or the error that stopped it.</summary>
+    private readonly record struct Produced(long Start, long Count, int Set, Exception? Error);
+
+    /// <summary>
+    /// Examples [<paramref name="first"/>, end) with ONNX Runtime one batch ahead: a producer thread runs batch k + 1 into
+    /// buffer set (k + 1) mod 2 while this thread's callback reads set k mod 2; a set is run into again only after its
+    /// callback has returned. Every tensor operation stays on this thread; the producer only calls ONNX Runtime.
+    /// <paramref name="lead"/> (the callback of the batch before <paramref name="first"/>, held elsewhere) runs once the
+    /// producer has started.
+    /// </summary>
+    private void StreamPipelined(OnnxInputs inputs, long first, int batchSize, Action<long, IReadOnlyList<Tensor>> onBatch, IProgressTask task, Action? lead)
+    {
+        var sets = Buffers(batchSize, 2);
+        var addresses = sets.Select(set => set.Select(DataPointer).ToArray()).ToArray();
+        using var free = new SemaphoreSlim(sets.Length);
+        using var ready = new System.Collections.Concurrent.BlockingCollection<Produced>();
+        using var stop = new CancellationTokenSource();
+        var producer = new Thread(() => Produce(inputs, first, batchSize, addresses, free, ready, stop.Token))
+        {
+            IsBackground = true, Name = "repscope onnx runtime",
+        };
+        producer.Start();
+        try
+        {
+            lead?.Invoke();
+            foreach (var p in ready.GetConsumingEnumerable())
+            {
+                if (p.Error is not null) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(p.Error); }
+                using (var scope = NewDisposeScope())
+                {
+                    onBatch(p.Start, ExamplesFirst(Views(sets[p.Set], p.Count), p.Count));
+                }
+                PipelinedBatches++;
+                task.Advance(p.Count);
+                free.Release();
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            producer.Join();
+        }
+    }
+
+    private void Produce(OnnxInputs inputs, long first, int batchSize, IntPtr[][] addresses, SemaphoreSlim free,
+                         System.Collections.Concurrent.BlockingCollection<Produced> ready, CancellationToken stop)
+    {
+        try
+        {
+            using var runOptions = new RunOptions();
+            int k = 0;
+            for (long start = first; start < inputs.Examples; start += batchSize, k++)
+            {
+                free.Wait(stop);
+                long count = Math.Min(batchSize, inputs.Examples - start);
+                int set = k % addresses.Length;
+                RunInto(runOptions, inputs, start, count, addresses[set]);
+                ready.Add(new Produced(start, count, set, null));
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e) { ready.Add(new Produced(0, 0, 0, e)); }
+        finally { ready.CompleteAdding(); }
+    }
+
     public void Dispose()
     {
-        if (_buffers is not null) { foreach (var b in _buffers) { b.Dispose(); } }
+        DisposeBuffers();
         if (_ownsSession) { _session.Dispose(); }
     }
 
     private List<Tensor> Run(RunOptions runOptions, OnnxInputs inputs, long start, long count)
     {
+        if (_shapes is not null)
+        {
+            var set = Buffers(count, 1)[0];
+            RunInto(runOptions, inputs, start, count, set.Select(DataPointer).ToArray());
+            return ExamplesFirst(Views(set, count), count);
+        }
         var values = new List<OrtValue>();
-        var outputs = new List<OrtValue>();
         try
         {
             foreach (var name in _inputNames) { values.Add(Slice(inputs.Arrays[name], _inputTypes[name], start, count)); }
-            if (_shapes is not null)
-            {
-                var views = BindOutputs(count, outputs);
-                _session.Run(runOptions, _inputNames, values, _tapNames, outputs);
-                return ExamplesFirst(views, count);
-            }
             using var allocated = _session.Run(runOptions, _inputNames, values, _tapNames);
             var taps = allocated.Select((o, i) => ToTensor(Taps[i], o)).ToList();
             var delivered = ExamplesFirst(taps, count);
@@ -224,12 +328,11 @@ public sealed partial class OnnxModel : IDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            throw new RepscopeException($"{Graph.Path}: ONNX Runtime failed on examples {start}..{start + count - 1}: {FirstLine(e.Message)}");
+            throw RunFailed(e, start, count);
         }
         finally
         {
             foreach (var v in values) { v.Dispose(); }
-            foreach (var v in outputs) { v.Dispose(); }
         }
     }
 
@@ -286,26 +389,80 @@ public sealed partial class OnnxModel : IDisposable
         _shapes = taps.Select(t => t.shape).ToArray();
     }
 
-    /// <summary>OrtValues over the first elements of the output buffers (grown when needed) for a batch of
-    /// <paramref name="count"/>, and the matching tensor views, in the model's own layout.</summary>
-    private List<Tensor> BindOutputs(long count, List<OrtValue> outputs)
+    /// <summary>Each tap's shape (in the model's own layout) for a batch of <paramref name="count"/>; needs the learned shapes.</summary>
+    private long[][] BatchShapes(long count) =>
+        _shapes!.Select((s, i) => s.Select((d, k) => k == _exampleAxes[i] ? count : d).ToArray()).ToArray();
+
+    /// <summary>
+    /// <paramref name="sets"/> sets of output buffers, one flat float32 tensor per tap sized for batches of up to
+    /// <paramref name="rows"/> examples (kept, made again only when too few or too small). Not in any dispose scope.
+    /// </summary>
+    private Tensor[][] Buffers(long rows, int sets)
     {
-        long[][] shapes = _shapes!.Select((s, i) => s.Select((d, k) => k == _exampleAxes[i] ? count : d).ToArray()).ToArray();
-        if (_buffers is null || _bufferRows < count)
+        if (_buffers is null || _buffers.Length < sets || _bufferRows < rows)
         {
-            if (_buffers is not null) { foreach (var b in _buffers) { b.Dispose(); } }
-            _buffers = shapes.Select(s => torch.empty(s.Aggregate(1L, (a, b) => a * b), ScalarType.Float32).DetachFromDisposeScope()).ToArray();
-            _bufferRows = count;
+            rows = Math.Max(rows, _bufferRows);
+            sets = Math.Max(sets, _buffers?.Length ?? 0);
+            DisposeBuffers();
+            var shapes = BatchShapes(rows);
+            _buffers = Enumerable.Range(0, sets)
+                                 .Select(_ => shapes.Select(s => torch.empty(s.Aggregate(1L, (a, b) => a * b), ScalarType.Float32).DetachFromDisposeScope()).ToArray())
+                                 .ToArray();
+            _bufferRows = rows;
         }
-        var views = new List<Tensor>(_buffers.Length);
-        for (int i = 0; i < _buffers.Length; i++)
-        {
-            long elements = shapes[i].Aggregate(1L, (a, b) => a * b);
-            outputs.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shapes[i], DataPointer(_buffers[i]), elements * sizeof(float)));
-            views.Add(_buffers[i].narrow(0, 0, elements).view(shapes[i]));
-        }
+        return _buffers;
+    }
+
+    private void DisposeBuffers()
+    {
+        if (_buffers is null) { return; }
+        foreach (var set in _buffers) { foreach (var b in set) { b.Dispose(); } }
+        _buffers = null;
+        _bufferRows = 0;
+    }
+
+    /// <summary>A batch of <paramref name="count"/> in one buffer set: views of each buffer's first elements, in the model's own layout.</summary>
+    private List<Tensor> Views(Tensor[] set, long count)
+    {
+        var shapes = BatchShapes(count);
+        var views = new List<Tensor>(set.Length);
+        for (int i = 0; i < set.Length; i++) { views.Add(set[i].narrow(0, 0, shapes[i].Aggregate(1L, (a, b) => a * b)).view(shapes[i])); }
         return views;
     }
+
+    /// <summary>
+    /// Runs examples [<paramref name="start"/>, start + <paramref name="count"/>) with the outputs bound to the buffers at
+    /// <paramref name="addresses"/> (ONNX Runtime writes the taps there: no copy, no allocation). No tensor operation:
+    /// safe on a thread beside the caller's.
+    /// </summary>
+    private void RunInto(RunOptions runOptions, OnnxInputs inputs, long start, long count, IntPtr[] addresses)
+    {
+        var values = new List<OrtValue>();
+        var outputs = new List<OrtValue>();
+        try
+        {
+            foreach (var name in _inputNames) { values.Add(Slice(inputs.Arrays[name], _inputTypes[name], start, count)); }
+            var shapes = BatchShapes(count);
+            for (int i = 0; i < shapes.Length; i++)
+            {
+                long elements = shapes[i].Aggregate(1L, (a, b) => a * b);
+                outputs.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shapes[i], addresses[i], elements * sizeof(float)));
+            }
+            _session.Run(runOptions, _inputNames, values, _tapNames, outputs);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw RunFailed(e, start, count);
+        }
+        finally
+        {
+            foreach (var v in values) { v.Dispose(); }
+            foreach (var v in outputs) { v.Dispose(); }
+        }
+    }
+
+    private RepscopeException RunFailed(OnnxRuntimeException e, long start, long count) =>
+        new($"{Graph.Path}: ONNX Runtime failed on examples {start}..{start + count - 1}: {FirstLine(e.Message)}");
 
     private static OrtValue Slice(NdArray a, TensorElementType type, long start, long count)
     {

@@ -18,9 +18,18 @@ public class OnnxModelTests
     [InlineData("tokens_first", 5)]   // the same, batches of 5 (the last one short), delivered examples first
     public void ActivationsMatchThePyTorchForwardPass(string key, int batchSize)
     {
+        // Batch by batch and pipelined (ONNX Runtime one batch ahead on a thread of its own).
+        foreach (bool pipelined in new[] { false, true })
+        {
+            using var model = OnnxModel.Open(OnnxFixtures.ModelPath(key), OnnxFixtures.Taps(key), pipelined, sessionThreads: 1);
+            AssertPyTorchActivations(key, batchSize, model);
+        }
+    }
+
+    private static void AssertPyTorchActivations(string key, int batchSize, OnnxModel model)
+    {
         var taps = OnnxFixtures.Taps(key);
         var expected = OnnxFixtures.Expected(key);
-        using var model = OnnxModel.Open(OnnxFixtures.ModelPath(key), taps);
         var inputs = OnnxFixtures.Inputs(key);
         var got = taps.Select(_ => new List<float>()).ToArray();
         var shapes = new long[taps.Count][];
