@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using Repscope.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -115,7 +116,8 @@ public static class LinearProbe
             throw new RepscopeException($"probe '{layer}': training features have {xtr.shape[1]} columns, test features {xte.shape[1]}");
         }
         var mean = xtr.mean([0L], keepdim: true);
-        var std = xtr.std(0, keepdim: true, unbiased: false).clamp_min(1e-6f);
+        using var minStd = 1e-6f.ToScalar();
+        var std = xtr.std(0, keepdim: true, unbiased: false).clamp_min(minStd);
         xtr = (xtr - mean) / std;
         xte = (xte - mean) / std;
         var ytr = torch.tensor(trainLabels);
@@ -123,14 +125,17 @@ public static class LinearProbe
         long p = xtr.shape[1];
 
         var gen = new torch.Generator((ulong)options.Seed);
-        var w = torch.nn.Parameter(torch.randn([p, classes], ScalarType.Float32, generator: gen) * (float)(0.01 / Math.Sqrt(p)));
+        using var initScale = ((float)(0.01 / Math.Sqrt(p))).ToScalar();
+        var w = torch.nn.Parameter(torch.randn([p, classes], ScalarType.Float32, generator: gen).mul(initScale));
         var bias = torch.nn.Parameter(torch.zeros(classes, ScalarType.Float32));
         int evaluations = 0;
+        using var halfDecay = (0.5 * options.WeightDecay).ToScalar();
         Tensor Objective()
         {
             w.grad?.zero_();
             bias.grad?.zero_();
-            var loss = torch.nn.functional.cross_entropy(xtr.matmul(w) + bias, ytr) + 0.5 * options.WeightDecay * w.square().sum();
+            var loss = torch.nn.functional.cross_entropy(xtr.matmul(w).add(bias, TorchScalars.One), ytr)
+                .add(w.pow(TorchScalars.Two).sum().mul(halfDecay), TorchScalars.One);
             loss.backward();
             evaluations++;
             return loss;
@@ -139,8 +144,8 @@ public static class LinearProbe
 
         using (torch.no_grad())
         {
-            double trainAccuracy = (xtr.matmul(w) + bias).argmax(1).eq(ytr).to(ScalarType.Float64).mean().item<double>();
-            var logits = xte.matmul(w) + bias;
+            double trainAccuracy = xtr.matmul(w).add(bias, TorchScalars.One).argmax(1).eq(ytr).to(ScalarType.Float64).mean().item<double>();
+            var logits = xte.matmul(w).add(bias, TorchScalars.One);
             var correct = logits.argmax(1).eq(yte);
             double testAccuracy = correct.to(ScalarType.Float64).mean().item<double>();
             double testLoss = torch.nn.functional.cross_entropy(logits, yte).item<float>();
@@ -169,11 +174,12 @@ internal static class Lbfgs
         void Step(double t, Tensor d)
         {
             using var _ = torch.no_grad();
+            using var scale = t.ToScalar();
             long offset = 0;
             foreach (var p in parameters)
             {
                 long n = p.numel();
-                p.add_(d.narrow(0, offset, n).view_as(p), alpha: t);
+                p.add_(d.narrow(0, offset, n).view_as(p), alpha: scale);
                 offset += n;
             }
         }
@@ -192,7 +198,8 @@ internal static class Lbfgs
             if (iteration > 1)
             {
                 var y = g - previousGrad;
-                var s = d * t;
+                using var tScalar = t.ToScalar();
+                var s = d.mul(tScalar);
                 double ys = y.dot(s).item<float>();
                 if (ys > 1e-10)
                 {
@@ -207,13 +214,16 @@ internal static class Lbfgs
                 for (int i = dirs.Count - 1; i >= 0; i--)
                 {
                     alpha[i] = steps[i].dot(q).item<float>() * rho[i];
-                    q = q - alpha[i] * dirs[i];
+                    using var a = alpha[i].ToScalar();
+                    q = q - dirs[i].mul(a);
                 }
-                d = q * hDiag;
+                using var h = hDiag.ToScalar();
+                d = q.mul(h);
                 for (int i = 0; i < dirs.Count; i++)
                 {
                     double beta = dirs[i].dot(d).item<float>() * rho[i];
-                    d = d + steps[i] * (alpha[i] - beta);
+                    using var c = (alpha[i] - beta).ToScalar();
+                    d = d.add(steps[i].mul(c), TorchScalars.One);
                 }
             }
             previousGrad = g;
@@ -230,7 +240,8 @@ internal static class Lbfgs
                 optimal = g.abs().max().item<float>() <= toleranceGrad;
             }
             if (iteration == maxIterations || evaluations >= maxEvaluations || optimal) { break; }
-            if ((d * t).abs().max().item<float>() <= toleranceChange || Math.Abs(loss - previousLoss) < toleranceChange) { break; }
+            using var tLast = t.ToScalar();
+            if (d.mul(tLast).abs().max().item<float>() <= toleranceChange || Math.Abs(loss - previousLoss) < toleranceChange) { break; }
         }
     }
 }

@@ -53,9 +53,10 @@ public sealed class ImageDataset : IDisposable
     private static Tensor Normalise(RawImages raw, Normalisation norm)
     {
         using var scope = NewDisposeScope();
+        using var byteRange = 255.0.ToScalar();
         var t = tensor(raw.Pixels, dtype: ScalarType.Byte)
             .reshape(raw.Count, raw.Channels, raw.Height, raw.Width)
-            .to_type(ScalarType.Float32).div_(255.0);
+            .to_type(ScalarType.Float32).div_(byteRange);
         var mean = tensor(norm.Mean.Select(m => (float)m).ToArray()).reshape(1, raw.Channels, 1, 1);
         var std = tensor(norm.Std.Select(s => (float)s).ToArray()).reshape(1, raw.Channels, 1, 1);
         return t.sub_(mean).div_(std).contiguous().MoveToOuterDisposeScope();

@@ -27,8 +27,9 @@ public sealed record ImagePreprocessing(int? Height = null, int? Width = null, i
     {
         Validate();
         using var scope = NewDisposeScope();
+        using var scale = Scale.ToScalar();
         var x = tensor(raw.Pixels, dtype: ScalarType.Byte).reshape(raw.Count, raw.Channels, raw.Height, raw.Width)
-            .to_type(ScalarType.Float32).mul_(Scale);
+            .to_type(ScalarType.Float32).mul_(scale);
         int channels = Channels ?? raw.Channels;
         if (channels != raw.Channels)
         {

@@ -197,20 +197,22 @@ public sealed class ResNet : Module<Tensor, Tensor>
                     var w = conv.weight!;
                     long fanOut = w.shape[0] * w.shape[2] * w.shape[3];
                     using var r = randn(w.shape, generator: generator);
-                    w.copy_(r.mul_(Math.Sqrt(2.0 / fanOut)));
+                    using var std = Math.Sqrt(2.0 / fanOut).ToScalar();
+                    w.copy_(r.mul_(std));
                     break;
                 }
                 case BatchNorm2dKeptScalars bn:
-                    bn.weight!.fill_(1);
+                    bn.weight!.fill_(TorchScalars.One);
                     bn.bias!.zero_();
                     break;
                 case Linear lin:
                 {
                     double bound = 1.0 / Math.Sqrt(lin.weight!.shape[1]);
+                    using Scalar span = (2 * bound).ToScalar(), low = bound.ToScalar();
                     using var rw = rand(lin.weight.shape, generator: generator);
-                    lin.weight.copy_(rw.mul_(2 * bound).sub_(bound));
+                    lin.weight.copy_(rw.mul_(span).sub_(low));
                     using var rb = rand(lin.bias!.shape, generator: generator);
-                    lin.bias.copy_(rb.mul_(2 * bound).sub_(bound));
+                    lin.bias.copy_(rb.mul_(span).sub_(low));
                     break;
                 }
             }

@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,7 @@ public static class Cca
     internal static double R2OfBases(Tensor qx, Tensor qy)
     {
         using var m = qx.t().mm(qy);
-        return m.square().sum().item<double>() / Math.Min(qx.shape[1], qy.shape[1]);
+        return m.pow(TorchScalars.Two).sum().item<double>() / Math.Min(qx.shape[1], qy.shape[1]);
     }
 
     internal static double MeanCorrelationOfBases(Tensor qx, Tensor qy)

@@ -424,8 +424,8 @@ public static class CkaFiles
             using var scope = torch.NewDisposeScope();
             var idx = Enumerable.Range(0, (int)Math.Min(slice, pairs - p0)).Select(i => (p0 + i) * step).ToArray();
             var first = take(idx).to_type(ScalarType.Float64);
-            neighbours += first.sub(take(idx.Select(i => i + 1).ToArray()).to_type(ScalarType.Float64)).pow(2).sum().item<double>();
-            far += first.sub(take(idx.Select(i => i + n / 2).ToArray()).to_type(ScalarType.Float64)).pow(2).sum().item<double>();
+            neighbours += first.sub(take(idx.Select(i => i + 1).ToArray()).to_type(ScalarType.Float64)).pow(TorchScalars.Two).sum().item<double>();
+            far += first.sub(take(idx.Select(i => i + n / 2).ToArray()).to_type(ScalarType.Float64)).pow(TorchScalars.Two).sum().item<double>();
         }
         return (neighbours, far);
     }

@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,7 +67,8 @@ public static class Gram
         while (power != 0)
         {
             int step = Math.Clamp(power, -100, 100);
-            m.mul_(Math.ScaleB(1.0, step));
+            using var factor = Math.ScaleB(1.0, step).ToScalar();
+            m.mul_(factor);
             power -= step;
         }
         return m;
@@ -120,7 +122,7 @@ public static class Gram
         using var scope = torch.NewDisposeScope();
         var dots = products.to_type(ScalarType.Float64, copy: true);
         var sq = dots.diagonal().clone();
-        var d = dots.mul_(-2).add_(sq.unsqueeze(1)).add_(sq.unsqueeze(0));
+        var d = dots.mul_(TorchScalars.MinusTwo).add_(sq.unsqueeze(1), TorchScalars.One).add_(sq.unsqueeze(0), TorchScalars.One);
         d.diagonal().zero_();
         double median = Median(d);
         if (!(median > 0))
@@ -128,7 +130,8 @@ public static class Gram
             throw new UndefinedResultException(
                 $"{name}: median squared distance between examples is zero (more than half the pairs of rows are identical): RBF bandwidth undefined");
         }
-        return d.div_(-2 * threshold * threshold * median).exp_().MoveToOuterDisposeScope();
+        using var scale = (-2 * threshold * threshold * median).ToScalar();
+        return d.div_(scale).exp_().MoveToOuterDisposeScope();
     }
 
     /// <summary>The median of all entries, averaging the two middle values for an even count (numpy's definition).</summary>

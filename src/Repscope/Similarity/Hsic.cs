@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,7 @@ public static class Hsic
     {
         var rowMeans = k.mean([1L], keepdim: true);
         var colMeans = k.mean([0L], keepdim: true);
-        return k - rowMeans - colMeans + k.mean();
+        return (k - rowMeans - colMeans).add(k.mean(), TorchScalars.One);
     }
 
     /// <summary>A copy with the diagonal set to zero (never by subtracting diag(K), which would broadcast).</summary>
@@ -64,8 +65,9 @@ public static class Hsic
         k.diagonal().zero_();
         using var r = k.sum(1);
         double s = r.sum().item<double>();
-        using var rs = r / (n - 2.0);
-        k.sub_(rs.unsqueeze(1)).sub_(rs.unsqueeze(0)).add_(s / ((n - 1.0) * (n - 2.0)));
+        using Scalar rowScale = (n - 2.0).ToScalar(), shift = (s / ((n - 1.0) * (n - 2.0))).ToScalar();
+        using var rs = r.div(rowScale);
+        k.sub_(rs.unsqueeze(1)).sub_(rs.unsqueeze(0)).add_(shift, TorchScalars.One);
         k.diagonal().zero_();
         return k;
     }

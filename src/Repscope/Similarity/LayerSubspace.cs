@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -60,7 +61,8 @@ internal sealed class LayerSubspace : IDisposable
         long n = c.shape[0];
         var (u, s, vh) = torch.linalg.svd(c, fullMatrices: false);
         double top = s[0].item<double>();
-        int rank = (int)s.gt(RankTolerance * top).sum().item<long>();
+        using var cutoff = (RankTolerance * top).ToScalar();
+        int rank = (int)s.gt(cutoff).sum().item<long>();
         return measure switch
         {
             SimilarityMeasure.Cca => new(name, n, u.narrow(1, 0, rank).contiguous(), null, rank, null),
@@ -75,9 +77,10 @@ internal sealed class LayerSubspace : IDisposable
     /// <summary>The fewest leading left singular directions holding at least <paramref name="kept"/> of Σ s².</summary>
     private static LayerSubspace Svcca(string name, long n, Tensor u, Tensor s, int rank, double kept)
     {
-        var energy = s.narrow(0, 0, rank).square();
+        var energy = s.narrow(0, 0, rank).pow(TorchScalars.Two);
         var cumulative = energy.cumsum(0).div(energy.sum());
-        int k = Math.Min((int)cumulative.lt(kept).sum().item<long>() + 1, rank);
+        using var keptScalar = kept.ToScalar();
+        int k = Math.Min((int)cumulative.lt(keptScalar).sum().item<long>() + 1, rank);
         return new(name, n, u.narrow(1, 0, k).contiguous(), null, k, null);
     }
 

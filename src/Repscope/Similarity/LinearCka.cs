@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,7 +67,7 @@ public static class LinearCka
     {
         using var p = a.t().mm(b);
         using var p64 = p.to_type(ScalarType.Float64);
-        return p64.pow(2).sum().item<double>();
+        return p64.pow(TorchScalars.Two).sum().item<double>();
     }
 
     internal static double FeatureSpaceOfCentred(Tensor cx, Tensor cy)
@@ -83,8 +84,8 @@ public static class LinearCka
         var k = cx.mm(cx.t()).to_type(ScalarType.Float64);
         var l = cy.mm(cy.t()).to_type(ScalarType.Float64);
         double kl = k.mul(l).sum().item<double>();
-        double kk = k.pow(2).sum().item<double>();
-        double ll = l.pow(2).sum().item<double>();
+        double kk = k.pow(TorchScalars.Two).sum().item<double>();
+        double ll = l.pow(TorchScalars.Two).sum().item<double>();
         return Ratio(kl, kk, ll);
     }
 

@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -394,10 +395,11 @@ public sealed class MinibatchCkaAccumulator
             using var scope = torch.NewDisposeScope();
             var s = R.sum(-1);
             var os = ReferenceEquals(other, this) ? s : other.R.sum(-1);
+            using Scalar sumsWeight = (1.0 / ((b - 1.0) * (b - 2.0))).ToScalar(), crossWeight = (-2.0 / (b - 2.0)).ToScalar(), divisor = (b * (b - 3.0)).ToScalar();
             return K.mm(other.K.t())
-                    .add_(s.unsqueeze(1).mul(os.unsqueeze(0)), alpha: 1.0 / ((b - 1.0) * (b - 2.0)))
-                    .add_(R.mm(other.R.t()), alpha: -2.0 / (b - 2.0))
-                    .div_(b * (b - 3.0))
+                    .add_(s.unsqueeze(1).mul(os.unsqueeze(0)), alpha: sumsWeight)
+                    .add_(R.mm(other.R.t()), alpha: crossWeight)
+                    .div_(divisor)
                     .data<double>().ToArray();
         }
 
@@ -461,7 +463,7 @@ public sealed class MinibatchCkaAccumulator
         if (e != 0) { Gram.ScaleByPowerOfTwo(c, -e); }
         var mean = c.mean([0L], keepdim: true);
         c.sub_(mean);
-        double meanSquares = mean.to_type(ScalarType.Float64).pow(2).sum().item<double>() * b;
+        double meanSquares = mean.to_type(ScalarType.Float64).pow(TorchScalars.Two).sum().item<double>() * b;
         var flat = k.view(b * b);
         if (Kernel == KernelKind.Linear)
         {

@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,7 +77,8 @@ public static class Rsa
         var z = centred - centred.mean([1L], keepdim: true);
         var norms = z.norm(1, keepdim: true);
         double largest = norms.max().item<double>();
-        var flat = norms.squeeze(1).le(1e-12 * largest).nonzero();
+        using var flatBelow = (1e-12 * largest).ToScalar();
+        var flat = norms.squeeze(1).le(flatBelow).nonzero();
         if (flat.shape[0] > 0)
         {
             reason = $"{name}: example {flat[0, 0].item<long>()} has the same value in every feature (after centring the features): " +
@@ -86,7 +88,7 @@ public static class Rsa
         return z.div_(norms);
     }
 
-    private static Tensor Dissimilarity(Tensor z) => z.mm(z.t()).neg_().add_(1);
+    private static Tensor Dissimilarity(Tensor z) => z.mm(z.t()).neg_().add_(TorchScalars.One, TorchScalars.One);
 
     /// <summary>Average ranks of the values, centred and scaled to unit norm (the dot product of two is Spearman's ρ).</summary>
     private static Tensor? UnitCentredRanks(Tensor values, string name, out string? reason)
@@ -95,7 +97,7 @@ public static class Rsa
         reason = null;
         var (_, inverse, counts) = values.unique(sorted: true, return_inverse: true, return_counts: true);
         var c = counts!.to_type(ScalarType.Float64);
-        var averageRank = c.cumsum(0) - c + (c + 1) / 2; // 1-based ranks, ties share their average
+        var averageRank = (c.cumsum(0) - c).add(c.add(TorchScalars.One, TorchScalars.One).div(TorchScalars.Two), TorchScalars.One); // 1-based ranks, ties share their average
         var r = averageRank.index_select(0, inverse!.flatten());
         r = r - r.mean();
         double norm = r.norm().item<double>();
@@ -104,6 +106,7 @@ public static class Rsa
             reason = $"{name}: all values are equal (every pair of examples equally dissimilar): the rank correlation is undefined";
             return null;
         }
-        return r.div_(norm).MoveToOuterDisposeScope();
+        using var normScalar = norm.ToScalar();
+        return r.div_(normScalar).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Repscope.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -119,7 +120,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             if (IsBPass)
             {
                 var qb = _q!.narrow(0, _rowsThisPass, b).to(ScalarType.Float32);
-                _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64));
+                _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64), TorchScalars.One);
             }
             else
             {
@@ -155,8 +156,8 @@ public sealed class FirstComponentAccumulator : IDisposable
         {
             using var slabScope = torch.NewDisposeScope();
             var slab = d.narrow(1, c, Math.Min(_sumColumns, _features - c));
-            _sum!.narrow(0, c, slab.shape[1]).add_(slab.sum([0L], type: ScalarType.Float64));
-            _sumSquares!.narrow(0, c, slab.shape[1]).add_(slab.square().sum([0L], type: ScalarType.Float64));
+            _sum!.narrow(0, c, slab.shape[1]).add_(slab.sum([0L], type: ScalarType.Float64), TorchScalars.One);
+            _sumSquares!.narrow(0, c, slab.shape[1]).add_(slab.pow(TorchScalars.Two).sum([0L], type: ScalarType.Float64), TorchScalars.One);
         }
         AddChunk(d.matmul(_omega!).to(ScalarType.Float64));
     }
@@ -189,10 +190,11 @@ public sealed class FirstComponentAccumulator : IDisposable
             {
                 throw new UndefinedResultException($"layer '{_layer}': the first principal component needs at least 2 examples, got {_examples}");
             }
-            var meanShift = _sum! / _examples;
+            using var examples = _examples.ToScalar();
+            var meanShift = _sum!.div(examples);
             _totalVariance = (_sumSquares! - _sum! * meanShift).sum().item<double>();
             _totalVariance = Math.Max(_totalVariance, 0);
-            _mean = (_shift! + meanShift.to(ScalarType.Float32)).DetachFromDisposeScope();
+            _mean = _shift!.add(meanShift.to(ScalarType.Float32), TorchScalars.One).DetachFromDisposeScope();
             // Y = (X - shift) Omega - 1 (mean - shift)^T Omega = Xc Omega.
             var y = Chunks() - meanShift.to(ScalarType.Float32).matmul(_omega!).to(ScalarType.Float64).unsqueeze(0);
             DisposeChunks();
@@ -253,8 +255,9 @@ public sealed class FirstComponentAccumulator : IDisposable
         double sign = Math.Abs(sum) > 1e-6 ? Math.Sign(sum) : Math.Sign(v[v.abs().argmax()].item<double>());
         if (sign == 0) { sign = 1; }
         double variance = Math.Min(sigma1 * sigma1, _totalVariance);
+        using var signScalar = sign.ToScalar();
         _result = new FirstComponent(_layer, _examples, _features, _totalVariance, variance, variance / _totalVariance,
-                                     (u * sign).data<double>().ToArray(), (v * sign).to(ScalarType.Float32).data<float>().ToArray(),
+                                     u.mul(signScalar).data<double>().ToArray(), v.mul(signScalar).to(ScalarType.Float32).data<float>().ToArray(),
                                      _mean!.data<float>().ToArray());
         _q!.Dispose(); _q = null;
         _b!.Dispose(); _b = null;

@@ -21,8 +21,8 @@ public static class Augmentation
         var ox = randint(0, 2 * pad + 1, [b], dtype: ScalarType.Int64, generator: generator);
         // Scalars alive until the end of the method, not numbers converted on each call (Interop.TorchScalars).
         using Scalar height = h.ToScalar(), width = w.ToScalar(), lastColumn = (w - 1).ToScalar(), minusOne = (-1).ToScalar();
-        var rowsIdx = oy.unsqueeze(1).add(arange(height, dtype: ScalarType.Int64).unsqueeze(0), TorchScalars.One);   // [b, h]
-        var cols = arange(width, dtype: ScalarType.Int64).unsqueeze(0).expand(b, w);                                // [b, w]
+        var rowsIdx = oy.unsqueeze(1).add(arange(TorchScalars.Zero, height, TorchScalars.One, dtype: ScalarType.Int64).unsqueeze(0), TorchScalars.One);   // [b, h]
+        var cols = arange(TorchScalars.Zero, width, TorchScalars.One, dtype: ScalarType.Int64).unsqueeze(0).expand(b, w);                                // [b, w]
         if (flip)
         {
             var f = randint(0, 2, [b], dtype: ScalarType.Int64, generator: generator).unsqueeze(1).to_type(ScalarType.Bool);

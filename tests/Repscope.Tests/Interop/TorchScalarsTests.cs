@@ -42,6 +42,49 @@ public sealed class TorchScalarsTests
     }
 
     /// <summary>
+    /// The rewrites the ban asks for (src/BannedSymbols.txt) against the bare-number forms they replace, bit for bit,
+    /// in float32 and float64: the TorchScalars members are the integer scalars C# makes of the literals.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)]
+    public void Kept_scalar_forms_compute_what_the_bare_number_forms_compute(ScalarType type)
+    {
+        static void Same(Tensor expected, Tensor actual)
+        {
+            Assert.Equal(expected.dtype, actual.dtype);
+            Assert.Equal(expected.shape, actual.shape);
+            Assert.True(expected.eq(actual).all().item<bool>());
+        }
+        var g = new Generator(5);
+        using var scope = NewDisposeScope();
+        var t = randn([7, 5], generator: g).to_type(type).mul_(3);
+        var u = randn([7, 5], generator: g).to_type(type);
+        using (Scalar two = 2, minusTwo = -2, oneDouble = 1.0)
+        {
+            Assert.Equal(two.Type, TorchScalars.Two.Type);   // an integer Scalar (libtorch holds it as int64), as the literal makes
+            Assert.Equal(minusTwo.Type, TorchScalars.MinusTwo.Type);
+            Assert.NotEqual(oneDouble.Type, TorchScalars.One.Type);
+        }
+        Same(t.square(), t.pow(TorchScalars.Two));
+        Same(t.pow(2), t.pow(TorchScalars.Two));
+        Same(t + u, t.add(u, TorchScalars.One));
+        Same(t.clone().add_(u), t.clone().add_(u, TorchScalars.One));
+        Same(t.clone().add_(1), t.clone().add_(TorchScalars.One, TorchScalars.One));
+        Same(t.clone().mul_(-2), t.clone().mul_(TorchScalars.MinusTwo));
+        Same(arange(9, dtype: ScalarType.Int64), arange(TorchScalars.Zero, 9, TorchScalars.One, dtype: ScalarType.Int64));
+        Same((t + 1) / 2, t.add(TorchScalars.One, TorchScalars.One).div(TorchScalars.Two));
+        using (var s = 0.37.ToScalar())
+        {
+            Same(t * 0.37, t.mul(s));
+            Same(0.37 * t, t.mul(s));
+            Same(t / 0.37, t.div(s));
+        }
+        using (var f = 0.37f.ToScalar()) { Same(t * 0.37f, t.mul(f)); }
+        using (var n = 6L.ToScalar()) { Same(t / 6L, t.div(n)); }
+    }
+
+    /// <summary>
     /// Each hot-path unit in a tight loop (tiny tensors, so that the calls are many) while another thread collects
     /// garbage in a loop, against the same loop without it: no error and the same numbers, bit for bit. 20,000
     /// calls per unit: TorchSharp's BatchNorm2d failed this within about 5,000.
