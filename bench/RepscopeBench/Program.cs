@@ -132,7 +132,7 @@ static partial class Parts
         var batches = new List<Tensor[]>();
         using (var s = new StreamedBatches(members, plan))
         {
-            foreach (var b in s.Batches()) { batches.Add(b.Select(t => t.clone()).ToArray()); }
+            foreach (var b in s.Batches()) { batches.Add(b.Layers.Select(t => t.clone()).ToArray()); }
         }
         Report("accumulate in memory (copying)", Time(() =>
         {
