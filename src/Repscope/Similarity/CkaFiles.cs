@@ -379,28 +379,17 @@ public static class CkaFiles
     private static bool IsSorted((double Neighbours, double Far) sums) => sums.Far > 0 && sums.Neighbours < 0.5 * sums.Far;
 
     /// <summary>Sum of (a - b)^2 over two equally long runs of float32 or float64 values, in float64.</summary>
-    private static double SquaredDistance(NpyDType type, ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    private static double SquaredDistance(NpyDType type, ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => type == NpyDType.Float32
+        ? SquaredDistance<float>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(a), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(b))
+        : SquaredDistance<double>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(a), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(b));
+
+    private static double SquaredDistance<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : System.Numerics.IFloatingPointIeee754<T>
     {
         double sum = 0;
-        if (type == NpyDType.Float32)
+        for (int i = 0; i < x.Length; i++)
         {
-            var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(a);
-            var y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(b);
-            for (int i = 0; i < x.Length; i++)
-            {
-                double d = (double)x[i] - y[i];
-                sum += d * d;
-            }
-        }
-        else
-        {
-            var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(a);
-            var y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(b);
-            for (int i = 0; i < x.Length; i++)
-            {
-                double d = x[i] - y[i];
-                sum += d * d;
-            }
+            double d = double.CreateTruncating(x[i]) - double.CreateTruncating(y[i]);
+            sum += d * d;
         }
         return sum;
     }
