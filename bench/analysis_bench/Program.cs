@@ -33,6 +33,15 @@ Console.WriteLine($"{model.Architecture}, {layers.Count} taps ({selection}), {ex
 long peak = 0, batchPeak = 0;
 using var sampler = new Timer(_ => { long ws = Repscope.Interop.NativeHeap.ResidentBytes(); if (ws > peak) { peak = ws; } if (ws > Interlocked.Read(ref batchPeak)) { Interlocked.Exchange(ref batchPeak, ws); } }, null, 0, 200);
 static long Mib(long bytes) => bytes / 1048576;
+// Where the resident memory is: the managed heap (the GC's committed bytes and its live heap after the last GC) and the C
+// heap as glibc counts it (in use, free inside the heap, blocks mapped on their own).
+static string Where()
+{
+    var gc = GC.GetGCMemoryInfo();
+    var c = Repscope.Interop.NativeHeap.Statistics();
+    string native = c is { } h ? $"C heap: {Mib(h.InUse)} MiB in use, {Mib(h.Free)} MiB free in {Mib(h.Heap)} MiB of heap, {Mib(h.Mapped)} MiB mapped blocks" : "C heap: unknown";
+    return $"managed: {Mib(gc.TotalCommittedBytes)} MiB committed, {Mib(gc.HeapSizeBytes)} MiB heap at the last GC; {native}";
+}
 var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
 var cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -43,7 +52,7 @@ var buffers = new TapBuffers();
 bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
 // RSS_PER_BATCH=1: per batch, the resident size after the forward pass (the taps in their buffers), after the analysis's
 // work on the batch, and the highest sample (every 0.2 s) since the previous batch: where the peak is reached.
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); onBatch(l, t); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}"); } };
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); onBatch(l, t); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}; {Where()}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}; {Where()}"); } };
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
 double seconds = clock.Elapsed.TotalSeconds;
 double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
@@ -61,13 +70,13 @@ using (torch.no_grad())
     for (long start = 0; start < examples; start += batch)
     {
         using var scope = torch.NewDisposeScope();
-        using var logits = model.call(data.Images[torch.TensorIndex.Slice(start, Math.Min(start + batch, examples))]);
+        using var logits = model.call(data.Batch(start, Math.Min(start + batch, examples)));
     }
 }
 double forward = clock.Elapsed.TotalSeconds;
 double forwardCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
 Console.WriteLine($"within-model analysis: {seconds:F1} s, {cpuSeconds:F1} s CPU ({passes} passes over the data: 1 CKA + PC1, {pcOptions.Passes - 1} more for PC1); one forward pass alone (no taps): {forward:F1} s, {forwardCpu:F1} s CPU; analysis / {passes} forward passes: {seconds / (passes * forward):F2} wall, {cpuSeconds / (passes * forwardCpu):F2} CPU");
-Console.WriteLine($"analysis's peak working set: {Mib(analysisPeak)} MiB (the OS's high-water mark at its end); data set in memory: {data.Images.NumberOfElements * 4 / 1048576} MiB float32; tap buffers {Mib(bufferBytes)} MiB; free C heap given back {trims} time(s)");
+Console.WriteLine($"analysis's peak working set: {Mib(analysisPeak)} MiB (the OS's high-water mark at its end); data set in memory: {Mib((long)examples * 3 * 32 * 32)} MiB of raw bytes (normalised per batch); tap buffers {Mib(bufferBytes)} MiB; free C heap given back {trims} time(s)");
 Console.WriteLine($"all activations of all taps would be: {layers.Count} taps, {EstimateBytes(model, selection, examples) / 1048576} MiB float32");
 Console.WriteLine($"block structure (random weights): {r.BlockStructure.Spans.Count} span(s), level {r.BlockStructure.Level:F3}");
 

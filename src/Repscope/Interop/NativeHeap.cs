@@ -101,6 +101,35 @@ public static partial class NativeHeap
         return trimmed;
     }
 
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mallinfo2")]
+    private static partial MallInfo2 MallInfo();
+
+    /// <summary>
+    /// The C heap as glibc counts it (mallinfo2, glibc 2.33+; main arena and the others together), for benchmarks:
+    /// <paramref name="Heap"/> bytes obtained with brk/sbrk or arena mmaps, <paramref name="InUse"/> of them allocated,
+    /// <paramref name="Free"/> of them free (resident or not), <paramref name="Mapped"/> bytes in blocks mapped on their
+    /// own (above the mmap threshold). Null where unknown (not glibc).
+    /// </summary>
+    public readonly record struct HeapStatistics(long Heap, long InUse, long Free, long Mapped);
+
+    /// <summary>glibc's count of the C heap now (<see cref="HeapStatistics"/>), or null where unknown.</summary>
+    public static HeapStatistics? Statistics()
+    {
+        HeapStatistics? result = null;
+        Glibc(() =>
+        {
+            var m = MallInfo();
+            result = new HeapStatistics((long)m.Arena, (long)m.UordBlks, (long)m.FordBlks, (long)m.HBlkHd);
+        });
+        return result;
+    }
+
     private static void Glibc(Action call)
     {
         if (!OperatingSystem.IsLinux()) { return; }

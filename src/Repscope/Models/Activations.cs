@@ -60,7 +60,8 @@ public static class Activations
                 using var scope = NewDisposeScope();
                 long end = Math.Min(start + batchSize, data.Count);
                 Array.Clear(fired);
-                using (var logits = model.call(data.Images[TensorIndex.Slice(start, end)])) { }
+                // The batch's rows normalised from the raw bytes (the data set does not hold all examples as float32 for a stream).
+                using (var logits = model.call(data.Batch(start, end))) { }
                 var taps = new List<Tensor>(names.Count);
                 for (int i = 0; i < names.Count; i++)
                 {

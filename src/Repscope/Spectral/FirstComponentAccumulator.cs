@@ -38,8 +38,9 @@ public sealed record FirstComponent(string Layer, long Examples, long Features, 
 /// <summary>
 /// Streaming, memory-bounded estimate of one layer's first principal component by randomized
 /// subspace iteration (Halko, Martinsson &amp; Tropp 2011, Alg. 4.4), batch by batch over several
-/// passes that deliver the same rows in the same order. Memory: O(p x Rank + n x Rank), never
-/// n x p.
+/// passes that deliver the same rows in the same order. Memory: O(p x Rank) in the process; the n x Rank float64
+/// sketch and basis (128 bytes per example at Rank 16) lie in an unlinked temporary file (<see cref="SketchRows"/>), read
+/// a batch's rows at a time, and are in memory whole only while a pass ends (one layer at a time); never n x p.
 /// <list type="number">
 /// <item>Pass 1: mean and exact total variance (shifted sums in float64), and Y = Xc Omega with a
 ///   seeded Gaussian Omega (p x k); Q = orth(Y).</item>
@@ -63,25 +64,32 @@ public sealed class FirstComponentAccumulator : IDisposable
     private Tensor? _sum;        // float64 [p] of (x - shift)
     private Tensor? _sumSquares; // float64 [p] of (x - shift)^2
     private Tensor? _omega;      // float32 [p, k]
-    // float64 [b, k] per batch, kept in managed memory: small blocks that live for the whole pass, which in the C heap
-    // would sit between each batch's large temporaries and keep the heap from reusing them (it grew with n).
-    private readonly List<double[]> _yChunks = new();
+
+    // The n-row state, outside the process (made at the first batch): during a pass that builds Y (float64 [n, k]), its rows
+    // in order, row-major; from the pass's end until the next Y pass, Q (float64 [n, k'], orthonormal columns) in the
+    // layout linalg.qr gave it (column-major: column j's n values at j x n). Y overwrites Q: no pass needs both.
+    private readonly bool _spill;
+    private SketchRows? _rows;
     private long _yColumns;
+    private long _qColumns;      // k' (0: no Q)
+    private bool _qByColumns;    // Q is stored column by column (linalg.qr's layout), else row by row
+    private long[] _qStrides = [];   // Q's strides as linalg.qr made them
 
     // Later passes.
     private Tensor? _mean;       // float32 [p]
-    private Tensor? _q;          // float64 [n, k], orthonormal columns
-    private Tensor? _b;          // float64 [k, p]
+    private Tensor? _b;          // float64 [k', p]
     private double _totalVariance;
     private FirstComponent? _result;
 
     public FirstComponentAccumulator(string layer, FirstComponentOptions? options = null) : this(layer, options, SumColumns) { }
 
-    /// <summary>With the first pass's sums taken <paramref name="sumColumns"/> columns at a time (tests: the slabs change no bit).</summary>
-    internal FirstComponentAccumulator(string layer, FirstComponentOptions? options, long sumColumns)
+    /// <summary>With the first pass's sums taken <paramref name="sumColumns"/> columns at a time (tests: the slabs change no
+    /// bit), the n-row state in a temporary file (<paramref name="spill"/>) or in memory (tests: the same bits).</summary>
+    internal FirstComponentAccumulator(string layer, FirstComponentOptions? options, long sumColumns, bool spill = true)
     {
         if (sumColumns < 1) { throw new ArgumentOutOfRangeException(nameof(sumColumns), "must be at least 1"); }
         _sumColumns = sumColumns;
+        _spill = spill;
         _layer = layer;
         _options = options ?? FirstComponentOptions.Default;
         if (_options.Rank < 1) { throw new ArgumentOutOfRangeException(nameof(options), "Rank must be at least 1"); }
@@ -119,7 +127,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             var xc = x - _mean!;
             if (IsBPass)
             {
-                var qb = _q!.narrow(0, _rowsThisPass, b).to(ScalarType.Float32);
+                var qb = QRows(_rowsThisPass, b).to(ScalarType.Float32);
                 _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64), TorchScalars.One);
             }
             else
@@ -162,20 +170,46 @@ public sealed class FirstComponentAccumulator : IDisposable
         AddChunk(d.matmul(_omega!).to(ScalarType.Float64));
     }
 
+    /// <summary>Rows [<see cref="_rowsThisPass"/>, + b) of this pass's Y, float64 [b, k].</summary>
     private void AddChunk(Tensor y)
     {
         _yColumns = y.shape[1];
-        _yChunks.Add(y.contiguous().data<double>().ToArray());
+        _rows ??= _spill ? SketchRows.TemporaryFile() : SketchRows.InMemory();
+        using var rows = y.contiguous();
+        _rows.Write(_rowsThisPass * _yColumns * sizeof(double), rows);
     }
 
-    /// <summary>The chunks of this pass as one float64 [rows, k] tensor, in order.</summary>
+    /// <summary>This pass's Y as one float64 [rows, k] tensor (row-major), in order.</summary>
     private Tensor Chunks()
     {
-        if (_yChunks.Count == 0) { return torch.zeros([0, 0], ScalarType.Float64); }
-        var all = new double[_yChunks.Sum(c => (long)c.Length)];
-        long at = 0;
-        foreach (var c in _yChunks) { Array.Copy(c, 0, all, at, c.Length); at += c.Length; }
-        return torch.tensor(all, [all.LongLength / _yColumns, _yColumns], ScalarType.Float64);
+        if (_rows is null || _rowsThisPass == 0) { return torch.zeros([0, 0], ScalarType.Float64); }
+        var all = torch.empty([_rowsThisPass, _yColumns], ScalarType.Float64);
+        _rows.Read(0, all);
+        return all;
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="first"/>, + <paramref name="count"/>) of Q, float64 [count, k'], in the layout that narrowing the
+    /// whole Q to them and converting (<c>q.narrow(0, first, count).to(Float32)</c>) gives: column-major when Q is, so that
+    /// the products with them take the same path, and the same bits, as with Q held in memory.
+    /// </summary>
+    private Tensor QRows(long first, long count)
+    {
+        if (!_qByColumns)
+        {
+            // Row-major storage: Q's own strides (for one column linalg.qr gives [n, 1] with strides (1, n), which a
+            // narrow keeps; a product reads the stride of a dimension of size 1 when it chooses its path).
+            var rows = torch.empty_strided([count, _qColumns], _qStrides, ScalarType.Float64);
+            _rows!.Read(first * _qColumns * sizeof(double), rows);
+            return rows;
+        }
+        var columns = torch.empty([_qColumns, count], ScalarType.Float64);
+        for (long j = 0; j < _qColumns; j++)
+        {
+            using var column = columns[j];
+            _rows!.Read((j * _examples + first) * sizeof(double), column);
+        }
+        return columns.t();
     }
 
     /// <summary>Ends the current pass; every pass must deliver the same examples in the same order.</summary>
@@ -197,7 +231,6 @@ public sealed class FirstComponentAccumulator : IDisposable
             _mean = _shift!.add(meanShift.to(ScalarType.Float32), TorchScalars.One).DetachFromDisposeScope();
             // Y = (X - shift) Omega - 1 (mean - shift)^T Omega = Xc Omega.
             var y = Chunks() - meanShift.to(ScalarType.Float32).matmul(_omega!).to(ScalarType.Float64).unsqueeze(0);
-            DisposeChunks();
             _omega!.Dispose(); _omega = null;
             _shift!.Dispose(); _shift = null;
             _sum!.Dispose(); _sum = null;
@@ -206,6 +239,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             {
                 _result = new FirstComponent(_layer, _examples, _features, _totalVariance, 0, double.NaN,
                                              new double[_examples], new float[_features], _mean.data<float>().ToArray());
+                _rows?.Dispose(); _rows = null;
                 return;
             }
             SetQ(y);
@@ -223,7 +257,6 @@ public sealed class FirstComponentAccumulator : IDisposable
             else
             {
                 SetQ(Chunks());
-                DisposeChunks();
             }
         }
         _pass++;
@@ -231,23 +264,29 @@ public sealed class FirstComponentAccumulator : IDisposable
         if (!Done && IsBPass)
         {
             _b?.Dispose();
-            _b = torch.zeros([_q!.shape[1], _features], ScalarType.Float64);
+            _b = torch.zeros([_qColumns, _features], ScalarType.Float64);
             _b.DetachFromDisposeScope();
         }
     }
 
+    /// <summary>Q = orth(Y), written over Y (<paramref name="y"/> has been read whole).</summary>
     private void SetQ(Tensor y)
     {
-        _q?.Dispose();
         var (q, _) = torch.linalg.qr(y);
-        _q = q.DetachFromDisposeScope();
+        _qColumns = q.shape[1];
+        // linalg.qr gives Q column-major (LAPACK's layout); its storage is written as it lies, so that QRows can rebuild the
+        // same strides. Another layout (not seen) is made row-major first: a copy, the same values.
+        _qByColumns = !q.is_contiguous() && q.t().is_contiguous();
+        using var storage = _qByColumns ? q.t() : q.contiguous();
+        _qStrides = _qByColumns || q.is_contiguous() ? q.stride() : storage.stride();
+        _rows!.Write(0, storage);
     }
 
     private void Finish()
     {
         var (ub, s, vh) = torch.linalg.svd(_b!, fullMatrices: false);
         double sigma1 = s[0].item<double>();
-        var u = _q!.matmul(ub[.., 0]);
+        var u = QRows(0, _examples).matmul(ub[.., 0]);
         var v = vh[0];
         // Sign convention (u sums to 0, so it cannot decide): sum(v) >= 0, i.e. the component points
         // where activations grow on average; if that sum is ~0, the largest |v| entry is positive.
@@ -259,18 +298,17 @@ public sealed class FirstComponentAccumulator : IDisposable
         _result = new FirstComponent(_layer, _examples, _features, _totalVariance, variance, variance / _totalVariance,
                                      u.mul(signScalar).data<double>().ToArray(), v.mul(signScalar).to(ScalarType.Float32).data<float>().ToArray(),
                                      _mean!.data<float>().ToArray());
-        _q!.Dispose(); _q = null;
         _b!.Dispose(); _b = null;
+        _rows?.Dispose(); _rows = null;
     }
 
     public FirstComponent Result() =>
         _result ?? throw new InvalidOperationException($"layer '{_layer}': first component needs {_options.Passes} passes, {_pass} done");
 
-    private void DisposeChunks() => _yChunks.Clear();
-
     public void Dispose()
     {
-        DisposeChunks();
-        foreach (var t in new[] { _shift, _sum, _sumSquares, _omega, _mean, _q, _b }) { t?.Dispose(); }
+        _rows?.Dispose();
+        _rows = null;
+        foreach (var t in new[] { _shift, _sum, _sumSquares, _omega, _mean, _b }) { t?.Dispose(); }
     }
 }

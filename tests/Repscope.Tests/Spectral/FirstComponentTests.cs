@@ -127,6 +127,141 @@ public class FirstComponentTests
         }
     }
 
+    private static FirstComponent Streamed(Tensor x, FirstComponentOptions options, int batch, bool spill)
+    {
+        using var acc = new FirstComponentAccumulator("x", options, FirstComponentAccumulator.SumColumns, spill);
+        while (!acc.Done)
+        {
+            for (long s = 0; s < x.shape[0]; s += batch)
+            {
+                using var scope = torch.NewDisposeScope();
+                acc.Add(x.narrow(0, s, Math.Min(batch, x.shape[0] - s)));
+            }
+            acc.EndPass();
+        }
+        return acc.Result();
+    }
+
+    private static void AssertSameBits(FirstComponent expected, FirstComponent actual)
+    {
+        Assert.Equal(BitConverter.DoubleToInt64Bits(expected.TotalVariance), BitConverter.DoubleToInt64Bits(actual.TotalVariance));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(expected.Variance), BitConverter.DoubleToInt64Bits(actual.Variance));
+        Assert.Equal(expected.Mean, actual.Mean);
+        Assert.Equal(expected.ExampleVector.Select(BitConverter.DoubleToInt64Bits), actual.ExampleVector.Select(BitConverter.DoubleToInt64Bits));
+        Assert.Equal(expected.Direction, actual.Direction);
+    }
+
+    /// <summary>
+    /// The algorithm as it was with the n-row state held in libtorch tensors (before the sketch went to a temporary file):
+    /// Y's chunks concatenated, Q kept as linalg.qr returned it and narrowed per batch. A second formulation of
+    /// <see cref="FirstComponentAccumulator"/> for data of at most 1,024 columns (one slab of sums) and nonzero variance.
+    /// </summary>
+    private static FirstComponent HeldInMemory(Tensor data, FirstComponentOptions options, int batch)
+    {
+        using var scope = torch.NewDisposeScope();
+        long n = data.shape[0], p = data.shape[1];
+        var batches = Enumerable.Range(0, (int)((n + batch - 1) / batch)).Select(i => data.narrow(0, i * batch, Math.Min(batch, n - i * batch))).ToList();
+        var shift = batches[0].mean([0L]);
+        var sum = torch.zeros(p, ScalarType.Float64);
+        var squares = torch.zeros(p, ScalarType.Float64);
+        int k = (int)Math.Min(options.Rank, p);
+        var omega = torch.randn([p, k], ScalarType.Float32, generator: new torch.Generator((ulong)options.Seed));
+        var chunks = new List<Tensor>();
+        foreach (var x in batches)
+        {
+            var d = x - shift;
+            sum.add_(d.sum([0L], type: ScalarType.Float64));
+            squares.add_(d.pow(2).sum([0L], type: ScalarType.Float64));
+            chunks.Add(d.matmul(omega).to(ScalarType.Float64));
+        }
+        var meanShift = sum.div(n);
+        double total = Math.Max((squares - sum * meanShift).sum().item<double>(), 0);
+        var mean = shift.add(meanShift.to(ScalarType.Float32));
+        var q = torch.linalg.qr(torch.cat(chunks, 0) - meanShift.to(ScalarType.Float32).matmul(omega).to(ScalarType.Float64).unsqueeze(0)).Q;
+        Tensor b = torch.zeros(0);
+        for (int pass = 1; pass < options.Passes; pass++)
+        {
+            long row = 0;
+            chunks.Clear();
+            if (pass % 2 == 1) { b = torch.zeros([q.shape[1], p], ScalarType.Float64); }
+            foreach (var x in batches)
+            {
+                var xc = x - mean;
+                if (pass % 2 == 1) { b.add_(q.narrow(0, row, x.shape[0]).to(ScalarType.Float32).t().matmul(xc).to(ScalarType.Float64)); }
+                else { chunks.Add(xc.matmul(b.to(ScalarType.Float32).t()).to(ScalarType.Float64)); }
+                row += x.shape[0];
+            }
+            if (pass % 2 == 0) { q = torch.linalg.qr(torch.cat(chunks, 0)).Q; }
+        }
+        var (ub, s, vh) = torch.linalg.svd(b, fullMatrices: false);
+        double sigma1 = s[0].item<double>();
+        var u = q.matmul(ub[.., 0]);
+        var v = vh[0];
+        double vSum = v.sum().item<double>();
+        double sign = Math.Abs(vSum) > 1e-6 ? Math.Sign(vSum) : Math.Sign(v[v.abs().argmax()].item<double>());
+        if (sign == 0) { sign = 1; }
+        double variance = Math.Min(sigma1 * sigma1, total);
+        return new FirstComponent("x", n, p, total, variance, variance / total, u.mul(sign).data<double>().ToArray(),
+                                  v.mul(sign).to(ScalarType.Float32).data<float>().ToArray(), mean.data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(600, 300, 16, 1, 128)]    // several batches, the last short
+    [InlineData(600, 300, 16, 2, 600)]    // one batch: Q's rows are all of Q
+    [InlineData(10, 300, 16, 1, 4)]       // n < rank: Q has n columns
+    [InlineData(500, 40, 1, 1, 64)]       // rank 1: Q is one column
+    [InlineData(300, 7, 16, 0, 100)]      // p < rank, no power iteration
+    public void SketchInATemporaryFileGivesTheSameBitsAsInMemoryAndAsQHeldAsATensor(int n, int p, int rank, int powerIterations, int batch)
+    {
+        // The n-row state (Y, then Q) goes to an unlinked temporary file and a batch's rows come back per batch, in the
+        // layout narrowing the whole Q gives: every number must be what the same bytes in memory give, and what the
+        // algorithm with Q held as linalg.qr returned it gave (before the file), bit for bit.
+        using var scope = torch.NewDisposeScope();
+        var x = Planted(n, p, 0.8, 3, seed: 31);
+        var options = new FirstComponentOptions(Rank: rank, PowerIterations: powerIterations, Seed: 4);
+        var spilled = Streamed(x, options, batch, spill: true);
+        var memory = Streamed(x, options, batch, spill: false);
+        var reference = HeldInMemory(x, options, batch);
+        Assert.True(spilled.Fraction is > 0 and <= 1);
+        AssertSameBits(memory, spilled);
+        AssertSameBits(reference, spilled);
+    }
+
+    [SkippableFact]
+    public void TheSketchFileIsUnlinkedAndGivesBackWhatWasWritten()
+    {
+        // The temporary file is removed from its folder as soon as it is made (nothing named is left, even if the process
+        // dies), and its bytes come back as written, at any offset.
+        Skip.IfNot(OperatingSystem.IsLinux(), "an open file can be unlinked on Linux; elsewhere DeleteOnClose removes it at the end");
+        string folder = Path.Combine(Path.GetTempPath(), $"repscope-sketch-test-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var scope = torch.NewDisposeScope();
+            var a = torch.randn([300, 16], ScalarType.Float64, generator: new torch.Generator(9));
+            using (var rows = SketchRows.TemporaryFile(folder))
+            {
+                Assert.Empty(Directory.GetFileSystemEntries(folder));
+                rows.Write(0, a);
+                rows.Write(a.NumberOfElements * sizeof(double), a.narrow(0, 0, 7).contiguous());
+                var back = torch.empty([307, 16], ScalarType.Float64);
+                rows.Read(0, back);
+                static long[] Bits(Tensor t) => t.contiguous().data<double>().ToArray().Select(BitConverter.DoubleToInt64Bits).ToArray();
+                Assert.Equal(Bits(a), Bits(back.narrow(0, 0, 300)));
+                Assert.Equal(Bits(a.narrow(0, 0, 7)), Bits(back.narrow(0, 300, 7)));
+                var middle = torch.empty([5, 16], ScalarType.Float64);
+                rows.Read(123 * 16 * sizeof(double), middle);
+                Assert.Equal(Bits(a.narrow(0, 123, 5)), Bits(middle));
+                Assert.Throws<IOException>(() => rows.Read(300 * 16 * sizeof(double), torch.empty([8, 16], ScalarType.Float64)));
+            }
+            Assert.Empty(Directory.GetFileSystemEntries(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void SameSeedSameResult()
     {
