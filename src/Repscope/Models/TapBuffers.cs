@@ -14,10 +14,13 @@ namespace Repscope.Models;
 public sealed class TapBuffers : IDisposable
 {
     private readonly Dictionary<string, Tensor> _buffers = new(StringComparer.Ordinal);
+    private Tensor? _slab;
     private bool _inUse;
 
+    private readonly HashSet<string> _inSlab = new(StringComparer.Ordinal);
+
     /// <summary>The bytes held now.</summary>
-    public long Bytes => _buffers.Values.Sum(t => t.NumberOfElements * sizeof(float));
+    public long Bytes => ((_slab?.NumberOfElements ?? 0) + _buffers.Where(b => !_inSlab.Contains(b.Key)).Sum(b => b.Value.NumberOfElements)) * sizeof(float);
 
     /// <summary>Rows [0, <paramref name="rows"/>) of tap <paramref name="tap"/>'s buffer, [rows, features], made (or remade, when
     /// too small or of another width) with at least <paramref name="capacity"/> rows. Not in any dispose scope.</summary>
@@ -26,6 +29,7 @@ public sealed class TapBuffers : IDisposable
         if (!_buffers.TryGetValue(tap, out var buffer) || buffer.shape[0] < rows || buffer.shape[1] != features)
         {
             buffer?.Dispose();
+            _inSlab.Remove(tap);
             buffer = empty([Math.Max(rows, capacity), features], ScalarType.Float32).DetachFromDisposeScope();
             _buffers[tap] = buffer;
         }
@@ -70,6 +74,7 @@ public sealed class TapBuffers : IDisposable
     {
         if (_residentCeiling == 0)
         {
+            GatherIntoOneBlock();
             Interop.NativeHeap.ReturnFreeHeap();
             long after = Interop.NativeHeap.ResidentBytes();
             _residentCeiling = after < 0 ? -1 : after + ResidentSlack;
@@ -80,10 +85,41 @@ public sealed class TapBuffers : IDisposable
         if (resident > _residentCeiling) { Interop.NativeHeap.ReturnFreeHeap(); }
     }
 
+    /// <summary>Whether the buffers lie in one block (<see cref="GatherIntoOneBlock"/>; tests).</summary>
+    internal bool Gathered => _slab is not null;
+
+    /// <summary>
+    /// Called after the first batch (whose taps have been used): the buffers made one by one as the taps fired move into
+    /// one block, so that they no longer lie in the C heap between the forward pass's temporaries. A block this large
+    /// (hundreds of MB for a ResNet-56; anything above glibc's mmap threshold, at most 32 MB) is mapped on its own, and
+    /// the heap then holds only what a batch allocates and frees: every batch's temporaries find the same free space
+    /// again, instead of spreading over the holes between the buffers. Contents are not copied (a tap's rows are valid
+    /// only during its batch). A buffer that must grow later (a longer batch) is made on its own again.
+    /// </summary>
+    private void GatherIntoOneBlock()
+    {
+        if (_slab is not null || _buffers.Count == 0) { return; }
+        long total = _buffers.Values.Sum(t => t.NumberOfElements);
+        var slab = empty(total, ScalarType.Float32).DetachFromDisposeScope();
+        long at = 0;
+        foreach (var tap in _buffers.Keys.ToList())
+        {
+            var old = _buffers[tap];
+            using (var part = slab.narrow(0, at, old.NumberOfElements)) { _buffers[tap] = part.view(old.shape).DetachFromDisposeScope(); }
+            at += old.NumberOfElements;
+            old.Dispose();
+            _inSlab.Add(tap);
+        }
+        _slab = slab;
+    }
+
     public void Dispose()
     {
         foreach (var t in _buffers.Values) { t.Dispose(); }
         _buffers.Clear();
+        _inSlab.Clear();
+        _slab?.Dispose();
+        _slab = null;
     }
 
     private sealed class Release(TapBuffers owner) : IDisposable
