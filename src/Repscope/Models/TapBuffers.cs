@@ -93,8 +93,9 @@ public sealed class TapBuffers : IDisposable
     /// one block, so that they no longer lie in the C heap between the forward pass's temporaries. A block this large
     /// (hundreds of MB for a ResNet-56; anything above glibc's mmap threshold, at most 32 MB) is mapped on its own, and
     /// the heap then holds only what a batch allocates and frees: every batch's temporaries find the same free space
-    /// again, instead of spreading over the holes between the buffers. Contents are not copied (a tap's rows are valid
-    /// only during its batch). A buffer that must grow later (a longer batch) is made on its own again.
+    /// again, instead of spreading over the holes between the buffers. The contents are copied: the block's pages are then
+    /// resident when the ceiling is fixed (<see cref="BoundResidentMemory"/>), as every later batch keeps them. A buffer
+    /// that must grow later (a longer batch) is made on its own again.
     /// </summary>
     private void GatherIntoOneBlock()
     {
@@ -105,7 +106,12 @@ public sealed class TapBuffers : IDisposable
         foreach (var tap in _buffers.Keys.ToList())
         {
             var old = _buffers[tap];
-            using (var part = slab.narrow(0, at, old.NumberOfElements)) { _buffers[tap] = part.view(old.shape).DetachFromDisposeScope(); }
+            using (var part = slab.narrow(0, at, old.NumberOfElements))
+            {
+                var buffer = part.view(old.shape).DetachFromDisposeScope();
+                buffer.copy_(old);
+                _buffers[tap] = buffer;
+            }
             at += old.NumberOfElements;
             old.Dispose();
             _inSlab.Add(tap);
