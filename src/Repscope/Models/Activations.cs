@@ -29,6 +29,8 @@ public static class Activations
         if (batchSize < 1) { throw new RepscopeException($"batch size must be positive, got {batchSize}"); }
         var names = model.TapNames(set);
         var fired = new bool[names.Count];
+        var features = new long[names.Count];
+        bool sizing = false;
         var hooks = new List<Action>();
         bool wasTraining = model.training;
         using var claim = buffers?.TryUse();
@@ -50,6 +52,11 @@ public static class Activations
                     // batch 256, in the C heap beside the buffers).
                     using var detached = output.detach();
                     using var flat = detached.flatten(1);
+                    if (sizing)
+                    {
+                        features[slot] = flat.shape[1];
+                        return output;
+                    }
                     using var rows = store.Rows(names[slot], flat.shape[0], flat.shape[1], capacity);
                     rows.copy_(flat);
                     fired[slot] = true;
@@ -58,6 +65,16 @@ public static class Activations
                 hooks.Add(remover.remove);
             }
             using var noGrad = no_grad();
+            if (store.Empty && data.Count > 0)
+            {
+                // The taps' widths from one example, so that their buffers are made in one block before the first batch
+                // (TapBuffers.Reserve: not in the C heap among the forward pass's temporaries). Eval mode, no state changes.
+                sizing = true;
+                using (var sizingScope = NewDisposeScope())
+                using (var logits = model.call(data.Batch(0, 1))) { }
+                sizing = false;
+                store.Reserve(names, features, capacity);
+            }
             using var task = (progress ?? ProgressReporter.None).Start($"activations of {model.Architecture}", data.Count);
             for (long start = 0; start < data.Count; start += batchSize)
             {

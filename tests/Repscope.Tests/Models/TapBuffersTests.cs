@@ -69,10 +69,10 @@ public class TapBuffersTests
                 k++;
             }, buffers: buffers);
             Assert.Equal(reference.Count, k);
-            // The second pass reuses the first pass's memory: the same bytes at the same addresses. After the first batch the
-            // buffers lie in one block, one after another in tap order (out of the C heap's way).
+            // The second pass reuses the first pass's memory: the same bytes at the same addresses. The buffers lie in one
+            // block made before the first batch, one after another in tap order (out of the C heap's way).
             var now = names.Select(n => buffers.Address(n)).ToArray();
-            Assert.True(buffers.Gathered);
+            Assert.True(buffers.InOneBlock);
             for (int i = 1; i < names.Count; i++)
             {
                 Assert.Equal(now[i - 1] + (nint)(reference[0][i - 1].shape[1] * Math.Min(batch, 10L) * sizeof(float)), now[i]);
