@@ -100,4 +100,25 @@ public class NativeHeapTests
         try { Assert.False(NativeHeap.ReturnFreeHeap()); }
         finally { NativeHeap.EndTraining(); }
     }
+
+    [SkippableFact]
+    public void StatisticsCountABlockMappedOnItsOwnAndABlockFromTheHeap()
+    {
+        // glibc's own count (mallinfo2), printed by the analysis bench: a 64 MB block (above any mmap threshold glibc
+        // allows, 32 MB at most) is mapped on its own; a 64 KB one (below the lowest, 128 KB) comes from the heap.
+        Skip.IfNot(OperatingSystem.IsLinux(), "mallinfo2 is glibc's");
+        var before = NativeHeap.Statistics();
+        Skip.If(before is null, "not glibc");
+        var big = Marshal.AllocHGlobal(64 << 20);
+        var withBig = NativeHeap.Statistics()!.Value;
+        Marshal.FreeHGlobal(big);
+        var afterBig = NativeHeap.Statistics()!.Value;
+        Assert.True(withBig.Mapped - before!.Value.Mapped >= 64L << 20, $"mapped {before.Value.Mapped} -> {withBig.Mapped}");
+        Assert.True(withBig.Mapped - afterBig.Mapped >= 64L << 20, $"mapped {withBig.Mapped} -> {afterBig.Mapped} after free");
+        var small = Marshal.AllocHGlobal(64 << 10);
+        var withSmall = NativeHeap.Statistics()!.Value;
+        Marshal.FreeHGlobal(small);
+        Assert.True(withSmall.InUse >= 64L << 10 && withSmall.Heap >= withSmall.InUse, $"in use {withSmall.InUse}, heap {withSmall.Heap}");
+        Assert.Equal(withSmall.Heap, withSmall.InUse + withSmall.Free);
+    }
 }
