@@ -10,8 +10,11 @@ Usage: train_bench.py THREADS MIN_SECONDS WARMUP depth:width:size:channels ...
 or:    train_bench.py THREADS serve WARMUP depth:width:size:channels
 (lock-step mode for bench/train_lockstep.py, the same protocol as bench/TrainBench: "ready" after the warm-up
 steps, then per stdin line "run SECONDS" whole steps for at least SECONDS, answered "STEPS WALL_SECONDS CPU_SECONDS")
+PYTORCH_FORMAT=channels_last runs the model and every batch in channels-last memory order (model.to(memory_format=
+torch.channels_last), as PyTorch's performance guide advises for CPU convolutions); the default is PyTorch's
+default, NCHW, the loop as users write it.
 """
-import json, sys, time
+import json, os, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -74,6 +77,9 @@ class Loop:
         torch.manual_seed(0)
         self.g = torch.Generator().manual_seed(0)
         self.model = ResNet(depth, width, 10, ch)
+        self.channels_last = os.environ.get("PYTORCH_FORMAT", "nchw") == "channels_last"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
         self.data = torch.randn(batch * 4, ch, size, size)
         self.labels = torch.randint(0, 10, (batch * 4,))
@@ -84,6 +90,8 @@ class Loop:
         k = (self.i % 4) * self.batch
         self.i += 1
         x = crop_flip(self.data[k:k + self.batch], 4, self.g)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         loss = F.cross_entropy(self.model(x), self.labels[k:k + self.batch])
         self.opt.zero_grad()
         loss.backward()

@@ -75,6 +75,8 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, LayerPatterns(s),
                                             maxNpzBytes);
+        // Every CKA map is computed with libtorch: it loads on another core while the inputs are opened and checked.
+        if (File.Exists(s.A) && (s.B is null || File.Exists(s.B))) { Repscope.Interop.LibTorchLoader.StartLoading(); }
         // The figure's renderer loads on another core while the map is computed. A failure there is left to the
         // real drawing below, which reports it.
         var warm = Task.Run(() => { try { Heatmap.Warm(); } catch (Exception) { } });

@@ -12,7 +12,7 @@ public sealed class TrainCommand(Terminal terminal) : Command<TrainCommand.Setti
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--depth <D>"), Description("Depth 6n+2: 8, 14, 20, 26, 38, 56, 62, 110, ..."), DefaultValue(TrainingDefaults.Depth)]
+        [CommandOption("--depth <D>"), Description("Depth 6n+2 with n >= 1: 8, 14, 20, 26, 32, 38, 44, 56, 110 and so on"), DefaultValue(TrainingDefaults.Depth)]
         public int Depth { get; init; } = TrainingDefaults.Depth;
 
         [CommandOption("--width <W>"), Description("Width multiplier (channels round(16w), 32w, 64w)"), DefaultValue(TrainingDefaults.Width)]

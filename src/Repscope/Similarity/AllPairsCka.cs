@@ -230,30 +230,30 @@ public static class AllPairsCka
             catch (UndefinedResultException) { return null; }
             return options.Estimator == HsicEstimator.Biased ? Hsic.DoubleCentre(k) : Hsic.UCentreInPlace(k);
         }
-        (Tensor G, double[] Norms) Stack(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names, int from, int count)
+        (Tensor G, double[] SquaredNorms) Stack(IReadOnlyList<Tensor> layers, IReadOnlyList<string> names, int from, int count)
         {
             var stacked = torch.zeros(count, n * n, dtype: ScalarType.Float64);
-            var norms = new double[count];
+            var squaredNorms = new double[count];   // ||G||^2 of each layer's centred Gram (NaN: constant)
             workers.Run(count, (k, _) =>
             {
                 var g = CentredGram(layers[from + k], names[from + k]);
-                if (g is null) { norms[k] = double.NaN; return; }
+                if (g is null) { squaredNorms[k] = double.NaN; return; }
                 using var row = stacked[k];
                 row.copy_(g.reshape(-1));
-                norms[k] = row.dot(row).item<double>();
+                squaredNorms[k] = row.dot(row).item<double>();
             });
-            return (stacked, norms);
+            return (stacked, squaredNorms);
         }
         for (int r0 = 0; r0 < rows.Count; r0 += group)
         {
             int rc = Math.Min(group, rows.Count - r0);
-            var (gr, nr) = Stack(rows, rowNames, r0, rc);
+            var (gr, nr2) = Stack(rows, rowNames, r0, rc);
             using (gr)
             {
                 for (int c0 = within ? r0 : 0; c0 < cols.Count; c0 += group)
                 {
                     int cc = Math.Min(group, cols.Count - c0);
-                    var (gc, nc) = within && c0 == r0 ? (gr, nr) : Stack(cols, colNames, c0, cc);
+                    var (gc, nc2) = within && c0 == r0 ? (gr, nr2) : Stack(cols, colNames, c0, cc);
                     double[] p = [];
                     workers.Run(1, (_, _) => { using var products = gr.mm(gc.t()); p = products.data<double>().ToArray(); });
                     if (!ReferenceEquals(gc, gr)) { gc.Dispose(); }
@@ -263,10 +263,10 @@ public static class AllPairsCka
                         {
                             int i = r0 + a, j = c0 + b;
                             if (within && j < i) { continue; }
-                            double value = double.IsNaN(nr[a]) || double.IsNaN(nc[b]) ? double.NaN
+                            double value = double.IsNaN(nr2[a]) || double.IsNaN(nc2[b]) ? double.NaN
                                 : linearBiased && within && i == j ? 1.0
-                                : linearBiased ? p[a * cc + b] / (Math.Sqrt(nr[a]) * Math.Sqrt(nc[b]))
-                                : LinearCka.Ratio(p[a * cc + b], nr[a], nc[b]);
+                                : linearBiased ? p[a * cc + b] / (Math.Sqrt(nr2[a]) * Math.Sqrt(nc2[b]))
+                                : LinearCka.Ratio(p[a * cc + b], nr2[a], nc2[b]);
                             v[i, j] = value;
                             if (within) { v[j, i] = value; }
                             task.Advance(1);

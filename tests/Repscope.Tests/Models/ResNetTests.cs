@@ -261,6 +261,40 @@ public class ResNetTests
         }
     }
 
+    /// <summary>
+    /// Training runs in channels-last order from the stem on, also for one-channel images (Fashion-MNIST), whose batch is
+    /// NCHW and NHWC at once: libtorch then gave the stem convolution an NCHW output and the whole network ran in NCHW,
+    /// 1.2x slower. Eval mode stays NCHW (taps, exports).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void TrainingKeepsChannelsLastFromTheStemOnAndEvalKeepsNchw(int inChannels)
+    {
+        using var model = ResNet.Cifar(8, 1, true, 10, inChannels);
+        model.Initialise(new Generator(5));
+        using var data = RandomData(4, inChannels, 12, seed: 6);
+        var seen = new List<(bool Training, long[] Shape, long[] Strides)>();
+        var hooks = new[] { "stem.bn", "stage1.block1", "stage3.block1" }.Select(name => model.TapModule(name).register_forward_hook((m, input, output) =>
+        {
+            seen.Add((model.training, output.shape, output.stride()));
+            return output;
+        })).ToList();
+        model.train();
+        using (var scope = NewDisposeScope()) { model.call(data.Images); }
+        model.eval();
+        using (var noGrad = no_grad())
+        using (var scope = NewDisposeScope()) { model.call(data.Images); }
+        foreach (var h in hooks) { h.remove(); }
+        Assert.Equal(6, seen.Count);
+        foreach (var (training, shape, strides) in seen)
+        {
+            long c = shape[1], hh = shape[2], w = shape[3];
+            long[] expected = training ? [hh * w * c, 1, w * c, c] : [c * hh * w, hh * w, w, 1];
+            Assert.Equal(expected, strides);
+        }
+    }
+
     [Fact]
     public void EvalForwardEqualsTheBlocksComputedOutOfPlaceBitForBit()
     {

@@ -103,6 +103,19 @@ public sealed class ReproducerTests : IDisposable
         Assert.Equal(1.0, data.GetProperty("values")[0][0].GetDouble());
     }
 
+    /// <summary>Issue 15, item 11: a build from a git checkout records its commit (the report and every cka.json show it).</summary>
+    [SkippableFact]
+    public void A_build_from_a_git_checkout_records_its_full_commit()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, ".git")) && !File.Exists(Path.Combine(dir.FullName, ".git")))
+        {
+            dir = dir.Parent;
+        }
+        Skip.If(dir is null, "built outside a git checkout: there is no commit to record");
+        Assert.Matches("^[0-9a-f]{40}$", CommandProvenance.Build.GitCommit ?? "(none)");
+    }
+
     [Fact]
     public void Report_has_every_experiment_and_the_findings_follow_the_results()
     {
@@ -119,7 +132,8 @@ public sealed class ReproducerTests : IDisposable
         Assert.Contains(summary.Findings, f => f.Measured.StartsWith("CKA between the same layer of seeds 1 and 2: 0.400 inside", StringComparison.Ordinal));
         Assert.Contains("Model: ResNet-8 (width 2); data: fashion-mnist, 200 training images, 2 epochs; seed: 1.", html);
         // Issue 15, item 11: the report records the build's git commit, not only an assembly version.
-        if (CommandProvenance.Build.GitCommit is { } commit) { Assert.Contains($"commit {commit}", html); }
+        var (version, commit) = CommandProvenance.Build;
+        Assert.Contains(commit is null ? $"<dt>repscope</dt><dd>{version}</dd>" : $"<dt>repscope</dt><dd>{version}, commit {commit}</dd>", html);
         Assert.DoesNotContain("1.0.0.0", html);
         Assert.Contains("<figure class=\"forest\"><img alt=", html);
         Assert.True(html.IndexOf("class=\"forest\"", StringComparison.Ordinal) < html.IndexOf("<table>", StringComparison.Ordinal)); // the forest plot first
