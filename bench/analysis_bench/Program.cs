@@ -40,7 +40,7 @@ static string Where()
     var gc = GC.GetGCMemoryInfo();
     var c = Repscope.Interop.NativeHeap.Statistics();
     string native = c is { } h ? $"C heap: {Mib(h.InUse)} MiB in use, {Mib(h.Free)} MiB free in {Mib(h.Heap)} MiB of heap, {Mib(h.Mapped)} MiB mapped blocks" : "C heap: unknown";
-    return $"managed: {Mib(gc.TotalCommittedBytes)} MiB committed, {Mib(gc.HeapSizeBytes)} MiB heap at the last GC; {native}";
+    return $"managed: {Mib(gc.TotalCommittedBytes)} MiB committed, {Mib(gc.HeapSizeBytes)} MiB heap at the last GC, {Mib(GC.GetTotalAllocatedBytes())} MiB allocated so far; {native}";
 }
 var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
