@@ -120,15 +120,15 @@ static partial class Parts
             using var s = new StreamedBatches(members, plan);
             foreach (var b in s.Batches()) { }
         }));
-        foreach (bool blocks in new[] { true, false })
+        foreach (var method in new[] { MinibatchCkaAccumulator.GramMethod.Syrk, MinibatchCkaAccumulator.GramMethod.Blocks, MinibatchCkaAccumulator.GramMethod.Full })
         {
-            MinibatchCkaAccumulator.GramByBlocks = blocks;
-            Report($"stream + accumulate (phase), {(blocks ? "by blocks" : "full Grams")}", Time(() =>
+            MinibatchCkaAccumulator.LinearGramMethod = method;
+            Report($"stream + accumulate (phase), Grams: {method}", Time(() =>
             {
                 AllPairsCka.Minibatch(members, null, plan, KernelKind.Linear, 0.5, null, out _);
             }));
         }
-        MinibatchCkaAccumulator.GramByBlocks = true;
+        MinibatchCkaAccumulator.LinearGramMethod = MinibatchCkaAccumulator.GramMethod.Syrk;
         var batches = new List<Tensor[]>();
         using (var s = new StreamedBatches(members, plan))
         {

@@ -224,9 +224,9 @@ public static class AllPairsCka
             var c = Centred(layer, name);
             if (c is null) { return null; }
             if (float64) { c = c.to_type(ScalarType.Float64); }
-            if (linearBiased) { return c.mm(c.t()).to_type(ScalarType.Float64); }   // Xc Xc' is already H K H
+            if (linearBiased) { return Gram.SymmetricProduct(c); }   // Xc Xc' is already H K H
             Tensor k;
-            try { k = options.Kernel == KernelKind.Linear ? c.mm(c.t()).to_type(ScalarType.Float64) : Gram.RbfOfCentred(c, options.RbfThreshold, $"layer '{name}'"); }
+            try { k = options.Kernel == KernelKind.Linear ? Gram.SymmetricProduct(c) : Gram.RbfOfCentred(c, options.RbfThreshold, $"layer '{name}'"); }
             catch (UndefinedResultException) { return null; }
             return options.Estimator == HsicEstimator.Biased ? Hsic.DoubleCentre(k) : Hsic.UCentreInPlace(k);
         }

@@ -84,6 +84,30 @@ public static class Gram
     /// <summary>True when every row is the same (zero variance): CKA is undefined.</summary>
     internal static bool IsConstant(Tensor m) => m.shape[0] < 2 || m.eq(m[0].unsqueeze(0)).all().item<bool>();
 
+    /// <summary>
+    /// <paramref name="target"/> (float64, [n, n]) = the symmetric matrix whose upper triangle (diagonal included) is that of
+    /// <paramref name="upper"/> (what <see cref="Interop.MklSyrk.UpperTriangle"/> fills; its lower triangle is ignored).
+    /// </summary>
+    internal static void MirrorUpperTriangle(Tensor upper, Tensor target)
+    {
+        using var scope = NewDisposeScope();
+        target.copy_(upper.triu());
+        target.add_(target.triu(1).t(), TorchScalars.One);   // the strictly lower triangle was zero: a copy, exactly
+    }
+
+    /// <summary>X X' (float64 [n, n]) in <paramref name="x"/>'s precision: MKL's syrk when available, else a general product.</summary>
+    internal static Tensor SymmetricProduct(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        if (!Interop.MklSyrk.Available) { return x.mm(x.t()).to_type(ScalarType.Float64).MoveToOuterDisposeScope(); }
+        var c = x.contiguous();
+        var upper = torch.empty(c.shape[0], c.shape[0], dtype: c.dtype);
+        Interop.MklSyrk.UpperTriangle(c, upper);
+        var result = torch.empty(c.shape[0], c.shape[0], dtype: ScalarType.Float64);
+        MirrorUpperTriangle(upper, result);
+        return result.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Subtracts the column means (the linear-kernel HSIC does not change; float32 Gram products get more accurate).</summary>
     internal static Tensor CentreColumns(Tensor m) => m - m.mean([0L], keepdim: true);
 
@@ -93,7 +117,7 @@ public static class Gram
         using var scope = torch.NewDisposeScope();
         var m = AsMatrix(x, "x");
         var c = CentreColumns(m);
-        return c.mm(c.t()).to_type(ScalarType.Float64).MoveToOuterDisposeScope();
+        return SymmetricProduct(c).MoveToOuterDisposeScope();
     }
 
     /// <summary>

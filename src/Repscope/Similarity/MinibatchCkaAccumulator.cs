@@ -371,12 +371,19 @@ public sealed class MinibatchCkaAccumulator
 
     private enum Side { Rows, Columns }
 
-    /// <summary>
-    /// Whether a linear Gram is formed by blocks: with X = [X1; X2] (the batch's two halves of rows), X X1' and X2 X2'
-    /// give the whole symmetric matrix for 3/4 of the multiplications of X X' (BLAS has a symmetric rank-k product,
-    /// but the libtorch package exports none). Internal so that the benchmark can compare the two.
-    /// </summary>
-    internal static bool GramByBlocks { get; set; } = true;
+    /// <summary>How a linear Gram X X' is formed (internal so that the benchmark can compare them; the default is the fastest).</summary>
+    internal enum GramMethod
+    {
+        /// <summary>BLAS's symmetric rank-k product (<see cref="Interop.MklSyrk"/>): one triangle, mirrored; half the multiplications.</summary>
+        Syrk,
+        /// <summary>With X = [X1; X2] (the batch's two halves of rows), X X1' and X2 X2' give the whole symmetric matrix for 3/4 of the multiplications.</summary>
+        Blocks,
+        /// <summary>One general product X X'.</summary>
+        Full,
+    }
+
+    /// <summary>The method of linear Grams; <see cref="GramMethod.Syrk"/> falls back to blocks where MKL's syrk is not available.</summary>
+    internal static GramMethod LinearGramMethod { get; set; } = GramMethod.Syrk;
 
     /// <summary>
     /// One batch's Grams of every layer in the form the unbiased HSIC needs (Song et al. 2012, the paper's Eq. 2), in
@@ -491,11 +498,21 @@ public sealed class MinibatchCkaAccumulator
         return Kernel == KernelKind.Linear ? 2 * e : 0;
     }
 
-    /// <summary>c c' (c: [b, p], centred) into the float64 <paramref name="k"/> [b, b], in c's precision, by blocks when <see cref="GramByBlocks"/>.</summary>
+    /// <summary>c c' (c: [b, p], centred) into the float64 <paramref name="k"/> [b, b], in c's precision, by <see cref="LinearGramMethod"/>.</summary>
     private static void LinearGram(GramWorkers w, int worker, Tensor c, Tensor k)
     {
         long b = c.shape[0], h = b / 2;
-        if (!GramByBlocks || h < 2)
+        var method = LinearGramMethod;
+        if (method == GramMethod.Syrk && !(Interop.MklSyrk.Available && c.is_contiguous())) { method = GramMethod.Blocks; }
+        if (method == GramMethod.Syrk)
+        {
+            // The upper triangle by syrk, mirrored into the lower one: exactly symmetric.
+            var upper = w.Buffer(worker, "gram", c.dtype, b * b).view(b, b);
+            Interop.MklSyrk.UpperTriangle(c, upper);
+            Gram.MirrorUpperTriangle(upper, k);
+            return;
+        }
+        if (method == GramMethod.Full || h < 2)
         {
             var full = w.Buffer(worker, "gram", c.dtype, b * b).view(b, b);
             k.copy_(full.addmm_(c, c.t(), beta: 0, alpha: 1));
