@@ -35,7 +35,7 @@ public static partial class ExportWorkflow
         if (indices.Count == 0) { throw new RepscopeException("export: no examples chosen"); }
         using var data = test.Subset(indices.ToArray());
         var names = model.TapNames(taps);
-        long h = data.Images.shape[2], w = data.Images.shape[3];
+        long h = data.Height, w = data.Width;   // not Images: that would normalise every example at once
         long n = 0;
         using var writer = new NpzStreamWriter(outPath);
         Activations.Stream(model, data, batchSize, taps, (batchLabels, t) =>

@@ -39,7 +39,7 @@ public static class ProbeWorkflow
         using var input = new RunSource(run, options);
         var model = input.Model;
         var layers = model.TapNames(TapSet.Branches);
-        long h = input.Data.Images.shape[2], w = input.Data.Images.shape[3];
+        long h = input.Data.Height, w = input.Data.Width;   // not Images: that would normalise every example at once
         var pooling = new List<ProbePooling>();
         using (var first = input.Data.Subset([0]))
         {
