@@ -1,4 +1,5 @@
 using Repscope.Cli;
 
 // Program.cs only starts the app; App.Configure registers the commands (each in Commands/, a file of its own).
-return App.Run(args, Terminal.System());
+int code = App.Run(args, Terminal.System());
+return ProcessExit.End(code);

@@ -3,6 +3,7 @@ using System.ComponentModel;
 using Repscope.Reporting;
 using Repscope.Similarity;
 using Spectre.Console.Cli;
+using System.Text.Json;
 
 namespace Repscope.Cli.Commands;
 
@@ -75,17 +76,25 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         if (s.Measure != SimilarityMeasure.Cka) { return MeasureHeatmap.Run(terminal, s.A, s.B, s.Out!, s.Measure, s.BatchSize, s.Strict); }
         var request = new CkaHeatmapRequest(s.A, s.B, s.BatchSize, s.Estimator, s.Kernel, s.RbfThreshold, s.ShuffleSeed, LayerPatterns(s),
                                             maxNpzBytes);
-        // Every CKA map is computed with libtorch: it loads on another core while the inputs are opened and checked.
-        if (File.Exists(s.A) && (s.B is null || File.Exists(s.B))) { Repscope.Interop.LibTorchLoader.StartLoading(); }
-        // The figure's renderer loads on another core while the map is computed. A failure there is left to the
-        // real drawing below, which reports it.
-        var warm = Task.Run(() => { try { Heatmap.Warm(); } catch (Exception) { } });
+        // The figure's renderer and the JSON writer's code for cka.json (System.Text.Json builds it on first use, 0.1 s)
+        // load on another core while the map is computed; libtorch starts loading once the inputs are open (CkaFiles).
+        // A failure here is left to the real writing below, which reports it.
+        var warm = Task.Run(() =>
+        {
+            try { Heatmap.Warm(); } catch (Exception) { }
+            try { _ = JsonSerializer.Serialize(WarmUpJson, JsonDefaults.Options); } catch (Exception) { }
+        });
         var result = terminal.WithProgress(p => CkaFiles.Heatmap(request, p));
         warm.Wait();
         foreach (string note in result.Notes ?? []) { terminal.Note(note); }
         return Write(terminal, result, CkaHeatmapSettings.Of(request, result), s.A, s.B, s.Out!, context.Arguments,
                      new Figure(s.Format, s.OriginBottomLeft), s.Strict);
     }
+
+    /// <summary>A cka.json of every field's type, serialised once on another core so that the real one starts warm.</summary>
+    private static readonly CkaHeatmapJson WarmUpJson = new(["a"], ["a"], [[1.0]],
+        new CkaHeatmapSettings("cka", KernelKind.Linear, null, HsicEstimator.Unbiased, 256, 1, null, null, 4, 0),
+        [new InputFile("a", 1, "00")], new CommandProvenance("0", null, null), []);
 
     /// <summary>The names or patterns of --layers; null without it.</summary>
     private static string[]? LayerPatterns(Settings s)
@@ -123,20 +132,30 @@ public sealed class HeatmapCommand(Terminal terminal) : Command<HeatmapCommand.S
         Directory.CreateDirectory(outDir);
         string json = Path.Combine(outDir, "cka.json");
         string png = Path.Combine(outDir, "cka" + figure.Format.Extension());
-        var m = result.Matrix.ToJson();
-        var inputs = result.Inputs ?? new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
-        AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
-                                                      CommandProvenance.Of(arguments), result.Notes ?? []));
         string title = b is null ? $"CKA between the layers of {Path.GetFileName(a)}" : $"CKA: {Path.GetFileName(a)} vs {Path.GetFileName(b)}";
-        Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
+        // The figure is drawn on another core while cka.json is written (each file atomically on its own).
+        var drawing = Task.Run(() => Heatmap.Save(png, result.Matrix, title, new HeatmapOptions
         {
             RowAxisLabel = $"{Path.GetFileName(a)} layer",
             ColumnAxisLabel = $"{Path.GetFileName(b ?? a)} layer",
             Subtitle = result.Description,
             Format = figure.Format,
             OriginBottomLeft = figure.OriginBottomLeft,
-        });
-
+        }));
+        try
+        {
+            var m = result.Matrix.ToJson();
+            var inputs = result.Inputs ?? new[] { a }.Concat(b is null ? [] : [b]).Where(File.Exists).Select(InputFile.Of).ToList();
+            AtomicFile.WriteJson(json, new CkaHeatmapJson(m.Rows, m.Columns, m.Values, settings, inputs,
+                                                          CommandProvenance.Of(arguments), result.Notes ?? []));
+        }
+        catch
+        {
+            // An error writing cka.json is the one reported; the figure is left to finish first.
+            try { drawing.Wait(); } catch (AggregateException) { }
+            throw;
+        }
+        drawing.Wait();
         terminal.WriteLine($"{result.Matrix.Rows.Count} x {result.Matrix.Columns.Count} CKA map, {result.Description}");
         terminal.WriteLine($"wrote {json}");
         terminal.WriteLine($"wrote {png}");

@@ -30,7 +30,7 @@ public static class PlotStyle
     {
         byte[] bytes = format switch
         {
-            FigureFormat.Png => plot.GetImageBytes(width, height, ImageFormat.Png),
+            FigureFormat.Png => Png(plot, width, height),
             FigureFormat.Svg => System.Text.Encoding.UTF8.GetBytes(plot.GetSvgHtml(width, height)),
             FigureFormat.Pdf => Pdf(plot, width, height),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, null),
@@ -40,6 +40,23 @@ public static class PlotStyle
 
     /// <summary>The file extension of a format: ".png", ".svg", ".pdf".</summary>
     public static string Extension(this FigureFormat format) => "." + format.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// PNG bytes of the plot. The encoder is told to use one row filter (Sub) and zlib level 3 instead of trying every
+    /// filter at level 6 (ScottPlot's default through Skia): a 1231 x 1177 heatmap encodes in 16 ms instead of 50-100 ms
+    /// (the end of every `heatmap` call) and the file is about 1.5x larger (132 KB against 85 KB). Drawn on the same
+    /// surface as ScottPlot draws (RGBA, premultiplied), the pixels are the same (Reporting/HeatmapTests).
+    /// </summary>
+    private static byte[] Png(Plot plot, int width, int height)
+    {
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Premul));
+        plot.Render(surface.Canvas, width, height);
+        using var image = surface.Snapshot();
+        using var pixels = image.PeekPixels();
+        using var data = pixels.Encode(new SkiaSharp.SKPngEncoderOptions(SkiaSharp.SKPngEncoderFilterFlags.Sub, zLibLevel: 3))
+                         ?? throw new InvalidOperationException($"Skia could not encode a {width} x {height} PNG");
+        return data.ToArray();
+    }
 
     private static byte[] Pdf(Plot plot, int width, int height)
     {

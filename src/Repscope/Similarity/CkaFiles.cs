@@ -200,6 +200,7 @@ public static class CkaFiles
     private static CkaHeatmapResult? Streamed(CkaHeatmapRequest r, List<string> notes, List<string> warnings, IProgressReporter progress)
     {
         if (StoredPair(r, notes, warnings) is not { } pair) { return null; }
+        StartLoadingLibTorch(pair.A[0]);
         var (a, b) = pair;
         long n = a[0].Rows;
         var plan = CkaPlan.Choose(n, r.BatchSize, r.Estimator, r.ShuffleSeed);
@@ -315,6 +316,24 @@ public static class CkaFiles
     /// <summary>How a CKA map was computed, for its subtitle and the console (the same for a sharded and an unsharded run).</summary>
     public static string Description(KernelKind kernel, double rbfThreshold, CkaPlan plan, long n) =>
         $"{(kernel == KernelKind.Linear ? "linear" : $"RBF (threshold {rbfThreshold:g})")} CKA, {plan.Describe()} (n = {n})";
+
+    /// <summary>
+    /// Starts loading libtorch on another core (<see cref="LibTorchLoader"/>) once the first array's file has been opened
+    /// and read as the sortedness check and the batch reader read it, so that this thread's checks run meanwhile. Loading
+    /// libtorch holds the dynamic loader's lock for 0.3-0.4 s (its initialisers run inside dlopen), and the runtime
+    /// resolves each native function on its first call with dlsym, which takes the same lock: a first call made during the
+    /// load waits for all of it (seen: the sortedness check's first positioned read, 0.2-0.5 s of a 2 s heatmap).
+    /// </summary>
+    private static void StartLoadingLibTorch(StoredArray first)
+    {
+        if (first.Rows > 0 && first.RowBytes > 0)
+        {
+            using var file = first.Open();
+            Span<byte> one = stackalloc byte[1];
+            _ = RandomAccess.Read(file, one, first.DataOffset);
+        }
+        LibTorchLoader.StartLoading();
+    }
 
     private static string SortedWarning(string file) =>
         $"{file}: consecutive rows look sorted (neighbours are much more alike than random pairs, as when saved class by class) and the minibatches follow file order; drop --no-shuffle";

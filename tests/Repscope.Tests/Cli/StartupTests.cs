@@ -74,4 +74,56 @@ public sealed class StartupTests : IDisposable
         Assert.Equal(BitConverter.DoubleToInt64Bits(values[0]), BitConverter.DoubleToInt64Bits(values[1]));
         Assert.InRange(values[0], 0.01, 0.99);
     }
+
+    /// <summary>
+    /// The CLI ends with _exit once a command has returned (ProcessExit: no runtime shutdown, no static destructors). The
+    /// same commands with the normal exit (REPSCOPE_FULL_EXIT=1) must give the same exit codes, every line on stdout and
+    /// stderr, and the same files: a streamed minibatch heatmap (libtorch loaded, threads running), its cka.json values,
+    /// and a bad input's one-line error with exit 2.
+    /// </summary>
+    [SkippableFact]
+    public void TheFastExitKeepsExitCodesOutputAndFiles()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "_exit is used on Linux only");
+        var r = new Random(5);
+        float[] Rand(int count) => Enumerable.Range(0, count).Select(_ => (float)r.NextDouble()).ToArray();
+        string npz = Path.Combine(_dir, "acts.npz");
+        Npz.Write(npz, [NdArray.FromFloat32("a", Rand(400 * 12), 400, 12), NdArray.FromFloat32("b", Rand(400 * 6), 400, 6)]);
+        var full = new Dictionary<string, string> { ["REPSCOPE_FULL_EXIT"] = "1" };
+        var outcomes = new[] { null, full }.Select(env =>
+        {
+            string outDir = Path.Combine(_dir, env is null ? "fast" : "full");
+            var map = RunCaptured(env, "heatmap", npz, "--out", outDir, "--batch-size", "100");
+            var bad = RunCaptured(env, "heatmap", Path.Combine(_dir, "missing.npz"), "--out", outDir);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "cka.json")));
+            string values = json.RootElement.GetProperty("values").GetRawText();
+            return (map, bad, values, Png: File.Exists(Path.Combine(outDir, "cka.png")));
+        }).ToArray();
+        foreach (var o in outcomes)
+        {
+            Assert.True(o.map.Code == 0, o.map.Err);
+            Assert.Contains("wrote ", o.map.Out);
+            Assert.True(o.Png);
+            Assert.Equal(2, o.bad.Code);
+            Assert.StartsWith("repscope: error: ", o.bad.Err);
+        }
+        Assert.Equal(outcomes[1].map.Out.Replace("/full/", "/fast/"), outcomes[0].map.Out);
+        Assert.Equal(outcomes[1].bad.Err, outcomes[0].bad.Err);
+        Assert.Equal(outcomes[1].values, outcomes[0].values);
+    }
+
+    /// <summary>Runs the CLI in a child process with stdout and stderr on pipes; its exit code and both streams.</summary>
+    private (int Code, string Out, string Err) RunCaptured(IReadOnlyDictionary<string, string>? env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Repscope.Cli.dll"));
+        foreach (string a in args) { psi.ArgumentList.Add(a); }
+        psi.Environment["REPSCOPE_PLAIN_PROGRESS"] = "1";
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) { psi.Environment[k] = v; }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr);
+    }
 }

@@ -118,4 +118,32 @@ public class HeatmapTests
         var inside = plot.GetPixel(new Coordinates(4.5, 9 - 4.5));
         Assert.False(Orange(bitmap.GetPixel((int)inside.X, (int)inside.Y)));
     }
+
+    /// <summary>
+    /// Saved PNGs use a faster encoder setting (one row filter, zlib level 3; PlotStyle) than ScottPlot's own: the
+    /// decoded pixels must be those of ScottPlot's PNG of the same plot, every one.
+    /// </summary>
+    [Fact]
+    public void TheSavedPngHasExactlyThePixelsOfScottPlotsEncoding()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"repscope-heatmap-{Guid.NewGuid():N}");
+        string path = Path.Combine(dir, "cka.png");
+        var m = Sample(16, 16, (i, j) => Math.Exp(-Math.Abs(i - j) / 4.0));
+        m.Values[2, 9] = double.NaN;
+        try
+        {
+            Heatmap.Save(path, m, "pixels", new HeatmapOptions());
+            var plot = Heatmap.Build(m, "pixels", new HeatmapOptions(), out int w, out int h);
+            using var saved = SKBitmap.Decode(path);
+            using var reference = SKBitmap.Decode(plot.GetImageBytes(w, h, ImageFormat.Png));
+            Assert.Equal((reference.Width, reference.Height), (saved.Width, saved.Height));
+            Assert.Equal(reference.ColorType, saved.ColorType);
+            Assert.True(reference.GetPixelSpan().SequenceEqual(saved.GetPixelSpan()), "the saved PNG's pixels differ from ScottPlot's PNG of the same plot");
+            Assert.True(reference.Pixels.Distinct().Count() > 20, "the plot should have many colours, not a blank image");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) { Directory.Delete(dir, true); }
+        }
+    }
 }
