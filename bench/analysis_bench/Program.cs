@@ -42,6 +42,17 @@ static string Where()
     string native = c is { } h ? $"C heap: {Mib(h.InUse)} MiB in use, {Mib(h.Free)} MiB free in {Mib(h.Heap)} MiB of heap, {Mib(h.Mapped)} MiB mapped blocks" : "C heap: unknown";
     return $"managed: {Mib(gc.TotalCommittedBytes)} MiB committed, {Mib(gc.HeapSizeBytes)} MiB heap at the last GC, {Mib(GC.GetTotalAllocatedBytes())} MiB allocated so far; {native}";
 }
+// MALLOC_INFO=DIR: glibc's malloc_info (every arena's free chunks by size) after each batch, into DIR/PASS-BATCH.xml.
+string? mallocInfo = Environment.GetEnvironmentVariable("MALLOC_INFO");
+int batchCount = 0;
+void MallocInfo(string name)
+{
+    if (string.IsNullOrEmpty(mallocInfo)) { return; }
+    Directory.CreateDirectory(mallocInfo);
+    var file = Native.Fopen(Path.Combine(mallocInfo, name + ".xml"), "w");
+    Native.MallocInfo(0, file);
+    Native.Fclose(file);
+}
 var pcOptions = FirstComponentOptions.Default;
 var clock = Stopwatch.StartNew();
 var cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -52,8 +63,11 @@ var buffers = new TapBuffers();
 bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
 // RSS_PER_BATCH=1: per batch, the resident size after the forward pass (the taps in their buffers), after the analysis's
 // work on the batch, and the highest sample (every 0.2 s) since the previous batch: where the peak is reached.
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); onBatch(l, t); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}; {Where()}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}; {Where()}"); } };
-var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions);
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); long forwardMark = perBatch ? HighWaterMark(0) : 0; onBatch(l, t); MallocInfo($"{passes}-{Interlocked.Increment(ref batchCount)}"); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}, high-water mark {Mib(HighWaterMark(forwardMark))} MiB after forward, {Mib(HighWaterMark(0))} MiB after analysis; {Where()}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}, high-water mark {Mib(HighWaterMark(0))} MiB; {Where()}"); } };
+// REPLICATES=N: the block-structure score's bootstrap replicates (default as `repscope layers`: Intervals.DefaultReplicates).
+var scoreOptions = Environment.GetEnvironmentVariable("REPLICATES") is { Length: > 0 } reps ? new ScoreOptions(int.Parse(reps)) : ScoreOptions.Default;
+var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions, scoreOptions: scoreOptions);
+if (perBatch) { Console.Error.WriteLine($"after the analysis: high-water mark {Mib(HighWaterMark(0))} MiB; {Where()}"); }
 double seconds = clock.Elapsed.TotalSeconds;
 double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
 // The analysis's peak: the OS's high-water mark now, before anything else runs (the floor below would add to it).
@@ -87,6 +101,27 @@ else
 Console.WriteLine($"analysis's peak working set: {Mib(analysisPeak)} MiB (the OS's high-water mark at its end); data set in memory: {Mib((long)examples * 3 * 32 * 32)} MiB of raw bytes (normalised per batch); tap buffers {Mib(bufferBytes)} MiB; free C heap given back {trims} time(s)");
 Console.WriteLine($"all activations of all taps would be: {layers.Count} taps, {EstimateBytes(model, selection, examples) / 1048576} MiB float32");
 Console.WriteLine($"block structure (random weights): {r.BlockStructure.Spans.Count} span(s), level {r.BlockStructure.Level:F3}");
+// The results' bits (CKA matrix, first components' example vectors and fractions), to compare versions: must not change.
+Console.WriteLine($"result bits: {Fnv(r.Cka.Values.Cast<double>().Concat(r.Components.SelectMany(c => c.ExampleVector.Append(c.Fraction)))):x16}");
+
+// The process's high-water mark of resident memory (VmHWM, bytes; -1 where unknown); `known`: a value read already.
+static long HighWaterMark(long known)
+{
+    if (known != 0) { return known; }
+    try
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+    catch (IOException) { return -1; }
+}
+
+static ulong Fnv(IEnumerable<double> values)
+{
+    ulong h = 14695981039346656037UL;
+    foreach (var v in values) { h = (h ^ (ulong)BitConverter.DoubleToInt64Bits(v)) * 1099511628211UL; }
+    return h;
+}
 
 static long EstimateBytes(ResNet model, TapSet selection, long n)
 {
@@ -95,4 +130,16 @@ static long EstimateBytes(ResNet model, TapSet selection, long n)
         Enumerable.Range(0, 10).Select(c => $"c{c}").ToArray(), new Normalisation([127.5, 127.5, 127.5], [64.0, 64.0, 64.0]));
     Activations.Pass(model, one, 1, selection)((_, taps) => { foreach (var t in taps) { total += t.shape[1]; } });
     return total * 4 * n;
+}
+
+static class Native
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fopen")]
+    internal static extern IntPtr Fopen(string path, string mode);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fclose")]
+    internal static extern int Fclose(IntPtr file);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_info")]
+    internal static extern int MallocInfo(int options, IntPtr file);
 }

@@ -287,4 +287,39 @@ public class BlockStructureScoreBootstrapTests
         var again = BlockStructureScore.Bootstrap(State(blocky), replicates: 200, seed: 3, threads: 1);
         Assert.Equal((withBlock.Strength.Low, withBlock.Strength.High), (again.Strength.Low, again.Strength.High));
     }
+
+    [Fact]
+    public void EachReplicateIsTheMapCkaBatchStateBootstrapDrawsScoredAsItIsMade()
+    {
+        // The bootstrap scores each replicate map as it makes it (not all 2,000 maps held at once): the same draws as
+        // CkaBatchState.Bootstrap, so the same maps, scores and interval, bit for bit.
+        var rng = new Random(5);
+        int l = 7, batches = 9;
+        var names = Enumerable.Range(0, l).Select(i => $"stage1.block{i}").ToArray();
+        var cross = Enumerable.Range(0, batches).Select(_ => new double[l * l]).ToArray();
+        var self = Enumerable.Range(0, batches).Select(_ => new double[l]).ToArray();
+        for (int b = 0; b < batches; b++)
+        {
+            var f = Enumerable.Range(0, l).Select(_ => Enumerable.Range(0, 4).Select(_ => rng.NextDouble() + 0.1).ToArray()).ToArray();
+            for (int i = 0; i < l; i++)
+            {
+                for (int j = 0; j < l; j++) { cross[b][i * l + j] = f[i].Zip(f[j], (x, y) => x * y).Sum() + (Math.Abs(i - j) < 3 ? 0.5 : 0); }
+                self[b][i] = cross[b][i * l + i];
+            }
+        }
+        var state = new Repscope.Similarity.CkaBatchState(names, names, false, Repscope.Similarity.KernelKind.Linear, 0.5, cross, self, self);
+        var maps = state.Bootstrap(300, 11);
+        for (int r = 0; r < maps.Count; r++)
+        {
+            var again = state.Result(BlockStructureScore.ReplicateBatches(batches, 11, r)).Values;
+            Assert.Equal(maps[r].Values.Cast<double>().Select(BitConverter.DoubleToInt64Bits), again.Cast<double>().Select(BitConverter.DoubleToInt64Bits));
+        }
+        var point = BlockStructureScore.Score(state.Result().Values, names);
+        var scores = maps.Select(m => BlockStructureScore.Score(m.Values, names)).ToArray();
+        var expected = Repscope.Analysis.Statistics.Intervals.Percentile(point.Strength, scores.Select(x => x.Strength).ToArray(), batches, seed: 11);
+        var streamed = BlockStructureScore.Bootstrap(state, null, 300, 11);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(expected.Low), BitConverter.DoubleToInt64Bits(streamed.Strength.Low));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(expected.High), BitConverter.DoubleToInt64Bits(streamed.Strength.High));
+        Assert.True(expected.High > expected.Low, $"a degenerate interval [{expected.Low}, {expected.High}] would compare nothing");
+    }
 }

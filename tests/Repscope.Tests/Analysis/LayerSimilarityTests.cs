@@ -77,6 +77,23 @@ public class LayerSimilarityTests
     }
 
     [Fact]
+    public void OneSetOfCkaWorkersForAllBatchesGivesTheBitsOfWorkersMadePerBatch()
+    {
+        // WithinModel keeps one set of CKA worker threads and their buffers for every batch; an accumulator fed batch by batch
+        // through its public Add makes its own workers for each batch. The map and every batch's HSIC values agree bit for bit.
+        using var scope = torch.NewDisposeScope();
+        var stack = Stack(5);
+        var r = LayerSimilarity.WithinModel(Names, [Pass(stack, 40)], scoreOptions: new ScoreOptions(Replicates: 0));
+        var alone = new Repscope.Similarity.MinibatchCkaAccumulator(Names) { KeepBatches = true };
+        Pass(stack, 40)((_, taps) => alone.Add(taps));
+        static long[] Bits(IEnumerable<double> values) => values.Select(BitConverter.DoubleToInt64Bits).ToArray();
+        Assert.Equal(Bits(alone.Result().Values.Cast<double>()), Bits(r.Cka.Values.Cast<double>()));
+        Assert.Equal(8, r.BatchState!.Batches);
+        Assert.Equal(Bits(alone.BatchState().Cross.SelectMany(c => c)), Bits(r.BatchState.Cross.SelectMany(c => c)));
+        Assert.True(r.Cka.Values[1, 2] > 0.5 && Math.Abs(r.Cka.Values[0, 5]) < 0.1, "a map with both similar and unrelated layers");
+    }
+
+    [Fact]
     public void CrossModelMapOfAStackWithItselfIsItsWithinModelMap()
     {
         using var scope = torch.NewDisposeScope();
