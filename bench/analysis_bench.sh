@@ -7,4 +7,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build "$root/bench/analysis_bench/AnalysisBench.csproj" -c Release --nologo -v q >/dev/null
-/usr/bin/time -v dotnet "$root/bench/analysis_bench/bin/Release/net10.0/AnalysisBench.dll" "${1:-10000}" "${2:-56}" "${3:-1}" "${4:-256}" "${5:-branches}" 2> >(grep --line-buffered -E "Maximum resident|Elapsed \(wall|done in|working set" >&2)
+/usr/bin/time -v dotnet "$root/bench/analysis_bench/bin/Release/net10.0/AnalysisBench.dll" "${1:-10000}" "${2:-56}" "${3:-1}" "${4:-256}" "${5:-branches}" 2> >(grep --line-buffered -E "Maximum resident|Elapsed \(wall|done in|working set|high-water mark" >&2)

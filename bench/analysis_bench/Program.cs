@@ -66,6 +66,15 @@ bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
 ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); long forwardMark = perBatch ? HighWaterMark(0) : 0; onBatch(l, t); MallocInfo($"{passes}-{Interlocked.Increment(ref batchCount)}"); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}, high-water mark {Mib(HighWaterMark(forwardMark))} MiB after forward, {Mib(HighWaterMark(0))} MiB after analysis; {Where()}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}, high-water mark {Mib(HighWaterMark(0))} MiB; {Where()}"); } };
 // REPLICATES=N: the block-structure score's bootstrap replicates (default as `repscope layers`: Intervals.DefaultReplicates).
 var scoreOptions = Environment.GetEnvironmentVariable("REPLICATES") is { Length: > 0 } reps ? new ScoreOptions(int.Parse(reps)) : ScoreOptions.Default;
+// ONLY=pc / ONLY=cka: only the first components' passes, or only the CKA pass (diagnosis: which part's temporaries grow the heap).
+string only = Environment.GetEnvironmentVariable("ONLY") ?? "";
+if (only is "pc" or "cka")
+{
+    if (only == "pc") { FirstComponents.Compute(layers, run => pass((_, taps) => run(taps)), pcOptions); }
+    else { var acc = new Repscope.Similarity.MinibatchCkaAccumulator(layers); pass((_, taps) => acc.Add(taps)); }
+    Console.WriteLine($"ONLY={only}: {clock.Elapsed.TotalSeconds:F1} s; peak working set {Mib(Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64))} MiB");
+    return;
+}
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions, scoreOptions: scoreOptions);
 if (perBatch) { Console.Error.WriteLine($"after the analysis: high-water mark {Mib(HighWaterMark(0))} MiB; {Where()}"); }
 double seconds = clock.Elapsed.TotalSeconds;

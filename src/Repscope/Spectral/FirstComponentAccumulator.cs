@@ -127,6 +127,7 @@ public sealed class FirstComponentAccumulator : IDisposable
             var xc = x - _mean!;
             if (IsBPass)
             {
+                PrepareBPass();
                 var qb = QRows(_rowsThisPass, b).to(ScalarType.Float32);
                 _b!.add_(qb.t().matmul(xc).to(ScalarType.Float64), TorchScalars.One);
             }
@@ -145,18 +146,35 @@ public sealed class FirstComponentAccumulator : IDisposable
     // Passes 1, 3, 5, ... accumulate B = Q^T Xc; passes 2, 4, ... accumulate Y = Xc B^T.
     private bool IsBPass => _pass % 2 == 1;
 
+    /// <summary>
+    /// Makes the first pass's state (shift, sums, Omega: about 70 bytes per feature) from the pass's first batch, before
+    /// <see cref="Add"/> takes it. <see cref="FirstComponents.AddBatch"/> does this for every layer before any layer's
+    /// batch work, so that the states of all layers lie side by side in the C heap instead of one between each layer's
+    /// temporaries (which left holes just too small for the next batch's temporaries). Does nothing after that.
+    /// </summary>
+    internal void PrepareFirstPass(Tensor batch)
+    {
+        if (Done || _pass != 0 || _shift is not null) { return; }
+        using var scope = torch.NewDisposeScope();
+        var x = batch.detach().reshape(batch.shape[0], -1).to(ScalarType.Float32);
+        if (x.shape[0] == 0) { return; }
+        if (_features < 0) { _features = x.shape[1]; }
+        else if (x.shape[1] != _features)
+        {
+            throw new RepscopeException($"layer '{_layer}': batch has {x.shape[1]} features, earlier batches had {_features}");
+        }
+        _shift = x.mean([0L]).detach().DetachFromDisposeScope();
+        _sum = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
+        _sumSquares = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
+        int k = (int)Math.Min(_options.Rank, _features);
+        var gen = new torch.Generator((ulong)_options.Seed);
+        _omega = torch.randn([_features, k], ScalarType.Float32, generator: gen).DetachFromDisposeScope();
+    }
+
     private void AddFirstPass(Tensor x)
     {
-        if (_shift is null)
-        {
-            _shift = x.mean([0L]).detach().DetachFromDisposeScope();
-            _sum = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
-            _sumSquares = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
-            int k = (int)Math.Min(_options.Rank, _features);
-            var gen = new torch.Generator((ulong)_options.Seed);
-            _omega = torch.randn([_features, k], ScalarType.Float32, generator: gen).DetachFromDisposeScope();
-        }
-        var d = x - _shift;
+        if (_shift is null) { PrepareFirstPass(x); }
+        var d = x - _shift!;
         // The float64 sums over examples, a slab of columns at a time: libtorch converts a float32 tensor to float64 before
         // summing it in float64, which for the whole [b, p] made two float64 copies (twice the tap's own size) per tap and
         // batch. Each column's sum is the same reduction over the same b values either way, so the bits do not change.
@@ -263,10 +281,22 @@ public sealed class FirstComponentAccumulator : IDisposable
         _rowsThisPass = 0;
         if (!Done && IsBPass)
         {
+            // The B pass starts afresh (PrepareBPass); a Y pass keeps the B of the pass before.
             _b?.Dispose();
-            _b = torch.zeros([_qColumns, _features], ScalarType.Float64);
-            _b.DetachFromDisposeScope();
+            _b = null;
         }
+    }
+
+    /// <summary>
+    /// Makes the zeroed B (float64 [k', p]) that a B pass accumulates into, when the pass that starts needs one and it is not
+    /// made yet. <see cref="FirstComponents.EndPass"/> calls it for every layer after every layer's end-of-pass work, so
+    /// that the Bs lie side by side in the C heap, not each between the temporaries of the next layer's QR.
+    /// </summary>
+    internal void PrepareBPass()
+    {
+        if (Done || !IsBPass || _b is not null) { return; }
+        _b = torch.zeros([_qColumns, _features], ScalarType.Float64);
+        _b.DetachFromDisposeScope();
     }
 
     /// <summary>Q = orth(Y), written over Y (<paramref name="y"/> has been read whole).</summary>

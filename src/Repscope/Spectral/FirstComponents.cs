@@ -44,6 +44,8 @@ public static class FirstComponents
         {
             throw new RepscopeException($"first components: batch has {batch.Count} layers, expected {accumulators.Count}");
         }
+        // Every layer's long-lived state first, side by side (FirstComponentAccumulator.PrepareFirstPass), then the batch work.
+        for (int i = 0; i < accumulators.Count; i++) { accumulators[i].PrepareFirstPass(batch[i]); }
         for (int i = 0; i < accumulators.Count; i++)
         {
             if (!accumulators[i].Done) { accumulators[i].Add(batch[i]); }
@@ -57,6 +59,8 @@ public static class FirstComponents
         {
             if (!a.Done) { a.EndPass(); }
         }
+        // The next pass's B of every layer after all the end-of-pass temporaries are freed (FirstComponentAccumulator.PrepareBPass).
+        foreach (var a in accumulators) { a.PrepareBPass(); }
     }
 
     /// <summary>The first principal component of a matrix in memory (rows = examples), streamed in batches of <paramref name="batchSize"/> rows.</summary>
