@@ -29,7 +29,7 @@ public sealed class NpzSource : IActivationSource
         if (options.Examples > rows)
         {
             Dispose();
-            throw new RepscopeException($"{path}: {options.Examples} examples asked for, but its arrays have {rows} rows");
+            throw new RepscopeException($"{path}: {RepscopeException.Option("examples")} {options.Examples} asked for, but its arrays have {rows} rows");
         }
         Examples = options.Examples ?? rows;
         labels = new long[Examples];

@@ -83,7 +83,7 @@ public sealed class RunSource : IActivationSource
         {
             long count = test.Count;
             test.Dispose();
-            throw new RepscopeException($"{examples} examples asked for, but the test set has only {count}");
+            throw new RepscopeException($"{RepscopeException.Option("examples")} {examples} asked for, but the test set has only {count}");
         }
         if (examples is null || examples == test.Count) { return test; }
         using (test) { return test.Subset(Enumerable.Range(0, examples.Value).Select(i => (long)i).ToArray()); }

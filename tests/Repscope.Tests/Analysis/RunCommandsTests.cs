@@ -211,7 +211,7 @@ public class RunCommandsTests(TinyRunFixture fixture) : IClassFixture<TinyRunFix
         // issue 15, hostile 8: more examples than the test set holds is an error, not quietly all of them.
         (code, _, err) = Repscope("compare", fixture.Run, fixture.Run, "--examples", "99999", "--out", Path.Combine(fixture.Root, "cmp-too-many"));
         Assert.Equal(2, code);
-        Assert.Contains("repscope: error: 99999 examples asked for, but the test set has only 200", err);
+        Assert.Contains("repscope: error: --examples 99999 asked for, but the test set has only 200", err);
         (code, _, err) = Repscope("layers", fixture.Run, "--block-threshold", "1.5");
         Assert.Equal(2, code);
         Assert.Contains("threshold", err);

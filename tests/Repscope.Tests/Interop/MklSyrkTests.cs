@@ -47,6 +47,34 @@ public class MklSyrkTests
         Assert.True((got - sameType).abs().masked_select(upper).max().item<double>() <= tolerance);
     }
 
+    /// <summary>
+    /// Views that start inside their storage (a batch of rows of a larger matrix, written into rows of a larger output,
+    /// as minibatches are): the product must read the view's rows, not the storage's first ones, and write only the
+    /// view's upper triangle.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)]
+    public void ViewsWithAnOffsetIntoTheirStorageReadAndWriteOnlyTheirOwnRows(ScalarType type)
+    {
+        const int n = 9, k = 21;
+        using var scope = NewDisposeScope();
+        var all = torch.randn([n + 7, k], generator: new Generator(5)).to_type(type);
+        var x = all.narrow(0, 4, n);
+        using var sentinel = (-777.0).ToScalar();
+        var storage = torch.full([n + 5, n], sentinel, dtype: type);
+        var output = storage.narrow(0, 3, n);
+        Assert.True(x.is_contiguous() && output.is_contiguous());
+        MklSyrk.UpperTriangle(x, output);
+        var expected = x.to_type(ScalarType.Float64).mm(x.to_type(ScalarType.Float64).t());
+        var upper = torch.ones(n, n, dtype: ScalarType.Bool).triu();
+        double worst = (output.to_type(ScalarType.Float64) - expected).abs().masked_select(upper).max().item<double>();
+        Assert.True(worst <= (type == ScalarType.Float32 ? 1e-4 : 1e-12) * expected.abs().max().item<double>(), $"off by {worst:E2}");
+        Assert.True(output.masked_select(upper.logical_not()).eq(-777.0).all().item<bool>(), "the lower triangle was written");
+        Assert.True(storage.narrow(0, 0, 3).eq(-777.0).all().item<bool>() && storage.narrow(0, 3 + n, 2).eq(-777.0).all().item<bool>(),
+                    "rows outside the view were written");
+    }
+
     [Fact]
     public void MirroringGivesAnExactlySymmetricMatrixFromTheUpperTriangle()
     {

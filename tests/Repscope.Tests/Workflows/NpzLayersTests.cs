@@ -99,7 +99,7 @@ public class NpzLayersTests
             string npz = Planted(dir);
             Assert.Contains("needs --out DIR", CliRunner.Run("layers", npz).ErrorLine);
             Assert.Contains("--taps NAMES", CliRunner.Run("layers", npz, "--layers", "all", "--out", dir).ErrorLine);
-            Assert.Contains($"{npz}: 401 examples asked for", CliRunner.Run("layers", npz, "--examples", "401", "--out", dir).ErrorLine);
+            Assert.Contains($"{npz}: --examples 401 asked for, but its arrays have 400 rows", CliRunner.Run("layers", npz, "--examples", "401", "--out", dir).ErrorLine);
             Assert.Contains("--epochs above 1 needs a run directory", CliRunner.Run("layers", npz, "--epochs", "2", "--out", dir).ErrorLine);
             Assert.Contains("--max-npz-bytes: expected a size", CliRunner.Run("layers", npz, "--max-npz-bytes", "lots", "--out", dir).ErrorLine);
             Assert.Contains("more than the limit of 102,400 bytes", CliRunner.Run("layers", npz, "--max-npz-bytes", "100K", "--out", dir).ErrorLine);
