@@ -12,7 +12,8 @@ using TorchSharp;
 //   ort       ONNX Runtime alone: a session over the model with the taps already exposed as outputs (the edited bytes
 //             are made before the clock starts, as if the file had those outputs), same SessionOptions as Repscope's
 //             (OnnxModel.SessionSettings), every batch run, outputs left in ONNX Runtime's memory
-//   cka       the CKA engine alone: MinibatchCkaAccumulator over the same activations, already in TorchSharp tensors
+//   cka       the CKA engine alone: MinibatchCkaAccumulator over the same activations, already in TorchSharp tensors, one
+//             set of CKA worker threads for all batches
 //   repscope  Repscope's path: OnnxModel.Open (read the file, edit the graph, session) + stream + accumulator, as
 //             `repscope layers MODEL --taps ...` does for its CKA map (pipelined from 2 threads on: OnnxModel.Pipelined);
 //             also other thread splits for reference (7th argument)
@@ -111,7 +112,7 @@ double Cka()
     double cpu0 = Cpu();
     var sw = Stopwatch.StartNew();
     var acc = new MinibatchCkaAccumulator(taps);
-    foreach (var b in kept) { acc.Add(b); }
+    using (var workers = GramWorkers.ForCallingThread()) { foreach (var b in kept) { acc.Add(b, overwrite: false, workers); } }
     expected = acc.Result().Values;
     ckaCpu = Math.Min(ckaCpu, Cpu() - cpu0);
     return sw.Elapsed.TotalSeconds;
@@ -138,7 +139,10 @@ double Repscope(string variant)
     using var source = new OnnxSource(m, inputs, true);
     var acc = new MinibatchCkaAccumulator(taps);
     var add = new Stopwatch();
-    source.Pass(0, examples, batch, ProgressReporter.None)((_, t) => { add.Start(); acc.Add(t); add.Stop(); });
+    using (var workers = GramWorkers.ForCallingThread())   // one set of CKA workers for the whole pass, as LayerSimilarity has
+    {
+        source.Pass(0, examples, batch, ProgressReporter.None)((_, t) => { add.Start(); acc.Add(t, overwrite: false, workers); add.Stop(); });
+    }
     var values = acc.Result().Values;
     double wall = sw.Elapsed.TotalSeconds;
     bestCpu[variant] = Math.Min(bestCpu[variant], Cpu() - cpu0);

@@ -173,24 +173,13 @@ public static class BlockStructureScore
     {
         if (state.IsCrossModel) { throw new RepscopeException("block-structure score: needs a within-model CKA map, got a map across two models"); }
         var point = Score(state.Result().Values, state.Rows, residualBlockOf);
-        if (state.Batches < 2) { throw new RepscopeException($"bootstrap over batches: needs at least 2 batches of examples, got {state.Batches}"); }
-        if (replicates < 1) { throw new RepscopeException($"bootstrap over batches: needs at least 1 replicate, got {replicates}"); }
+        state.CheckBootstrap(replicates);
         var scores = new BlockStructureScoreResult[replicates];
         Parallel.For(0, replicates, new ParallelOptions { MaxDegreeOfParallelism = threads ?? -1 },
-                     r => scores[r] = Score(state.Result(ReplicateBatches(state.Batches, seed, r)).Values, state.Rows, residualBlockOf));
+                     r => scores[r] = Score(state.Result(CkaBatchState.ReplicateBatches(state.Batches, seed, r)).Values, state.Rows, residualBlockOf));
         return new BlockStructureScoreBootstrap(point,
             Intervals.Percentile(point.Strength, scores.Select(x => x.Strength).ToArray(), state.Batches, level, seed),
             Intervals.Percentile(point.Coverage, scores.Select(x => x.Coverage).ToArray(), state.Batches, level, seed));
-    }
-
-    /// <summary>The batches that bootstrap replicate <paramref name="replicate"/> draws (with replacement), as
-    /// <see cref="CkaBatchState.Bootstrap"/> draws them: stream <paramref name="replicate"/> of <paramref name="seed"/>.</summary>
-    internal static int[] ReplicateBatches(int batches, ulong seed, int replicate)
-    {
-        var rng = SeededRandom.ForStream(seed, replicate);
-        var draw = new int[batches];
-        for (int k = 0; k < draw.Length; k++) { draw[k] = rng.Next(batches); }
-        return draw;
     }
 
     /// <summary>

@@ -58,17 +58,28 @@ public sealed record CkaBatchState(IReadOnlyList<string> Rows, IReadOnlyList<str
     /// </summary>
     public IReadOnlyList<CkaMatrix> Bootstrap(int replicates, ulong seed, int? threads = null)
     {
+        CheckBootstrap(replicates);
+        var maps = new CkaMatrix[replicates];
+        Parallel.For(0, replicates, new ParallelOptions { MaxDegreeOfParallelism = threads ?? -1 }, r => maps[r] = Result(ReplicateBatches(Batches, seed, r)));
+        return maps;
+    }
+
+    /// <summary>Throws unless a bootstrap of <paramref name="replicates"/> replicates over this state's batches is possible (2 batches or more).</summary>
+    public void CheckBootstrap(int replicates)
+    {
         if (Batches < 2) { throw new RepscopeException($"bootstrap over batches: needs at least 2 batches of examples, got {Batches}"); }
         if (replicates < 1) { throw new RepscopeException($"bootstrap over batches: needs at least 1 replicate, got {replicates}"); }
-        var maps = new CkaMatrix[replicates];
-        Parallel.For(0, replicates, new ParallelOptions { MaxDegreeOfParallelism = threads ?? -1 }, r =>
-        {
-            var rng = SeededRandom.ForStream(seed, r);
-            var draw = new int[Batches];
-            for (int k = 0; k < draw.Length; k++) { draw[k] = rng.Next(Batches); }
-            maps[r] = Result(draw);
-        });
-        return maps;
+    }
+
+    /// <summary>The batches bootstrap replicate <paramref name="replicate"/> draws (with replacement, as many as there are):
+    /// stream <paramref name="replicate"/> of <paramref name="seed"/>. <see cref="Bootstrap"/> and callers that score each
+    /// replicate as it is made share it.</summary>
+    public static int[] ReplicateBatches(int batches, ulong seed, int replicate)
+    {
+        var rng = SeededRandom.ForStream(seed, replicate);
+        var draw = new int[batches];
+        for (int k = 0; k < draw.Length; k++) { draw[k] = rng.Next(batches); }
+        return draw;
     }
 
     /// <summary>

@@ -311,7 +311,7 @@ public class BlockStructureScoreBootstrapTests
         var maps = state.Bootstrap(300, 11);
         for (int r = 0; r < maps.Count; r++)
         {
-            var again = state.Result(BlockStructureScore.ReplicateBatches(batches, 11, r)).Values;
+            var again = state.Result(Repscope.Similarity.CkaBatchState.ReplicateBatches(batches, 11, r)).Values;
             Assert.Equal(maps[r].Values.Cast<double>().Select(BitConverter.DoubleToInt64Bits), again.Cast<double>().Select(BitConverter.DoubleToInt64Bits));
         }
         var point = BlockStructureScore.Score(state.Result().Values, names);
