@@ -28,7 +28,12 @@ public static class AnalysisShards
         var blocks = (blockOptions ?? BlockStructureOptions.Default).Validated();
         var (start, count, first, end) = Slice(source.Examples, options.BatchSize, shard);
         var acc = new MinibatchCkaAccumulator(source.Layers) { KeepBatches = true };
-        if (count > 0) { source.Pass(start, count, options.BatchSize, progress ?? ProgressReporter.None)((_, taps) => acc.Add(taps)); }
+        if (count > 0)
+        {
+            // One set of CKA workers for the slice's batches, as LayerSimilarity keeps for a whole pass.
+            using var workers = GramWorkers.ForCallingThread();
+            source.Pass(start, count, options.BatchSize, progress ?? ProgressReporter.None)((_, taps) => acc.Add(taps, overwrite: false, workers));
+        }
         var info = new CkaStateInfo(CkaShards.Format, shard.Index, shard.Count, first, end, source.Examples, options.BatchSize, acc.Kernel, acc.RbfThreshold,
                                     CrossModel: false, source.Layers, source.Layers, [.. Identity(source)])
         {
@@ -60,7 +65,8 @@ public static class AnalysisShards
         var acc = new MinibatchCkaAccumulator(a.Layers, b.Layers) { KeepBatches = true };
         if (count > 0)
         {
-            CompareWorkflow.PairedPass(a, b, start, count, options.BatchSize, progress ?? ProgressReporter.None)((ta, tb) => acc.Add(ta, tb));
+            using var workers = GramWorkers.ForCallingThread();
+            CompareWorkflow.PairedPass(a, b, start, count, options.BatchSize, progress ?? ProgressReporter.None)((ta, tb) => acc.Add(ta, tb, overwrite: false, workers));
         }
         var info = new CkaStateInfo(CkaShards.Format, shard.Index, shard.Count, first, end, a.Examples, options.BatchSize, acc.Kernel, acc.RbfThreshold,
                                     CrossModel: true, a.Layers, b.Layers, [.. ia, .. ib])
