@@ -177,12 +177,20 @@ public sealed class SlurmGridIntegrationTests
         public IReadOnlyList<JobState> WaitForAll(IEnumerable<string> jobs, Stopwatch clock)
         {
             var ids = jobs.ToList();
+            var waitingSince = new Dictionary<string, TimeSpan>();
             while (true)
             {
                 var states = _client.States(ids);
                 if (states.Count > 0 && states.All(s => !s.IsActive)) { return states; }
-                // A requeued task waits about two minutes before it may start again; let it start now.
-                foreach (var s in states.Where(s => s is { State: "PENDING", Reason: "BeginTime" })) { _client.StartNow(s.Id); }
+                // A requeued task waits about two minutes before it may start again; let it start sooner, but not at once:
+                // slurmd refuses to launch a job it killed moments ago ("Job 1 already killed, do not launch batch job",
+                // seen 0.7 s after the requeue), and the task then ends FAILED without running. 5 s after it was first
+                // seen waiting is past that.
+                foreach (var s in states.Where(s => s is { State: "PENDING", Reason: "BeginTime" }))
+                {
+                    if (!waitingSince.TryGetValue(s.Id, out var since)) { waitingSince[s.Id] = since = clock.Elapsed; }
+                    if (clock.Elapsed - since >= TimeSpan.FromSeconds(5)) { _client.StartNow(s.Id); }
+                }
                 if (clock.Elapsed > JobsTimeout)
                 {
                     throw new TimeoutException($"jobs still running after {clock.Elapsed}: {string.Join(", ", states.Select(s => $"{s.Id} {s.State} {s.Reason}"))}");
