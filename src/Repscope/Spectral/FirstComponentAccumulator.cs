@@ -112,11 +112,7 @@ public sealed class FirstComponentAccumulator : IDisposable
         var x = batch.detach().reshape(batch.shape[0], -1).to(ScalarType.Float32);
         long b = x.shape[0], p = x.shape[1];
         if (b == 0) { return; }
-        if (_features < 0) { _features = p; }
-        else if (p != _features)
-        {
-            throw new RepscopeException($"layer '{_layer}': batch has {p} features, earlier batches had {_features}");
-        }
+        TakeFeatures(p);
         if (_pass == 0) { AddFirstPass(x); }
         else
         {
@@ -158,17 +154,23 @@ public sealed class FirstComponentAccumulator : IDisposable
         using var scope = torch.NewDisposeScope();
         var x = batch.detach().reshape(batch.shape[0], -1).to(ScalarType.Float32);
         if (x.shape[0] == 0) { return; }
-        if (_features < 0) { _features = x.shape[1]; }
-        else if (x.shape[1] != _features)
-        {
-            throw new RepscopeException($"layer '{_layer}': batch has {x.shape[1]} features, earlier batches had {_features}");
-        }
+        TakeFeatures(x.shape[1]);
         _shift = x.mean([0L]).detach().DetachFromDisposeScope();
         _sum = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
         _sumSquares = torch.zeros(_features, ScalarType.Float64).DetachFromDisposeScope();
         int k = (int)Math.Min(_options.Rank, _features);
         var gen = new torch.Generator((ulong)_options.Seed);
         _omega = torch.randn([_features, k], ScalarType.Float32, generator: gen).DetachFromDisposeScope();
+    }
+
+    /// <summary>The first batch fixes the number of features; every later batch must have as many.</summary>
+    private void TakeFeatures(long p)
+    {
+        if (_features < 0) { _features = p; }
+        else if (p != _features)
+        {
+            throw new RepscopeException($"layer '{_layer}': batch has {p} features, earlier batches had {_features}");
+        }
     }
 
     private void AddFirstPass(Tensor x)

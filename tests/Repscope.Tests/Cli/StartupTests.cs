@@ -20,20 +20,16 @@ public sealed class StartupTests : IDisposable
     private (int Code, string Out, bool LibTorch) Run(IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         string trace = Path.Combine(_dir, $"ld-{Guid.NewGuid():N}");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Repscope.Cli.dll"));
-        foreach (string a in args) { psi.ArgumentList.Add(a); }
-        psi.Environment["LD_DEBUG"] = "files";
-        psi.Environment["LD_DEBUG_OUTPUT"] = trace;   // the loader appends ".PID"
-        foreach (var (k, v) in env ?? new Dictionary<string, string>()) { psi.Environment[k] = v; }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
+        var withTrace = new Dictionary<string, string>(env ?? new Dictionary<string, string>())
+        {
+            ["LD_DEBUG"] = "files",
+            ["LD_DEBUG_OUTPUT"] = trace,   // the loader appends ".PID"
+        };
+        var (code, stdout, stderr) = CliRunner.RunProcess(_dir, withTrace, args);
         var traces = Directory.GetFiles(_dir, Path.GetFileName(trace) + ".*");
         Assert.True(traces.Length > 0, $"no loader trace from LD_DEBUG (stderr: {stderr})");
         bool libtorch = traces.Any(f => File.ReadAllText(f).Contains("libtorch_cpu.so", StringComparison.Ordinal));
-        return (p.ExitCode, stdout.Result, libtorch);
+        return (code, stdout, libtorch);
     }
 
     private string Matrix(string name, int rows, int columns, int seed)
@@ -93,37 +89,22 @@ public sealed class StartupTests : IDisposable
         var outcomes = new[] { null, full }.Select(env =>
         {
             string outDir = Path.Combine(_dir, env is null ? "fast" : "full");
-            var map = RunCaptured(env, "heatmap", npz, "--out", outDir, "--batch-size", "100");
-            var bad = RunCaptured(env, "heatmap", Path.Combine(_dir, "missing.npz"), "--out", outDir);
+            var map = CliRunner.RunProcess(_dir, env, "heatmap", npz, "--out", outDir, "--batch-size", "100");
+            var bad = CliRunner.RunProcess(_dir, env, "heatmap", Path.Combine(_dir, "missing.npz"), "--out", outDir);
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "cka.json")));
             string values = json.RootElement.GetProperty("values").GetRawText();
             return (map, bad, values, Png: File.Exists(Path.Combine(outDir, "cka.png")));
         }).ToArray();
         foreach (var o in outcomes)
         {
-            Assert.True(o.map.Code == 0, o.map.Err);
+            Assert.True(o.map.ExitCode == 0, o.map.Err);
             Assert.Contains("wrote ", o.map.Out);
             Assert.True(o.Png);
-            Assert.Equal(2, o.bad.Code);
+            Assert.Equal(2, o.bad.ExitCode);
             Assert.StartsWith("repscope: error: ", o.bad.Err);
         }
         Assert.Equal(outcomes[1].map.Out.Replace("/full/", "/fast/"), outcomes[0].map.Out);
         Assert.Equal(outcomes[1].bad.Err, outcomes[0].bad.Err);
         Assert.Equal(outcomes[1].values, outcomes[0].values);
-    }
-
-    /// <summary>Runs the CLI in a child process with stdout and stderr on pipes; its exit code and both streams.</summary>
-    private (int Code, string Out, string Err) RunCaptured(IReadOnlyDictionary<string, string>? env, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Repscope.Cli.dll"));
-        foreach (string a in args) { psi.ArgumentList.Add(a); }
-        psi.Environment["REPSCOPE_PLAIN_PROGRESS"] = "1";
-        foreach (var (k, v) in env ?? new Dictionary<string, string>()) { psi.Environment[k] = v; }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr);
     }
 }

@@ -15,15 +15,8 @@ public class CommandLineTests : IDisposable
 
     private (int Code, string Out, string Err) Repscope(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Repscope.Cli.dll"));
-        foreach (string a in args) { psi.ArgumentList.Add(a); }
-        psi.Environment["REPSCOPE_PLAIN_PROGRESS"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr);
+        var r = Cli.CliRunner.RunProcess(_dir, null, args);
+        return (r.ExitCode, r.Out, r.Err);
     }
 
     private string Matrix(string name, double[,] m)
