@@ -63,7 +63,7 @@ var buffers = new TapBuffers();
 bool perBatch = Environment.GetEnvironmentVariable("RSS_PER_BATCH") == "1";
 // RSS_PER_BATCH=1: per batch, the resident size after the forward pass (the taps in their buffers), after the analysis's
 // work on the batch, and the highest sample (every 0.2 s) since the previous batch: where the peak is reached.
-ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); long forwardMark = perBatch ? HighWaterMark(0) : 0; onBatch(l, t); MallocInfo($"{passes}-{Interlocked.Increment(ref batchCount)}"); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}, high-water mark {Mib(HighWaterMark(forwardMark))} MiB after forward, {Mib(HighWaterMark(0))} MiB after analysis; {Where()}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}, high-water mark {Mib(HighWaterMark(0))} MiB; {Where()}"); } };
+ActivationPass pass = onBatch => { passes++; Activations.Pass(model, data, batch, selection, progress, buffers)((l, t) => { long forward = Repscope.Interop.NativeHeap.ResidentBytes(); long forwardMark = perBatch ? HighWaterMark() : 0; onBatch(l, t); MallocInfo($"{passes}-{Interlocked.Increment(ref batchCount)}"); if (perBatch) { long after = Repscope.Interop.NativeHeap.ResidentBytes(); Console.Error.WriteLine($"pass {passes}: working set after forward {Mib(forward)} MiB, after analysis {Mib(after)} MiB, batch's sampled peak {Mib(Math.Max(Interlocked.Exchange(ref batchPeak, 0), after))} MiB, trims so far {Repscope.Interop.NativeHeap.Trims}, high-water mark {Mib(forwardMark)} MiB after forward, {Mib(HighWaterMark())} MiB after analysis; {Where()}"); } }); if (Environment.GetEnvironmentVariable("RSS_PER_PASS") == "1") { Console.Error.WriteLine($"after pass {passes}: working set {Mib(Repscope.Interop.NativeHeap.ResidentBytes())} MiB, gen0 GCs {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}, high-water mark {Mib(HighWaterMark())} MiB; {Where()}"); } };
 // REPLICATES=N: the block-structure score's bootstrap replicates (default as `repscope layers`: Intervals.DefaultReplicates).
 var scoreOptions = Environment.GetEnvironmentVariable("REPLICATES") is { Length: > 0 } reps ? new ScoreOptions(int.Parse(reps)) : ScoreOptions.Default;
 // ONLY=pc / ONLY=cka: only the first components' passes, or only the CKA pass (diagnosis: which part's temporaries grow the heap).
@@ -76,7 +76,7 @@ if (only is "pc" or "cka")
     return;
 }
 var r = LayerSimilarity.WithinModel(layers, [pass], pcOptions, scoreOptions: scoreOptions);
-if (perBatch) { Console.Error.WriteLine($"after the analysis: high-water mark {Mib(HighWaterMark(0))} MiB; {Where()}"); }
+if (perBatch) { Console.Error.WriteLine($"after the analysis: high-water mark {Mib(HighWaterMark())} MiB; {Where()}"); }
 double seconds = clock.Elapsed.TotalSeconds;
 double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
 // The analysis's peak: the OS's high-water mark now, before anything else runs (the floor below would add to it).
@@ -113,17 +113,8 @@ Console.WriteLine($"block structure (random weights): {r.BlockStructure.Spans.Co
 // The results' bits (CKA matrix, first components' example vectors and fractions), to compare versions: must not change.
 Console.WriteLine($"result bits: {Fnv(r.Cka.Values.Cast<double>().Concat(r.Components.SelectMany(c => c.ExampleVector.Append(c.Fraction)))):x16}");
 
-// The process's high-water mark of resident memory (VmHWM, bytes; -1 where unknown); `known`: a value read already.
-static long HighWaterMark(long known)
-{
-    if (known != 0) { return known; }
-    try
-    {
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-    }
-    catch (IOException) { return -1; }
-}
+// The process's high-water mark of resident memory (VmHWM, which .NET reads for PeakWorkingSet64 on Linux), bytes.
+static long HighWaterMark() => Process.GetCurrentProcess().PeakWorkingSet64;
 
 static ulong Fnv(IEnumerable<double> values)
 {
