@@ -8,7 +8,8 @@ namespace Repscope.Similarity;
 /// The threads and buffers behind <see cref="MinibatchCkaAccumulator"/>'s per-batch work. Each worker runs libtorch
 /// with one intra-op thread and takes whole layers, so a layer's Gram matrix is always computed by one thread with the
 /// same operations in the same order, and the products of all layers by one thread: the numbers do not depend on how
-/// many workers there are, or which worker took which layer. With one worker everything runs on the calling thread.
+/// many workers there are, or which worker took which layer. With one worker everything runs on the calling thread, also
+/// with one libtorch thread while it does.
 /// The buffers (each layer's Gram in float64, the block products, the centred copies) are kept from batch to batch,
 /// so a batch allocates nothing large.
 /// </summary>
@@ -84,6 +85,30 @@ internal sealed class GramWorkers : IDisposable
         }
     }
 
+    /// <summary>
+    /// The calling thread's libtorch at one intra-op thread (OpenMP's count for this thread, MKL's thread-local count) until
+    /// disposed, then as before; nothing where the thread-local settings are not available.
+    /// </summary>
+    private static Restore? OneThreadWhileRunning()
+    {
+        if (!ThreadLocalSettingsAvailable.Value) { return null; }
+        int omp = torch.get_num_threads();   // libtorch's lazy per-thread set-up first (it would set the counts again)
+        OmpSetNumThreads(1);
+        int one = 1;
+        int mkl = MklSetNumThreadsLocal(ref one);   // the previous thread-local count; 0: none (MKL's global one)
+        return new Restore(omp, mkl);
+    }
+
+    private sealed class Restore(int omp, int mkl) : IDisposable
+    {
+        public void Dispose()
+        {
+            OmpSetNumThreads(omp);
+            int previous = mkl;
+            MklSetNumThreadsLocal(ref previous);
+        }
+    }
+
     public int Count { get; }
 
     /// <summary>
@@ -94,6 +119,9 @@ internal sealed class GramWorkers : IDisposable
     {
         if (_threads.Length == 0)
         {
+            // The calling thread is the worker: it too computes with one libtorch thread while the jobs run (another thread's
+            // set_num_threads, a training in parallel, changes MKL's process-wide count, and with it a product's last bits).
+            using var one = OneThreadWhileRunning();
             for (int i = 0; i < jobs; i++) { job(i, 0); }
             return;
         }

@@ -81,6 +81,24 @@ public class ThreadCountTests
         }
     }
 
+    /// <summary>
+    /// With one worker the calling thread does the work: while the jobs run it computes with one libtorch thread, as every
+    /// worker thread does (another thread's set_num_threads changes MKL's process-wide count), and its count is restored.
+    /// </summary>
+    [Fact]
+    public void OneWorkerRunsItsJobsWithOneLibtorchThreadAndRestoresTheCallersCount()
+    {
+        var (inJob, after) = WithThreads(2, () =>
+        {
+            using var workers = new GramWorkers(1);
+            int seen = -1;
+            workers.Run(1, (_, _) => seen = torch.get_num_threads());
+            return (seen, torch.get_num_threads());
+        });
+        Assert.Equal(1, inJob);
+        Assert.Equal(2, after);
+    }
+
     [Fact]
     public void WorkersRunLibtorchSingleThreadedAndLeaveOtherThreadsAlone()
     {
