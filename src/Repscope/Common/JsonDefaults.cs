@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Repscope;
 
@@ -12,10 +13,13 @@ public static class JsonDefaults
     public static readonly JsonSerializerOptions Options = Create(indented: true);
     public static readonly JsonSerializerOptions Compact = Create(indented: false);
 
-    private static JsonSerializerOptions Create(bool indented)
+    private static JsonSerializerOptions Create(bool indented, bool reflectionOnly = false)
     {
         var o = new JsonSerializerOptions
         {
+            // The types of RepscopeJsonContext from compiled metadata, any other by reflection.
+            TypeInfoResolver = reflectionOnly ? new DefaultJsonTypeInfoResolver()
+                                              : JsonTypeInfoResolver.Combine(RepscopeJsonContext.Default, new DefaultJsonTypeInfoResolver()),
             WriteIndented = indented,
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
             DefaultIgnoreCondition = JsonIgnoreCondition.Never,
@@ -26,6 +30,9 @@ public static class JsonDefaults
         o.Converters.Add(new NullForNonFiniteFloat());
         return o;
     }
+
+    /// <summary><see cref="Options"/> with every type's metadata made by reflection (for tests: the same text either way).</summary>
+    internal static JsonSerializerOptions ReflectionOnly(bool indented) => Create(indented, reflectionOnly: true);
 
     private sealed class NullForNonFiniteDouble : JsonConverter<double>
     {
