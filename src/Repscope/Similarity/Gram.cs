@@ -95,6 +95,61 @@ public static class Gram
         target.add_(target.triu(1).t(), TorchScalars.One);   // the strictly lower triangle was zero: a copy, exactly
     }
 
+    /// <summary>
+    /// A minibatch's linear Gram made ready for the HSIC sums in one pass over the product's upper triangle:
+    /// <paramref name="k"/> (float64, contiguous [b, b]) = the symmetric matrix with that upper triangle and a zero
+    /// diagonal (exactly symmetric), <paramref name="rowSums"/> (float64, [b]) its row sums, <paramref name="selfDot"/>
+    /// the sum of its squared entries; returns the trace of the product (the diagonal before it is zeroed).
+    /// <paramref name="upper"/>: contiguous [b, b], float32 or float64 (the product's precision), only its upper
+    /// triangle read; it may be <paramref name="k"/> itself (float64): an entry is read before its mirror is written.
+    /// Replaces a mirror by tensor operations (triangle copies, a transpose added), a trace, a zeroed diagonal, a dot
+    /// product and a row sum: five passes over b x b values and three temporaries of 8 b^2 bytes, each mapped and
+    /// faulted in afresh by the C heap at b = 256.
+    /// </summary>
+    internal static double FinishLinearGram(Tensor upper, Tensor k, Tensor rowSums, out double selfDot)
+    {
+        int b = checked((int)k.shape[0]);
+        if (k.dtype != ScalarType.Float64 || rowSums.dtype != ScalarType.Float64 || !k.is_contiguous() || !upper.is_contiguous() || !rowSums.is_contiguous()
+            || upper.shape[0] != b || upper.shape[1] != b || k.shape[1] != b || rowSums.numel() != b)
+        {
+            throw new ArgumentException("FinishLinearGram needs contiguous [b, b] matrices and [b] row sums, the outputs float64");
+        }
+        var kd = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(k.bytes);
+        var r = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(rowSums.bytes);
+        return upper.dtype switch
+        {
+            ScalarType.Float32 => FinishLinearGram<float>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(upper.bytes), kd, r, b, out selfDot),
+            ScalarType.Float64 => FinishLinearGram<double>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(upper.bytes), kd, r, b, out selfDot),
+            _ => throw new ArgumentException($"FinishLinearGram reads float32 or float64, got {upper.dtype}"),
+        };
+    }
+
+    private static double FinishLinearGram<T>(ReadOnlySpan<T> u, Span<double> k, Span<double> r, int b, out double selfDot)
+        where T : unmanaged, System.Numerics.INumberBase<T>
+    {
+        r[..b].Clear();
+        double trace = 0, squares = 0;
+        for (int i = 0; i < b; i++)
+        {
+            int row = i * b;
+            trace += double.CreateTruncating(u[row + i]);
+            k[row + i] = 0;
+            double sum = r[i];
+            for (int j = i + 1; j < b; j++)
+            {
+                double v = double.CreateTruncating(u[row + j]);
+                k[row + j] = v;
+                k[j * b + i] = v;
+                sum += v;
+                r[j] += v;
+                squares += v * v;
+            }
+            r[i] = sum;
+        }
+        selfDot = 2 * squares;
+        return trace;
+    }
+
     /// <summary>X X' (float64 [n, n]) in <paramref name="x"/>'s precision: MKL's syrk when available, else a general product.</summary>
     internal static Tensor SymmetricProduct(Tensor x)
     {

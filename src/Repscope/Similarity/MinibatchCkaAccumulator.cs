@@ -474,15 +474,14 @@ public sealed class MinibatchCkaAccumulator
         var flat = k.view(b * b);
         if (Kernel == KernelKind.Linear)
         {
-            LinearGram(w, worker, c, k);
-            // Non-finite values (in the data, or from products too large for the precision) show up in the Gram: in its
-            // trace when on the diagonal, in the sum of squares of the rest otherwise (the data are at a safe scale, so
-            // finite values cannot overflow either). No separate pass.
-            double trace = k.diagonal().sum().item<double>();
-            k.diagonal().zero_();
-            selfDot = flat.dot(flat).item<double>();
+            // The product's upper triangle, then in one pass: k mirrored with a zero diagonal, its row sums, its sum of
+            // squares and the product's trace. Non-finite values (in the data, or from products too large for the
+            // precision) show up in the Gram: in its trace when on the diagonal, in the sum of squares of the rest
+            // otherwise (the data are at a safe scale, so finite values cannot overflow either). No separate pass.
+            double trace = Gram.FinishLinearGram(LinearGram(w, worker, c, k), k, r, out selfDot);
             if (!double.IsFinite(trace) || !double.IsFinite(selfDot)) { throw NonFinite(name, type); }
-            if (IsConstantBatch(trace, meanSquares, b, type)) { k.zero_(); selfDot = 0; }
+            if (IsConstantBatch(trace, meanSquares, b, type)) { k.zero_(); r.zero_(); selfDot = 0; }
+            return 2 * e;   // a linear Gram of data divided by 2^e is the true one / 2^(2e)
         }
         else
         {
@@ -494,29 +493,29 @@ public sealed class MinibatchCkaAccumulator
             selfDot = flat.dot(flat).item<double>();
         }
         r.copy_(k.sum(1));
-        // A linear Gram of data divided by 2^e is the true one / 2^(2e); an RBF Gram does not depend on the scale.
-        return Kernel == KernelKind.Linear ? 2 * e : 0;
+        return 0;   // an RBF Gram does not depend on the scale
     }
 
-    /// <summary>c c' (c: [b, p], centred) into the float64 <paramref name="k"/> [b, b], in c's precision, by <see cref="LinearGramMethod"/>.</summary>
-    private static void LinearGram(GramWorkers w, int worker, Tensor c, Tensor k)
+    /// <summary>
+    /// c c' (c: [b, p], centred) in c's precision, by <see cref="LinearGramMethod"/>; returns the [b, b] matrix whose upper
+    /// triangle holds it (a worker's buffer, or the float64 <paramref name="k"/> [b, b] itself), for <see cref="Gram.FinishLinearGram"/>.
+    /// </summary>
+    private static Tensor LinearGram(GramWorkers w, int worker, Tensor c, Tensor k)
     {
         long b = c.shape[0], h = b / 2;
         var method = LinearGramMethod;
         if (method == GramMethod.Syrk && !(Interop.MklSyrk.Available && c.is_contiguous())) { method = GramMethod.Blocks; }
         if (method == GramMethod.Syrk)
         {
-            // The upper triangle by syrk, mirrored into the lower one: exactly symmetric.
+            // The upper triangle by syrk (FinishLinearGram mirrors it: exactly symmetric).
             var upper = w.Buffer(worker, "gram", c.dtype, b * b).view(b, b);
             Interop.MklSyrk.UpperTriangle(c, upper);
-            Gram.MirrorUpperTriangle(upper, k);
-            return;
+            return upper;
         }
         if (method == GramMethod.Full || h < 2)
         {
             var full = w.Buffer(worker, "gram", c.dtype, b * b).view(b, b);
-            k.copy_(full.addmm_(c, c.t(), beta: 0, alpha: 1));
-            return;
+            return full.addmm_(c, c.t(), beta: 0, alpha: 1);
         }
         // G = [[X1 X1', X1 X2'], [X2 X1', X2 X2']]: the first block column from one product, the last block from another,
         // the remaining block as the transpose of X2 X1' (so G is exactly symmetric).
@@ -528,6 +527,7 @@ public sealed class MinibatchCkaAccumulator
         k.narrow(1, 0, h).copy_(left);
         k.narrow(0, h, b - h).narrow(1, h, b - h).copy_(corner);
         k.narrow(0, 0, h).narrow(1, h, b - h).copy_(left.narrow(0, h, b - h).t());
+        return k;
     }
 
     private static void CheckFinite(Tensor gram, string name, ScalarType type)
