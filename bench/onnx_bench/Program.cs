@@ -17,6 +17,9 @@ using TorchSharp;
 //   repscope  Repscope's path: OnnxModel.Open (read the file, edit the graph, session) + stream + accumulator, as
 //             `repscope layers MODEL --taps ...` does for its CKA map (pipelined from 2 threads on: OnnxModel.Pipelined);
 //             also other thread splits for reference (7th argument)
+//   export    `repscope export`'s path (ExportWorkflow.Run: open, stream, the streaming .npz writer) against ONNX Runtime
+//             alone plus the same .npz written from the activations already in tensors ("write"), members stored (np.savez,
+//             `export --uncompressed`) and deflated (the default); EXPORT="stored" (or "deflated", or "") chooses
 // Prints one line with the baseline's phases, then one per way of running Repscope's path with its ratio
 // repscope / (ort + cka), its CPU seconds and its map's max|diff| from the baseline's. X.npy's rows are repeated up to `examples`.
 string model = args[0], xPath = args[1];
@@ -137,6 +140,50 @@ double Repscope(string variant)
     return wall;
 }
 
+// `repscope export` against its own baseline: the same .npz written from the activations already in tensors (the same
+// streaming writer, settings and bytes; "write") after ONNX Runtime alone. Both write into a fresh folder in TMPDIR,
+// removed after each run (the file's pages may still be in the page cache, being written back, for either alike).
+string exportRoot = Path.Combine(Path.GetTempPath(), $"onnx-bench-export-{Environment.ProcessId}");
+string[] exportModes = (Environment.GetEnvironmentVariable("EXPORT") ?? "stored deflated").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+var exportWrite = exportModes.ToDictionary(m => m, _ => double.MaxValue);
+var exportRun = exportModes.ToDictionary(m => m, _ => double.MaxValue);
+var exportWriteCpu = exportModes.ToDictionary(m => m, _ => double.MaxValue);
+var exportCpu = exportModes.ToDictionary(m => m, _ => double.MaxValue);
+var exportBytes = exportModes.ToDictionary(m => m, _ => 0L);
+void Timed(string mode, bool alone)
+{
+    if (Directory.Exists(exportRoot)) { Directory.Delete(exportRoot, recursive: true); }
+    Directory.CreateDirectory(exportRoot);
+    string path = Path.Combine(exportRoot, "acts.npz");
+    bool compress = mode == "deflated";
+    double cpu0 = Cpu();
+    var sw = Stopwatch.StartNew();
+    if (alone) { WriteAlone(path, compress); }
+    else { ExportPath(path, compress); }
+    double wall = sw.Elapsed.TotalSeconds, cpu = Cpu() - cpu0;
+    var (bestWall, bestCpu) = alone ? (exportWrite, exportWriteCpu) : (exportRun, exportCpu);
+    bestWall[mode] = Math.Min(bestWall[mode], wall);
+    bestCpu[mode] = Math.Min(bestCpu[mode], cpu);
+    exportBytes[mode] = new FileInfo(path).Length;
+    Directory.Delete(exportRoot, recursive: true);
+}
+void WriteAlone(string path, bool compress)
+{
+    var members = global::Repscope.Workflows.ExportWorkflow.MemberNames(taps);
+    using var writer = new NpzStreamWriter(path, compress);
+    foreach (var b in kept)
+    {
+        for (int i = 0; i < b.Count; i++) { writer.Append(members[i], NpyDType.Float32, [b[i].shape[1]], b[i].shape[0], b[i].bytes); }
+    }
+    writer.Complete();
+}
+void ExportPath(string path, bool compress)
+{
+    using var m = OnnxModel.Open(model, taps, threads);
+    using var source = new OnnxSource(m, inputs, true);
+    global::Repscope.Workflows.ExportWorkflow.Run(source, path, batch, compress: compress);
+}
+
 // ONNX Runtime alone at its best: with its worker threads spin-waiting between runs (its default) or not (Repscope's setting)
 double ortSpin = double.MaxValue, ortNoSpin = double.MaxValue, cka = double.MaxValue, ortBound = double.MaxValue;
 for (int r = 0; r < reps; r++)
@@ -146,6 +193,11 @@ for (int r = 0; r < reps; r++)
     if (Environment.GetEnvironmentVariable("ORT_BOUND") == "1") { ortBound = Math.Min(ortBound, Ort(false, bound: true)); }
     cka = Math.Min(cka, Cka());
     foreach (var v in variants) { best[v] = Math.Min(best[v], Repscope(v)); }
+    foreach (string mode in exportModes)
+    {
+        Timed(mode, alone: true);
+        Timed(mode, alone: false);
+    }
 }
 double ort = Math.Min(ortSpin, ortNoSpin);
 foreach (var b in kept) { foreach (var t in b) { t.Dispose(); } }
@@ -154,6 +206,11 @@ Console.WriteLine($"{Path.GetFileName(model)} taps {taps.Count} examples {exampl
                   + $"ort {ort:F3}s (spinning {ortSpin:F3}s, not {ortNoSpin:F3}s; session {ortSession:F3}s; CPU {ortCpu:F3}s)  cka {cka:F3}s (CPU {ckaCpu:F3}s)  ort+cka {ort + cka:F3}s  "
                   + $"load before {load0}  after {load1}");
 if (ortBound < double.MaxValue) { Console.WriteLine($"  ort with the taps written into the caller's buffers: {ortBound:F3}s (CPU {ortBoundCpu:F3}s)"); }
+foreach (string mode in exportModes)
+{
+    Console.WriteLine($"  export {mode}: write alone {exportWrite[mode]:F3}s (CPU {exportWriteCpu[mode]:F3}s)  ort+write {ort + exportWrite[mode]:F3}s  "
+                      + $"repscope export {exportRun[mode]:F3}s (CPU {exportCpu[mode]:F3}s)  ratio {exportRun[mode] / (ort + exportWrite[mode]):F2}  ({exportBytes[mode] / 1e6:F0} MB .npz)");
+}
 foreach (var v in variants)
 {
     Console.WriteLine($"  repscope {v}: {best[v]:F3}s (open {bestOpen[v]:F3}s, in CKA {bestAdd[v]:F3}s, CPU {bestCpu[v]:F3}s)  ratio {best[v] / (ort + cka):F2}  max|diff| {diffs[v]:0.0e+0}");

@@ -33,6 +33,10 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
         [CommandOption("--batch-size <N>")]
         [DefaultValue(256)]
         public int BatchSize { get; init; } = 256;
+
+        [CommandOption("--uncompressed")]
+        [Description("Store the arrays uncompressed, as numpy.savez does (default: deflated, as numpy.savez_compressed). Several times faster to write, and `heatmap` reads stored members by rows without inflating them first; the file is larger (activations deflate to about half).")]
+        public bool Uncompressed { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
@@ -53,7 +57,7 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
             if (examples < 1) { throw new RepscopeException($"--examples must be positive, got {examples}"); }
             indices = Enumerable.Range(0, examples).Select(i => (long)i).ToArray();
         }
-        var r = terminal.WithProgress(p => ExportWorkflow.Run(s.Run, s.Out, indices, s.Layers, s.BatchSize, p)).Result;
+        var r = terminal.WithProgress(p => ExportWorkflow.Run(s.Run, s.Out, indices, s.Layers, s.BatchSize, p, compress: !s.Uncompressed)).Result;
         terminal.WriteLine($"wrote {s.Out}: {r.Taps.Count} taps + labels + indices for {r.Examples} examples");
         return 0;
     }
@@ -66,7 +70,7 @@ public sealed class ExportCommand(Terminal terminal) : Command<ExportCommand.Set
         var (report, files) = terminal.WithProgress(p =>
         {
             using var source = (OnnxSource)ActivationSources.Open(s.Run, new StreamOptions(BatchSize: Math.Max(4, s.BatchSize)), inputs, s.TapList, p);
-            return ExportWorkflow.Run(source, s.Out, s.BatchSize, p);
+            return ExportWorkflow.Run(source, s.Out, s.BatchSize, p, compress: !s.Uncompressed);
         });
         terminal.WriteLine($"wrote {s.Out}: {report.Members.Count} taps for {report.Examples} examples; member names to tap names in {files[1]}");
         return 0;

@@ -21,10 +21,11 @@ public static partial class ExportWorkflow
     /// <paramref name="outPath"/>: one float32 array per tap named after it, [n, C, H, W] (or [n, features] when not
     /// spatial), plus "labels" and "indices" (int64, the examples' positions in the test set). Streams: each batch's
     /// activations go to disk before the next batch runs (<see cref="NpzStreamWriter"/>), so memory is bounded by one
-    /// batch's taps whatever the number of examples.
+    /// batch's taps whatever the number of examples. Members are deflated (np.savez_compressed) unless
+    /// <paramref name="compress"/> is false (stored, as np.savez writes them).
     /// </summary>
     public static Written<ExportResult> Run(string run, string outPath, IReadOnlyList<long> indices, TapSet taps, int batchSize,
-                                            IProgressReporter? progress = null)
+                                            IProgressReporter? progress = null, bool compress = true)
     {
         using var input = RunSource.Open(run);
         var (model, test) = (input.Model, input.Data);
@@ -37,7 +38,7 @@ public static partial class ExportWorkflow
         var names = model.TapNames(taps);
         long h = data.Height, w = data.Width;   // not Images: that would normalise every example at once
         long n = 0;
-        using var writer = new NpzStreamWriter(outPath);
+        using var writer = new NpzStreamWriter(outPath, compress);
         Activations.Stream(model, data, batchSize, taps, (batchLabels, t) =>
         {
             for (int i = 0; i < t.Count; i++)
@@ -66,16 +67,18 @@ public static partial class ExportWorkflow
     /// tensor's own shape, the member named after the tap where the name is a legal member name (letters, digits,
     /// '_', '-', '.', not starting with '.'), else a cleaned name; the member-to-tap mapping and shapes go into a JSON
     /// beside it (ACTS.npz: ACTS.json). Streams: each batch's taps go to disk before the next batch runs
-    /// (<see cref="NpzStreamWriter"/>), so memory is bounded by one batch's taps whatever the number of examples.
+    /// (<see cref="NpzStreamWriter"/>), so memory is bounded by one batch's taps whatever the number of examples. Members
+    /// are deflated (np.savez_compressed) unless <paramref name="compress"/> is false (stored, as np.savez writes them).
     /// </summary>
-    public static Written<OnnxExportResult> Run(OnnxSource source, string outPath, int batchSize, IProgressReporter? progress = null)
+    public static Written<OnnxExportResult> Run(OnnxSource source, string outPath, int batchSize, IProgressReporter? progress = null,
+                                                bool compress = true)
     {
         if (batchSize < 1) { throw new RepscopeException($"{RepscopeException.Option("batchSize")} must be positive, got {batchSize}"); }
         var clock = Stopwatch.StartNew();
         var taps = source.Layers;
         var members = MemberNames(taps);
         var shapes = new long[taps.Count][];
-        using (var writer = new NpzStreamWriter(outPath))
+        using (var writer = new NpzStreamWriter(outPath, compress))
         {
             source.Model.Stream(source.Inputs, batchSize, (_, t) =>
             {
@@ -96,7 +99,7 @@ public static partial class ExportWorkflow
         return new Written<OnnxExportResult>(result, [outPath, mapping]);
     }
 
-    /// <summary>Where <see cref="Run(OnnxSource, string, int, IProgressReporter?)"/> writes the member-to-tap mapping: ACTS.npz gives ACTS.json.</summary>
+    /// <summary>Where <see cref="Run(OnnxSource, string, int, IProgressReporter?, bool)"/> writes the member-to-tap mapping: ACTS.npz gives ACTS.json.</summary>
     public static string MappingPath(string npzPath) =>
         Path.ChangeExtension(npzPath, null) + ".json";
 

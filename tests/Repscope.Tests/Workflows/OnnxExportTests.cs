@@ -51,4 +51,36 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal(taps.Count, t);
         Assert.Equal(["acts.json", "acts.npz"], Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).Order());
     }
+
+    [Fact]
+    public void UncompressedExportStoresTheSameArraysAsTheDeflatedOne()
+    {
+        var graph = OnnxGraph.Read(OnnxFixtures.ModelPath("cnn"));
+        var taps = OnnxFixtures.Taps("cnn");
+        string deflated = Path.Combine(_dir, "deflated.npz"), stored = Path.Combine(_dir, "stored.npz");
+        using (var source = new OnnxSource(OnnxModel.Open(graph.Path, taps), OnnxFixtures.Inputs("cnn"), defaultTaps: false))
+        {
+            ExportWorkflow.Run(source, deflated, batchSize: 7);
+        }
+        using (var source = new OnnxSource(OnnxModel.Open(graph.Path, taps), OnnxFixtures.Inputs("cnn"), defaultTaps: false))
+        {
+            ExportWorkflow.Run(source, stored, batchSize: 7, compress: false);
+        }
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(stored))
+        {
+            Assert.All(zip.Entries, e => Assert.Equal(e.Length, e.CompressedLength));   // stored, as np.savez writes
+        }
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(deflated))
+        {
+            Assert.All(zip.Entries, e => Assert.True(e.CompressedLength < e.Length, $"{e.FullName} deflated"));
+        }
+        var a = Npz.Enumerate(deflated).ToList();
+        var b = Npz.Enumerate(stored).ToList();
+        Assert.Equal(a.Select(x => x.Name), b.Select(x => x.Name));
+        for (int i = 0; i < a.Count; i++)
+        {
+            Assert.Equal(a[i].Shape, b[i].Shape);
+            Assert.Equal(a[i].ToFloat32(), b[i].ToFloat32());
+        }
+    }
 }
