@@ -5,6 +5,7 @@
 #   1. repscope heatmap                                  (Repscope: U-centred Grams, one G G' per batch)
 #   2. bench/cka_paper_torch.py                          (the paper's algorithm in PyTorch, Debian python3-torch)
 #   3. RepscopeBench naive                               (the naive way: Cka.Minibatch for every pair, same libtorch as 1)
+#   then RepscopeBench parts: the minibatch phase alone in a warm process, and its parts (hash, reading, Grams)
 #   4. bench/cka_paper_torch.py --naive  (only with --torch-naive: the naive way in PyTorch; very slow)
 # plus the machine's float32 matrix-multiply rate, measured in the same run.
 # Usage: bench/run_cka_bench.sh [--threads T] [--repeat N] [--work DIR] [--torch-naive]   (SKIP_NAIVE=1: without run 3)
@@ -65,6 +66,9 @@ done
 if [[ $torch_naive == 1 ]]; then
   timed torch_naive /usr/bin/python3 "$root/bench/cka_paper_torch.py" "$data" "$work/torch_naive.json" --threads "$threads" --naive
 fi
+# The minibatch phase alone (reading and computing, as the heatmap's, in a warm process with nothing beside it: no SHA-256
+# of the input, no figure, no compilation), best of 5; with its parts (RepscopeBench parts).
+"$bench" parts "$data" 5 "$threads" >"$work/parts.txt"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/conditions.txt"
 
 REPEAT="$repeat" /usr/bin/python3 - "$work" <<'PY'
@@ -110,4 +114,10 @@ peak = max(float(x) for x in re.findall(r"([\d.]+) GFLOP/s", open(os.path.join(w
 print(f"Repscope: input arrays {sum(np.prod(s) for s in shapes) * 4 / 2**20:.0f} MiB; Gram work {flops / 1e9:.1f} GFLOP; "
       f"minibatch phase {phase:.2f} s = {flops / phase / 1e9:.1f} GFLOP/s for the whole phase, "
       f"{100 * flops / phase / 1e9 / peak:.0f}% of the measured sgemm peak ({peak:.1f} GFLOP/s; target >= 60%)")
+parts = open(os.path.join(work, "parts.txt")).read()
+alone = float(re.search(r"stream \+ accumulate \(phase\), Grams: Syrk\s+wall\s+([\d.]+) s", parts).group(1))
+print(f"Minibatch phase alone (the same reading and computing in a warm process, nothing beside it; RepscopeBench parts, best of 5): "
+      f"{alone:.3f} s = {flops / alone / 1e9:.1f} GFLOP/s, {100 * flops / alone / 1e9 / peak:.0f}% of the sgemm peak")
+print("Its parts (best of 5 each, alone):")
+print(parts.strip())
 PY

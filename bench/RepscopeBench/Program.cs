@@ -143,6 +143,14 @@ static partial class Parts
         {
             foreach (var b in batches) { foreach (var x in b) { using var k = x.mm(x.t()); } }
         }));
+        if (Repscope.Interop.MklSyrk.Available)
+        {
+            var upper = batches[0].Select(x => torch.empty(x.shape[0], x.shape[0], dtype: x.dtype)).ToArray();
+            Report("symmetric rank-k products alone (syrk)", Time(() =>
+            {
+                foreach (var b in batches) { for (int i = 0; i < b.Length; i++) { Repscope.Interop.MklSyrk.UpperTriangle(b[i], upper[i]); } }
+            }));
+        }
     }
 }
 

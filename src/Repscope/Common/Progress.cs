@@ -102,7 +102,7 @@ public static class ProgressText
     public static string Duration(TimeSpan t) =>
         t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" :
         t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:D2}s" :
-        $"{t.TotalSeconds:F1}s";
+        t.TotalSeconds < 10 ? $"{t.TotalSeconds:F2}s" : $"{t.TotalSeconds:F1}s";   // a short phase to the hundredth
 
     public static string Line(string description, double done, double total, TimeSpan elapsed, string? status)
     {
