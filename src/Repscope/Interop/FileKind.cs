@@ -46,4 +46,25 @@ internal static class FileKind
         }
         if (IsPickle(start[..got])) { throw new RepscopeException($"{path}: {PickleFile}"); }
     }
+
+    /// <summary>
+    /// What a file given where a run directory or an ONNX model is expected is, when it is certainly neither: a .npy,
+    /// an .npz of activations, a PyTorch file or a pickle (from its first bytes, and a zip archive's member names); null
+    /// otherwise (an ONNX model, or anything ONNX's own reader will name).
+    /// </summary>
+    public static string? ArraysNotModel(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+        Span<byte> start = stackalloc byte[6];
+        int got = f.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        const string Arrays = "activations in numpy files go to `cka`, `heatmap` and `layers` as they are";
+        if (got == 6 && start.SequenceEqual(Npy.Magic)) { return $"a numpy .npy array, not a run directory or an ONNX model: {Arrays}"; }
+        if (IsPickle(start[..got])) { return PickleFile; }
+        if (got >= 4 && start[..4].SequenceEqual("PK\u0003\u0004"u8))
+        {
+            return IsPyTorchZip(f, path) == true ? $"{PyTorchFile}; export the model with torch.onnx.export for Repscope (docs/onnx.md)"
+                                                   : $"a zip archive (an .npz of activations?), not a run directory or an ONNX model: {Arrays}";
+        }
+        return null;
+    }
 }

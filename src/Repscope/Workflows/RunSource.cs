@@ -93,8 +93,18 @@ public sealed class RunSource : IActivationSource
 /// <summary>Opens a run directory or an ONNX model (a file ending in .onnx) as an <see cref="IActivationSource"/>.</summary>
 public static class ActivationSources
 {
-    /// <summary>Is <paramref name="path"/> an ONNX model rather than a run directory?</summary>
-    public static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(path);
+    /// <summary>
+    /// Is <paramref name="path"/> an ONNX model rather than a run directory? A file is taken for a model (whatever its
+    /// name), except one that is certainly not: a .npy, an .npz, a PyTorch file or a pickle is refused here with one line
+    /// that says what it is, before any option about a model's inputs is checked.
+    /// </summary>
+    public static bool IsOnnx(string path)
+    {
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) { return true; }
+        if (!File.Exists(path)) { return false; }
+        if (Interop.FileKind.ArraysNotModel(path) is { } what) { throw new RepscopeException($"{path}: {what}"); }
+        return true;
+    }
 
     /// <summary>
     /// A run directory (its first <see cref="StreamOptions.Examples"/> test examples, taps of <see cref="StreamOptions.Taps"/>)

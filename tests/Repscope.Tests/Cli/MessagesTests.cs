@@ -21,6 +21,29 @@ public sealed class MessagesTests : IDisposable
     }
 
     [Fact]
+    public void ArraysOrAPyTorchFileWhereAModelIsExpectedAreNamedBeforeTheModelsInputs()
+    {
+        string npy = Path.Combine(_dir, "acts.npy"), npz = Path.Combine(_dir, "acts.npz"), pt = Path.Combine(_dir, "model.pt");
+        Npy.Write(npy, NdArray.FromFloat32("x", new float[12], 3, 4));
+        Npz.Write(npz, [NdArray.FromFloat32("layer1", new float[12], 3, 4)]);
+        using (var zip = System.IO.Compression.ZipFile.Open(pt, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            using var w = new StreamWriter(zip.CreateEntry("model/data.pkl").Open());
+            w.Write("x");
+        }
+        var o = CliRunner.Run("export", npy, "--out", Path.Combine(_dir, "e.npz"));
+        Assert.Equal(2, o.ExitCode);
+        Assert.Equal($"repscope: error: {npy}: a numpy .npy array, not a run directory or an ONNX model: activations in numpy files go to `cka`, `heatmap` and `layers` as they are", o.ErrorLine);
+        o = CliRunner.Run("compare", npz, npz, "--input", npy, "--out", Path.Combine(_dir, "c"));
+        Assert.Equal(2, o.ExitCode);
+        Assert.Equal($"repscope: error: {npz}: a zip archive (an .npz of activations?), not a run directory or an ONNX model: activations in numpy files go to `cka`, `heatmap` and `layers` as they are", o.ErrorLine);
+        o = CliRunner.Run("pc", pt, "--out", Path.Combine(_dir, "p"));
+        Assert.Equal(2, o.ExitCode);
+        Assert.StartsWith($"repscope: error: {pt}: a PyTorch file (torch.save)", o.ErrorLine);
+        Assert.EndsWith("export the model with torch.onnx.export for Repscope (docs/onnx.md)", o.ErrorLine);
+    }
+
+    [Fact]
     public void TheHierarchyIsAJsonObjectOrAFile()
     {
         string[] classes = ["cat", "dog", "car", "ship"];
