@@ -208,7 +208,7 @@ public sealed class LayersCommand(Terminal terminal) : Command<LayersCommand.Set
         }
         var r = written.Result;
         foreach (var w in r.Warnings) { terminal.Warn(w); }
-        terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}) in {r.Seconds:F1}s");
+        terminal.WriteLine($"{r.Architecture}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({AnalysisText.Batches(r.Examples, r.BatchSize, r.Batches)}) in {r.Seconds:F1}s");
         terminal.WriteLine(AnalysisText.BlockStructureSummary(r.BlockStructure));
         if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
         terminal.WroteFiles(written.Files);

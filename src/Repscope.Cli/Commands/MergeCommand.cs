@@ -31,7 +31,7 @@ public sealed class MergeCommand(Terminal terminal) : Command<MergeCommand.Setti
             {
                 var (r, files) = AnalysisShards.MergeLayers(s.States, s.Out);
                 foreach (var w in r.Warnings) { terminal.Warn(w); }
-                terminal.WriteLine($"merged {r.MergedShards} shard{(r.MergedShards == 1 ? "" : "s")} of layers {r.Run}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({r.Batches} batches of {r.BatchSize}); no PC1 (it needs every example in one job)");
+                terminal.WriteLine($"merged {r.MergedShards} shard{(r.MergedShards == 1 ? "" : "s")} of layers {r.Run}: CKA of {r.Layers.Count} layers on {r.Examples} examples ({AnalysisText.Batches(r.Examples, r.BatchSize, r.Batches)}); no PC1 (it needs every example in one job)");
                 terminal.WriteLine(AnalysisText.BlockStructureSummary(r.BlockStructure));
                 if (r.BlockStructureScore is { } score) { terminal.WriteLine(AnalysisPlots.ScoreText(score)); }
                 terminal.WroteFiles(files);

@@ -5,6 +5,19 @@ namespace Repscope.Analysis;
 /// <summary>Short human summaries of analysis results (for the commands' output).</summary>
 public static class AnalysisText
 {
+    /// <summary>
+    /// The minibatches of an analysis's CKA as they were: consecutive batches of <paramref name="batchSize"/> examples,
+    /// the last one shorter when <paramref name="examples"/> is not a multiple ("3 batches of 256 and 1 of 44"), or that
+    /// last one left out (fewer than 4 rows: the unbiased HSIC needs 4). <paramref name="batches"/>: the batches used.
+    /// </summary>
+    public static string Batches(long examples, int batchSize, int batches)
+    {
+        long full = examples / batchSize, rest = examples % batchSize;
+        string whole = $"{full} {(full == 1 ? "batch" : "batches")} of {batchSize}";
+        if (rest == 0 || full == 0 && batches == 1) { return full == 0 ? $"1 batch of {rest}" : whole; }
+        return batches > full ? $"{whole} and 1 of {rest}" : $"{whole}; the last {rest} left out";
+    }
+
     public static string BlockStructureSummary(BlockStructureResult r)
     {
         var inv = CultureInfo.InvariantCulture;
