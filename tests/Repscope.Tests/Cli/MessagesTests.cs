@@ -37,6 +37,9 @@ public sealed class MessagesTests : IDisposable
         o = CliRunner.Run("compare", npz, npz, "--input", npy, "--out", Path.Combine(_dir, "c"));
         Assert.Equal(2, o.ExitCode);
         Assert.Equal($"repscope: error: {npz}: a zip archive (an .npz of activations?), not a run directory or an ONNX model: activations in numpy files go to `cka`, `heatmap` and `layers` as they are", o.ErrorLine);
+        o = CliRunner.Run("taps", npy);
+        Assert.Equal(2, o.ExitCode);
+        Assert.StartsWith($"repscope: error: {npy}: a numpy .npy array, not a run directory or an ONNX model", o.ErrorLine);
         o = CliRunner.Run("pc", pt, "--out", Path.Combine(_dir, "p"));
         Assert.Equal(2, o.ExitCode);
         Assert.StartsWith($"repscope: error: {pt}: a PyTorch file (torch.save)", o.ErrorLine);

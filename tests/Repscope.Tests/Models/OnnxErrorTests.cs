@@ -24,9 +24,10 @@ public class OnnxErrorTests
         {
             var e = Assert.Throws<RepscopeException>(() => OnnxGraph.Read(path));
             Assert.StartsWith($"{path}: not an ONNX model", e.Message);
-            // An .npy file given where a model belongs.
+            // An .npy file given where a model belongs is named as one.
             var npy = OnnxFixtures.File("cnn_input.npy");
-            Assert.StartsWith($"{npy}: not an ONNX model", Assert.Throws<RepscopeException>(() => OnnxGraph.Read(npy)).Message);
+            Assert.StartsWith($"{npy}: a numpy .npy array, not a run directory or an ONNX model",
+                              Assert.Throws<RepscopeException>(() => OnnxGraph.Read(npy)).Message);
         }
         finally { File.Delete(path); }
     }

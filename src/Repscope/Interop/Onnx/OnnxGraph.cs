@@ -107,11 +107,11 @@ public sealed class OnnxGraph
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new RepscopeException($"{path}: not an ONNX model ({e.Message.TrimEnd('.')})");
+            throw new RepscopeException($"{path}: {FileKind.ArraysNotModel(path) ?? $"not an ONNX model ({e.Message.TrimEnd('.')})"}");
         }
         if (model.Graph is null || model.Graph.Node.Count == 0 || model.IrVersion <= 0)
         {
-            throw new RepscopeException($"{path}: not an ONNX model (no graph with nodes and no IR version)");
+            throw new RepscopeException($"{path}: {FileKind.ArraysNotModel(path) ?? "not an ONNX model (no graph with nodes and no IR version)"}");
         }
         return new OnnxGraph(path, model);
     }
