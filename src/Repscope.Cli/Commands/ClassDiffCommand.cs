@@ -62,6 +62,10 @@ public sealed class ClassDiffCommand(Terminal terminal) : Command<ClassDiffComma
 
     private static double[,] ReadMatrix(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new RepscopeException($"{path}: a folder, not a .npy of per-class accuracies; to compare runs' mistakes per example and per class, use `repscope errors --group-a 'RUNS_A*' --group-b 'RUNS_B*'`");
+        }
         var array = Npy.Read(path);
         long rows, columns;
         switch (array.Shape.Length)

@@ -63,6 +63,14 @@ public sealed class MessagesTests : IDisposable
         Assert.Contains("hierarchy file not found (give a JSON object, or a file holding one)", e.Message);
     }
 
+    [Fact]
+    public void ClassDiffOnRunFoldersPointsToErrors()
+    {
+        var o = CliRunner.Run("classdiff", _dir, _dir);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Equal($"repscope: error: {_dir}: a folder, not a .npy of per-class accuracies; to compare runs' mistakes per example and per class, use `repscope errors --group-a 'RUNS_A*' --group-b 'RUNS_B*'`", o.ErrorLine);
+    }
+
     [Theory]
     [InlineData(1.2, "accuracy 1.2 is outside [0, 1] (percentages? divide them by 100)")]
     [InlineData(-0.1, "accuracy -0.1 is outside [0, 1]")]
