@@ -6,9 +6,11 @@ namespace Repscope;
 /// Compile-time JSON metadata (System.Text.Json's source generator) for the files Repscope writes and reads most: the
 /// heatmap's cka.json, run.json and the checkpoint's state. <see cref="JsonDefaults"/> resolves these types
 /// here first and any other type by reflection, with the same options either way (names, enums, NaN as null), so the
-/// text is the same (test: <c>Common/JsonDefaultsTests</c>). Built by reflection, a serializer costs each process about
-/// 800 methods compiled at run time (System.Text.Json's converters for every primitive type) and code emitted per
-/// property, on a core the computation needs: a short command such as <c>heatmap</c> spent 0.15 s of CPU there.
+/// text is the same (test: <c>Common/JsonDefaultsTests</c>). Built by reflection, a serializer emits code per property
+/// (Reflection.Emit), which the runtime then compiled again at tier 1 during a <c>heatmap</c>'s CKA phase; with compiled
+/// metadata that is gone, but System.Text.Json's generic code over value types (converters, property metadata) is still
+/// compiled at run time (about 400 methods), so the measured gain was small: heatmap CPU -0.19 s, median of 8 rounds,
+/// within the rounds' spread (bench/README.md, sixth round).
 /// </summary>
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(Similarity.CkaHeatmapJson))]

@@ -471,7 +471,6 @@ public sealed class MinibatchCkaAccumulator
         var mean = c.mean([0L], keepdim: true);
         c.sub_(mean);
         double meanSquares = mean.to_type(ScalarType.Float64).pow(TorchScalars.Two).sum().item<double>() * b;
-        var flat = k.view(b * b);
         if (Kernel == KernelKind.Linear)
         {
             // The product's upper triangle, then in one pass: k mirrored with a zero diagonal, its row sums, its sum of
@@ -483,15 +482,13 @@ public sealed class MinibatchCkaAccumulator
             if (IsConstantBatch(trace, meanSquares, b, type)) { k.zero_(); r.zero_(); selfDot = 0; }
             return 2 * e;   // a linear Gram of data divided by 2^e is the true one / 2^(2e)
         }
-        else
-        {
-            var dots = c.mm(c.t());
-            CheckFinite(dots, name, type);
-            if (IsConstantBatch(dots.trace().to_type(ScalarType.Float64).item<double>(), meanSquares, b, type)) { k.zero_(); }
-            else { k.copy_(Gram.RbfOfDots(dots, RbfThreshold, $"layer '{name}'")); }
-            k.diagonal().zero_();
-            selfDot = flat.dot(flat).item<double>();
-        }
+        var dots = c.mm(c.t());
+        CheckFinite(dots, name, type);
+        if (IsConstantBatch(dots.trace().to_type(ScalarType.Float64).item<double>(), meanSquares, b, type)) { k.zero_(); }
+        else { k.copy_(Gram.RbfOfDots(dots, RbfThreshold, $"layer '{name}'")); }
+        k.diagonal().zero_();
+        var flat = k.view(b * b);
+        selfDot = flat.dot(flat).item<double>();
         r.copy_(k.sum(1));
         return 0;   // an RBF Gram does not depend on the scale
     }
