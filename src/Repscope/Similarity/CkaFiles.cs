@@ -402,6 +402,9 @@ public static class CkaFiles
         ? SquaredDistance<float>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(a), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(b))
         : SquaredDistance<double>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(a), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(b));
 
+    // Optimised at its first call (as Gram.FinishLinearGram): left to the JIT's first tier, its loop ran as
+    // on-stack-replaced code at about half the speed (perf, benchmark input: 0.14 s of CPU against 0.08 s).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static double SquaredDistance<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : System.Numerics.IFloatingPointIeee754<T>
     {
         double sum = 0;

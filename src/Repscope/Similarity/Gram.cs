@@ -124,6 +124,10 @@ public static class Gram
         };
     }
 
+    // Optimised at its first call: ReadyToRun leaves this generic-math instantiation to the JIT, whose first tier ran the
+    // first calls unoptimised and then on-stack-replaced code (perf: about 6 ms of CPU in a heatmap; bench/README.md,
+    // "Seventh round").
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static double FinishLinearGram<T>(ReadOnlySpan<T> u, Span<double> k, Span<double> r, int b, out double selfDot)
         where T : unmanaged, System.Numerics.INumberBase<T>
     {
