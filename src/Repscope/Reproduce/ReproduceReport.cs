@@ -12,7 +12,8 @@ namespace Repscope.Reproduce;
 public static class ReproduceReport
 {
     /// <summary>Facts about the call itself, shown under provenance.</summary>
-    public sealed record RunFacts(int Trained, int Resumed, int Reused, TimeSpan Elapsed, IReadOnlyList<string> Failures);
+    /// <param name="TrainedOn">The processors the runs were trained on, as their run.json records them (<see cref="CpuKernels.Describe(string, string)"/>).</param>
+    public sealed record RunFacts(int Trained, int Resumed, int Reused, TimeSpan Elapsed, IReadOnlyList<string> Failures, IReadOnlyList<string>? TrainedOn = null);
 
     public static Report Build(ReproduceResults r, RunFacts facts)
     {
@@ -64,10 +65,15 @@ public static class ReproduceReport
             new("recipe", string.Create(CultureInfo.InvariantCulture,
                 $"SGD, lr {settings.LearningRate} with {settings.WarmupFraction:P0} warm-up then cosine decay, momentum {settings.Momentum}, weight decay {settings.WeightDecay}, batch {settings.BatchSize}, augmentation {(settings.Augment ? "on" : "off")}, test set evaluated {(settings.EvaluateEveryEpoch ? "after every epoch" : "after the last epoch")}")),
             new("time", ProgressText.Duration(facts.Elapsed)),
-            new("machine", $"{Environment.MachineName}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}"),
+            new("machine", $"{Environment.MachineName}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, " +
+                           CpuKernels.Describe(CpuKernels.Cpu, CpuKernels.Settings)),
             new("repscope", CommandProvenance.Build.GitCommit is { } commit ? $"{CommandProvenance.Build.Version}, commit {commit}" : CommandProvenance.Build.Version),
             new("generated", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)),
         };
+        if (facts.TrainedOn is { Count: > 0 } cpus)
+        {
+            provenance.Insert(provenance.FindIndex(p => p.Key == "machine") + 1, new("trained on", string.Join("; ", cpus)));
+        }
         // The command line, when the command-line tool made this report (not a library caller or a test host).
         if (System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name == "Repscope.Cli")
         {

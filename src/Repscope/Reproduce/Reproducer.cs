@@ -149,7 +149,8 @@ public sealed class Reproducer(IReproduceBackend backend)
 
         int reused = plan.Runs.Count - toTrain.Count;
         var failed = failures.ToList();
-        var report = ReproduceReport.Build(results, new ReproduceReport.RunFacts(trained, resumed, reused, clock.Elapsed, failed));
+        var trainedOn = TrainedOn(plan.Runs.Select(RunDir));
+        var report = ReproduceReport.Build(results, new ReproduceReport.RunFacts(trained, resumed, reused, clock.Elapsed, failed, trainedOn));
         var files = ReportWriter.Write(report, options.OutDir, ReportFile);
         AtomicFile.WriteJson(Path.Combine(options.OutDir, "findings.json"), new
         {
@@ -158,6 +159,7 @@ public sealed class Reproducer(IReproduceBackend backend)
             findings = report.Findings,
             failures = failed,
             threads = settings.Threads,
+            trainedOn,
             workers,
             trained,
             resumed,
@@ -166,6 +168,27 @@ public sealed class Reproducer(IReproduceBackend backend)
         });
         steps.Complete($"report: {files.Html}");
         return new ReproduceSummary(files.Html, trained, resumed, reused, report.Findings, failed, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// The processors (with any settings that capped libtorch's kernels) that the runs' run.json files record, each once,
+    /// sorted: libtorch's kernels, and so a run's bits, depend on them (docs/reproduce.md). Runs without a readable run.json,
+    /// or written before Repscope recorded the processor, are left out.
+    /// </summary>
+    internal static IReadOnlyList<string> TrainedOn(IEnumerable<string> runDirs)
+    {
+        var cpus = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (string dir in runDirs)
+        {
+            if (!File.Exists(Path.Combine(dir, RunFormat.RunFile))) { continue; }
+            try
+            {
+                var p = RunFormat.Read(dir).Provenance;
+                if (p.Cpu.Length > 0) { cpus.Add(CpuKernels.Describe(p.Cpu, p.KernelSettings)); }
+            }
+            catch (RepscopeException) { }   // a broken run.json is reported where the run is used, not here
+        }
+        return [.. cpus];
     }
 
     /// <summary>

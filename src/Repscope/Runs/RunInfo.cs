@@ -108,6 +108,10 @@ public sealed record Provenance
     public string TorchSharp { get; init; } = "";
     public string Libtorch { get; init; } = "";
     public string Machine { get; init; } = "";
+    /// <summary>The processor and its widest vector instructions (<see cref="CpuKernels.Cpu"/>); empty in runs written before Repscope recorded it.</summary>
+    public string Cpu { get; init; } = "";
+    /// <summary>The settings that capped libtorch's kernels (<see cref="CpuKernels.Settings"/>); empty when none was set.</summary>
+    public string KernelSettings { get; init; } = "";
     public int Threads { get; init; }
     public DateTimeOffset Started { get; init; }
     public DateTimeOffset? Finished { get; init; }

@@ -44,6 +44,13 @@ public sealed class LibraryBackendTests : IDisposable
         }
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp", SearchOption.AllDirectories));
         string html = File.ReadAllText(first.ReportPath);
+        // Every run was trained here: findings.json and the report name this processor once.
+        string cpu = CpuKernels.Describe(CpuKernels.Cpu, CpuKernels.Settings);
+        using (var findings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "findings.json"))))
+        {
+            Assert.Equal([cpu], findings.RootElement.GetProperty("trainedOn").EnumerateArray().Select(e => e.GetString()));
+        }
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(cpu), html);
         Assert.Contains("<section class=\"experiment\" id=\"errors\">", html);
         Assert.True(File.Exists(Path.Combine(_dir, "runs", Tiny().ProbeAndPrune[0].Name, "analysis", "prune.json")));
 

@@ -101,6 +101,10 @@ public class TrainerTests : IClassFixture<TrainerTests.QuadrantData>
         var resumed = Trainer.Train(TrainOptions.ResumeOf(crashed));   // keeps the run's 1 thread
         Assert.Equal(RunState.Finished, resumed.State);
         Assert.Equal(1, resumed.Provenance.Resumes);
+        // The processor and any settings capping libtorch's kernels are recorded (docs/reproduce.md), read back as written.
+        Assert.Equal((CpuKernels.Cpu, CpuKernels.Settings), (resumed.Provenance.Cpu, resumed.Provenance.KernelSettings));
+        Assert.Equal((CpuKernels.Cpu, CpuKernels.Settings), (RunFormat.Read(crashed).Provenance.Cpu, RunFormat.Read(crashed).Provenance.KernelSettings));
+        Assert.StartsWith(CpuKernels.Cpu.Split(", ")[0], resumed.Provenance.Cpu);
         Assert.Equal(reference.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)),
                      resumed.Epochs.Select(m => (m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy)));
         var a = Weights(straight);
