@@ -54,6 +54,8 @@ internal static class RunValidation
             }
         }
         Required(info.Provenance, "provenance");
+        Required(info.Provenance.Cpu, "provenance.cpu");                         // absent (older runs): ""
+        Required(info.Provenance.KernelSettings, "provenance.kernelSettings");
         if (info.Provenance.Threads < 0) { Fail("provenance.threads", $"is negative ({info.Provenance.Threads})"); }
         var files = Required(info.Files, "files");
         foreach (var (name, hash) in files)

@@ -45,6 +45,21 @@ public class RunFormatTests
         Assert.Equal(RunState.Training, RunFormat.Inspect(WriteRun(dir, "t", SampleRuns.Info(RunState.Training))).State);
     }
 
+    [Fact]
+    public void ARunWrittenBeforeTheProcessorWasRecordedReadsWithoutOne()
+    {
+        using var dir = new TempDir();
+        string run = WriteRun(dir, "r", SampleRuns.Info() with { Provenance = new Provenance { Cpu = "A, AVX2", KernelSettings = "MKL_CBWR=AVX2" } });
+        Assert.Equal(("A, AVX2", "MKL_CBWR=AVX2"), (RunFormat.Read(run).Provenance.Cpu, RunFormat.Read(run).Provenance.KernelSettings));
+        string file = Path.Combine(run, RunFormat.RunFile);
+        var root = JsonNode.Parse(File.ReadAllText(file))!;
+        var provenance = root["provenance"]!.AsObject();
+        Assert.True(provenance.Remove("cpu") && provenance.Remove("kernelSettings"));
+        File.WriteAllText(file, root.ToJsonString());
+        Assert.Equal(("", ""), (RunFormat.Read(run).Provenance.Cpu, RunFormat.Read(run).Provenance.KernelSettings));
+        Assert.Empty(Repscope.Reproduce.Reproducer.TrainedOn([run]));
+    }
+
     /// <summary>Issue 15, hostile 5: null fields crashed with a NullReferenceException (exit 3) without the file's name.</summary>
     [Theory]
     [InlineData("config", "config is missing or null")]
@@ -54,6 +69,8 @@ public class RunFormatTests
     [InlineData("normalisation", "normalisation is missing or null")]
     [InlineData("provenance", "provenance is missing or null")]
     [InlineData("files", "files is missing or null")]
+    [InlineData("provenance.cpu", "provenance.cpu is missing or null")]
+    [InlineData("provenance.kernelSettings", "provenance.kernelSettings is missing or null")]
     [InlineData("architecture", "architecture is missing or null")]
     [InlineData("config.data", "config.data is missing or null")]
     [InlineData("config.dataPath", "config.dataPath is missing or null")]
