@@ -13,7 +13,7 @@ public static class CpuKernels
     /// <summary>The environment settings libtorch's libraries read when they load: ATen's, oneDNN's, MKL's.</summary>
     public static readonly IReadOnlyList<string> SettingNames = ["ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR"];
 
-    private static readonly Lazy<string> Processor = new(() => Describe(ReadCpuInfo()));
+    private static readonly Lazy<string> Processor = new(() => FromCpuInfo(ReadCpuInfo()));
 
     /// <summary>"Intel(R) Xeon(R) Processor, AVX-512": the processor's model and the widest vector instructions it has.</summary>
     public static string Cpu => Processor.Value;
@@ -44,7 +44,7 @@ public static class CpuKernels
     /// The description from the text of /proc/cpuinfo (its first "model name" and "flags" lines), or, without it, from the
     /// architecture and what the runtime reports of the instructions.
     /// </summary>
-    internal static string Describe(string? cpuinfo)
+    internal static string FromCpuInfo(string? cpuinfo)
     {
         string? model = null;
         HashSet<string>? flags = null;

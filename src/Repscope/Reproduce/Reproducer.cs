@@ -177,18 +177,10 @@ public sealed class Reproducer(IReproduceBackend backend)
     /// </summary>
     internal static IReadOnlyList<string> TrainedOn(IEnumerable<string> runDirs)
     {
-        var cpus = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (string dir in runDirs)
-        {
-            if (!File.Exists(Path.Combine(dir, RunFormat.RunFile))) { continue; }
-            try
-            {
-                var p = RunFormat.Read(dir).Provenance;
-                if (p.Cpu.Length > 0) { cpus.Add(CpuKernels.Describe(p.Cpu, p.KernelSettings)); }
-            }
-            catch (RepscopeException) { }   // a broken run.json is reported where the run is used, not here
-        }
-        return [.. cpus];
+        // Inspect never throws for a bad run: a broken run.json is reported where the run is used, not here.
+        var cpus = runDirs.Select(d => RunFormat.Inspect(d).Info?.Provenance).OfType<Provenance>().Where(p => p.Cpu.Length > 0)
+                          .Select(p => CpuKernels.Describe(p.Cpu, p.KernelSettings));
+        return [.. new SortedSet<string>(cpus, StringComparer.Ordinal)];
     }
 
     /// <summary>

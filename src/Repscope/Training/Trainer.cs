@@ -116,6 +116,10 @@ public static class Trainer
         if (previous is not null && File.Exists(checkpointPath)) { state = Checkpoint.Load(checkpointPath, model, sgd, identity); }
 
         var started = previous?.Provenance.Started ?? DateTimeOffset.UtcNow;
+        // The processor and kernel settings, after those of the run's earlier part when it recorded them.
+        var before = previous is { Provenance.Cpu.Length: > 0 } ? previous.Provenance : null;
+        string cpu = CpuKernels.Resumed(before?.Cpu, CpuKernels.Cpu, "resumed on");
+        string kernelSettings = CpuKernels.Resumed(before?.KernelSettings, CpuKernels.Settings, "resumed with", "none");
         RunInfo Info(RunState runState, IReadOnlyList<EpochMetrics> epochs, double seconds, double? final = null,
                      IReadOnlyDictionary<string, string>? files = null) => new()
         {
@@ -135,9 +139,8 @@ public static class Trainer
                 TorchSharp = typeof(torch).Assembly.GetName().Version?.ToString() ?? "",
                 Libtorch = torch.__version__,
                 Machine = Provenance.MachineDescription,
-                Cpu = CpuKernels.Resumed(previous is { Provenance.Cpu.Length: > 0 } ? previous.Provenance.Cpu : null, CpuKernels.Cpu, "resumed on"),
-                KernelSettings = CpuKernels.Resumed(previous is { Provenance.Cpu.Length: > 0 } ? previous.Provenance.KernelSettings : null,
-                                                    CpuKernels.Settings, "resumed with", "none"),
+                Cpu = cpu,
+                KernelSettings = kernelSettings,
                 Threads = threads,
                 Started = started,
                 Finished = runState == RunState.Finished ? DateTimeOffset.UtcNow : null,

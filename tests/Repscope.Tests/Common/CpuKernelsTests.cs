@@ -16,7 +16,7 @@ public class CpuKernelsTests
     [InlineData("model name\t: Old\nflags\t\t: fpu sse2 sse4_2 avx\n", "Old, without AVX2")]
     [InlineData("model name\t: Spaced  Name \nflags\t\t: avx2\n", "Spaced  Name, AVX2")]
     public void TheModelAndTheWidestVectorInstructionsComeFromTheFirstProcessor(string cpuinfo, string expected) =>
-        Assert.Equal(expected, CpuKernels.Describe(cpuinfo));
+        Assert.Equal(expected, CpuKernels.FromCpuInfo(cpuinfo));
 
     [Fact]
     public void WithoutCpuInfoTheRuntimeTellsTheInstructions()
@@ -28,8 +28,8 @@ public class CpuKernelsTests
                 $"{architecture}, {(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "AVX-512" : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2" : "without AVX2")}",
             var other => $"{other}, {other}",
         };
-        Assert.Equal(expected, CpuKernels.Describe(null));
-        Assert.Equal(expected, CpuKernels.Describe("no colon here\n"));
+        Assert.Equal(expected, CpuKernels.FromCpuInfo(null));
+        Assert.Equal(expected, CpuKernels.FromCpuInfo("no colon here\n"));
     }
 
     [SkippableFact]
